@@ -1,0 +1,396 @@
+//! One instrumented call: its span, its timing and its outcome.
+//!
+//! A synchronous function keeps a [`FnCall`] in its frame: created at entry,
+//! dropped at every exit, so a `return`, a `?`, a panic and falling off the end
+//! all finish the call exactly once. An `async fn` wraps its body in a
+//! [`CallFuture`], which enters the span for every poll and tells completion
+//! from a panic in `poll` and from being dropped unfinished (cancelled).
+
+use std::cell::Cell;
+use std::convert::Infallible;
+use std::fmt;
+use std::future::Future;
+use std::mem::ManuallyDrop;
+use std::ops::ControlFlow;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use tracing::span::EnteredSpan;
+use tracing::Span;
+
+use crate::callsite::FnCallsite;
+use crate::handles::HandlesRef;
+
+/// How a call ended: the `outcome` label of `alamos_calls_total`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// It returned, and not an `Err`.
+    Ok,
+    /// It returned an `Err`, directly or through `?`.
+    Error,
+    /// It unwound.
+    Panic,
+    /// Its future was dropped before completing.
+    Cancelled,
+}
+
+impl Outcome {
+    /// Every outcome, in label order.
+    pub const ALL: [Outcome; 4] = [
+        Outcome::Ok,
+        Outcome::Error,
+        Outcome::Panic,
+        Outcome::Cancelled,
+    ];
+
+    /// The label value: `ok`, `error`, `panic` or `cancelled`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Error => "error",
+            Outcome::Panic => "panic",
+            Outcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// The metrics side of a call in progress.
+struct Recording {
+    handles: HandlesRef,
+    start: Instant,
+    /// A panic that was already unwinding when the call began is not its own.
+    was_panicking: bool,
+}
+
+impl Recording {
+    fn start(callsite: &'static FnCallsite) -> Self {
+        let handles = callsite
+            .handles
+            .get(callsite.experiment(), callsite.function());
+        handles.in_flight.increment(1.0);
+        Recording {
+            handles,
+            start: Instant::now(),
+            was_panicking: std::thread::panicking(),
+        }
+    }
+
+    fn is_unwinding(&self) -> bool {
+        std::thread::panicking() && !self.was_panicking
+    }
+
+    fn finish(self, outcome: Outcome) {
+        let elapsed = self.start.elapsed();
+        self.handles.duration.record(elapsed.as_secs_f64());
+        self.handles.in_flight.decrement(1.0);
+        self.handles.calls(outcome).increment(1);
+    }
+}
+
+/// A synchronous call in progress; finishes when dropped.
+#[doc(hidden)]
+pub struct FnCall {
+    active: Option<ActiveCall>,
+}
+
+struct ActiveCall {
+    recording: Recording,
+    error: Cell<bool>,
+    // Dropped after the metrics are recorded, so they happen inside the span.
+    _span: EnteredSpan,
+}
+
+impl FnCall {
+    /// A call through an enabled callsite, inside `span`.
+    #[inline]
+    pub fn start(callsite: &'static FnCallsite, span: Span) -> Self {
+        let span = span.entered();
+        FnCall {
+            active: Some(ActiveCall {
+                recording: Recording::start(callsite),
+                error: Cell::new(false),
+                _span: span,
+            }),
+        }
+    }
+
+    /// A call through a disabled callsite: records nothing.
+    #[inline(always)]
+    pub const fn disabled() -> Self {
+        FnCall { active: None }
+    }
+
+    /// Whether this call is being recorded.
+    #[inline(always)]
+    pub fn is_active(&self) -> bool {
+        self.active.is_some()
+    }
+
+    /// Counts the call as an error when it finishes.
+    #[inline]
+    pub fn mark_error(&self) {
+        if let Some(active) = &self.active {
+            active.error.set(true);
+        }
+    }
+
+    /// Passes a returned value through, classifying it with `is_error`.
+    #[inline(always)]
+    pub fn returned<T>(&self, value: T, is_error: impl FnOnce(&T) -> bool) -> T {
+        if self.is_active() && is_error(&value) {
+            self.mark_error();
+        }
+        value
+    }
+}
+
+impl Drop for FnCall {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(active) = self.active.take() {
+            let outcome = if active.recording.is_unwinding() {
+                Outcome::Panic
+            } else if active.error.get() {
+                Outcome::Error
+            } else {
+                Outcome::Ok
+            };
+            active.recording.finish(outcome);
+        }
+    }
+}
+
+impl fmt::Debug for FnCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FnCall")
+            .field("active", &self.is_active())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The future of an enabled `async fn` call.
+#[doc(hidden)]
+pub struct CallFuture<F: Future, C> {
+    future: ManuallyDrop<F>,
+    span: Span,
+    recording: Option<Recording>,
+    is_error: Option<C>,
+}
+
+impl<F, C> CallFuture<F, C>
+where
+    F: Future,
+    C: FnOnce(&F::Output) -> bool,
+{
+    /// Wraps the body's future; the call starts now.
+    pub fn new(callsite: &'static FnCallsite, span: Span, future: F, is_error: C) -> Self {
+        let recording = {
+            let _enter = span.enter();
+            Recording::start(callsite)
+        };
+        CallFuture {
+            future: ManuallyDrop::new(future),
+            span,
+            recording: Some(recording),
+            is_error: Some(is_error),
+        }
+    }
+}
+
+/// Finishes the call as a panic if `poll` unwinds.
+struct PollGuard<'a>(&'a mut Option<Recording>);
+
+impl Drop for PollGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(recording) = self.0.take_if(|recording| recording.is_unwinding()) {
+            recording.finish(Outcome::Panic);
+        }
+    }
+}
+
+impl<F, C> Future for CallFuture<F, C>
+where
+    F: Future,
+    C: FnOnce(&F::Output) -> bool,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `future` is never moved out of the pinned `self`; the other
+        // fields are not structurally pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        let _enter = this.span.enter();
+        let guard = PollGuard(&mut this.recording);
+        // SAFETY: see above; `future` stays in place until dropped in `drop`.
+        let future = unsafe { Pin::new_unchecked(&mut *this.future) };
+        let output = std::task::ready!(future.poll(cx));
+        if let Some(recording) = guard.0.take() {
+            let is_error = this.is_error.take().is_some_and(|is_error| is_error(&output));
+            recording.finish(if is_error { Outcome::Error } else { Outcome::Ok });
+        }
+        Poll::Ready(output)
+    }
+}
+
+impl<F: Future, C> Drop for CallFuture<F, C> {
+    fn drop(&mut self) {
+        let _enter = self.span.enter();
+        if let Some(recording) = self.recording.take() {
+            recording.finish(Outcome::Cancelled);
+        }
+        // SAFETY: dropped in place exactly once, and never used afterwards.
+        unsafe { ManuallyDrop::drop(&mut self.future) };
+    }
+}
+
+impl<F: Future, C> fmt::Debug for CallFuture<F, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallFuture")
+            .field("span", &self.span)
+            .field("finished", &self.recording.is_none())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Watches the operand of a rewritten `?` for the error it would return.
+#[doc(hidden)]
+pub trait Observe: Sized {
+    /// What an early return through `?` carries.
+    type Error;
+
+    /// Marks the call as an error if `?` is about to return one.
+    fn observe(self, call: &FnCall) -> Self;
+
+    /// As [`Observe::observe`], and hands the error to `record` first.
+    fn observe_err(self, call: &FnCall, record: impl FnOnce(&Self::Error)) -> Self;
+}
+
+impl<T, E> Observe for Result<T, E> {
+    type Error = E;
+
+    #[inline(always)]
+    fn observe(self, call: &FnCall) -> Self {
+        if self.is_err() {
+            call.mark_error();
+        }
+        self
+    }
+
+    #[inline(always)]
+    fn observe_err(self, call: &FnCall, record: impl FnOnce(&E)) -> Self {
+        if let Err(error) = &self {
+            if call.is_active() {
+                record(error);
+                call.mark_error();
+            }
+        }
+        self
+    }
+}
+
+impl<T, E> Observe for Poll<Result<T, E>> {
+    type Error = E;
+
+    #[inline(always)]
+    fn observe(self, call: &FnCall) -> Self {
+        if matches!(self, Poll::Ready(Err(_))) {
+            call.mark_error();
+        }
+        self
+    }
+
+    #[inline(always)]
+    fn observe_err(self, call: &FnCall, record: impl FnOnce(&E)) -> Self {
+        if let Poll::Ready(Err(error)) = &self {
+            if call.is_active() {
+                record(error);
+                call.mark_error();
+            }
+        }
+        self
+    }
+}
+
+impl<T, E> Observe for Poll<Option<Result<T, E>>> {
+    type Error = E;
+
+    #[inline(always)]
+    fn observe(self, call: &FnCall) -> Self {
+        if matches!(self, Poll::Ready(Some(Err(_)))) {
+            call.mark_error();
+        }
+        self
+    }
+
+    #[inline(always)]
+    fn observe_err(self, call: &FnCall, record: impl FnOnce(&E)) -> Self {
+        if let Poll::Ready(Some(Err(error))) = &self {
+            if call.is_active() {
+                record(error);
+                call.mark_error();
+            }
+        }
+        self
+    }
+}
+
+/// `None` and `Break` are not errors: `?` passes them through untouched.
+macro_rules! observe_nothing {
+    ($($ty:ty => [$($param:ident),*]),* $(,)?) => {$(
+        impl<$($param),*> Observe for $ty {
+            type Error = Infallible;
+
+            #[inline(always)]
+            fn observe(self, _: &FnCall) -> Self {
+                self
+            }
+
+            #[inline(always)]
+            fn observe_err(self, _: &FnCall, _: impl FnOnce(&Infallible)) -> Self {
+                self
+            }
+        }
+    )*};
+}
+
+observe_nothing!(Option<T> => [T], ControlFlow<B, C> => [B, C]);
+
+/// Classifies a returned value of a concrete type: `Result` picks this impl…
+#[doc(hidden)]
+pub trait IsErrResult {
+    fn __alamos_is_err(&self) -> bool;
+}
+
+impl<T, E> IsErrResult for Result<T, E> {
+    #[inline(always)]
+    fn __alamos_is_err(&self) -> bool {
+        self.is_err()
+    }
+}
+
+/// …and every other type falls back to this one, one autoref further away.
+#[doc(hidden)]
+pub trait IsErrOther {
+    fn __alamos_is_err(&self) -> bool;
+}
+
+impl<T: ?Sized> IsErrOther for &T {
+    #[inline(always)]
+    fn __alamos_is_err(&self) -> bool {
+        false
+    }
+}
+
+/// The error of a returned `Result`, for the `err` argument.
+#[doc(hidden)]
+#[inline(always)]
+pub fn result_err<T, E>(value: &Result<T, E>) -> Option<&E> {
+    value.as_ref().err()
+}

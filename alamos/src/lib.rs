@@ -1,0 +1,68 @@
+//! Instrumentation for distributed Rust systems.
+//!
+//! One attribute turns a function into the three pillars of observability
+//! under one hierarchical name, an *experiment* key such as
+//! `distribution.frame_writer`:
+//!
+//! ```
+//! # #[derive(Debug)] struct Error;
+//! # struct Frame; impl Frame { fn len(&self) -> usize { 3 } }
+//! struct FrameWriter;
+//!
+//! #[alamos::experiment("distribution.frame_writer")]
+//! impl FrameWriter {
+//!     #[alamos::level(debug)]
+//!     fn write(&mut self, frame: &Frame) -> Result<usize, Error> {
+//!         alamos::bench!(len = frame.len(), "writing a frame");
+//!         Ok(frame.len())
+//!     }
+//! }
+//! # FrameWriter.write(&Frame).unwrap();
+//! ```
+//!
+//! Each enabled call opens a `tracing` span `distribution.frame_writer.write`,
+//! counts `alamos_calls_total{experiment, function, outcome}`, times
+//! `alamos_call_duration_seconds` and tracks `alamos_calls_in_flight` through
+//! the `metrics` facade. Log macros ([`bench!`], [`debug!`], [`prod!`],
+//! [`warn!`], [`error!`]) carry the experiment and obey its threshold.
+//!
+//! # Levels and thresholds
+//!
+//! Levels run `bench < debug < prod < warn < error` ([`Level`]). Each
+//! experiment has a threshold, set at start-up by the `ALAMOS_LEVEL`
+//! environment variable (`"prod,distribution=debug,storage.cesium=off"`: the
+//! longest matching key wins) and at run time by [`set_level`]. A callsite is
+//! enabled when its level is at or above its experiment's threshold; a
+//! disabled one costs a relaxed atomic load and a branch.
+//!
+//! # Compile-time stripping
+//!
+//! The `max_level_*` and `release_max_level_*` features remove callsites below
+//! a ceiling entirely: such a function compiles to exactly its original body.
+
+mod call;
+mod callsite;
+mod directive;
+mod handles;
+mod key;
+mod level;
+mod log;
+mod strip;
+mod tree;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use alamos_macros::{experiment, level, skip};
+
+pub use crate::call::Outcome;
+pub use crate::directive::{parse_directives, Directive, DirectiveError, Directives};
+pub use crate::handles::{CALLS_IN_FLIGHT, CALLS_TOTAL, CALL_DURATION_SECONDS};
+pub use crate::key::{validate_key, KeyError, ROOT};
+pub use crate::level::{Level, LevelFilter, ParseLevelError};
+pub use crate::strip::STATIC_MAX_LEVEL;
+pub use crate::tree::{
+    experiments, set_directives, set_level, threshold, Experiment, SetLevelError,
+    UnknownExperiment, LEVEL_ENV,
+};

@@ -1,0 +1,376 @@
+//! The process-wide experiment tree.
+//!
+//! The tree is built at its first use from the link-time registries of
+//! callsites, so it knows every key named by any macro in the binary before
+//! the first instrumented call. Thresholds come from directives (the
+//! `ALAMOS_LEVEL` environment variable, then [`set_level`] and
+//! [`set_directives`]): the directive with the longest key covering an
+//! experiment, by whole segments, sets its threshold. After each change the
+//! tree rewrites the cached state of every callsite, so the hot path never
+//! looks anything up.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+
+use crate::callsite::{Gate, FN_CALLSITES, LOG_CALLSITES};
+use crate::directive::{parse_directives, Directive, DirectiveError};
+use crate::key::{covers, lineage, validate_key, KeyError, ROOT};
+use crate::level::{Level, LevelFilter};
+
+/// The environment variable holding the start-up directives.
+pub const LEVEL_ENV: &str = "ALAMOS_LEVEL";
+
+struct Tree {
+    gates: Vec<&'static dyn Gate>,
+    /// Keys named by a macro, with the most verbose level among their callsites.
+    named: BTreeMap<&'static str, Level>,
+    /// Every node: named keys, their ancestors and the root.
+    nodes: BTreeSet<&'static str>,
+    directives: Vec<Directive>,
+}
+
+static TREE: OnceLock<Mutex<Tree>> = OnceLock::new();
+
+fn tree() -> MutexGuard<'static, Tree> {
+    TREE.get_or_init(|| Mutex::new(Tree::from_environment()))
+        .lock()
+        // The tree never panics while locked; if a caller's panic poisoned it
+        // anyway, its state is still consistent.
+        .unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Tree {
+    fn from_environment() -> Tree {
+        let mut tree = Tree {
+            gates: Vec::new(),
+            named: BTreeMap::new(),
+            nodes: BTreeSet::from([ROOT]),
+            directives: Vec::new(),
+        };
+        for callsite in FN_CALLSITES {
+            tree.add(*callsite);
+        }
+        for callsite in LOG_CALLSITES {
+            tree.add(*callsite);
+        }
+        let spec = match std::env::var(LEVEL_ENV) {
+            Ok(spec) => spec,
+            Err(std::env::VarError::NotPresent) => String::new(),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                eprintln!("alamos: {LEVEL_ENV} is not valid UTF-8; using the default threshold prod");
+                String::new()
+            }
+        };
+        for error in tree.replace_directives(&spec) {
+            eprintln!("alamos: {LEVEL_ENV}: {error}");
+        }
+        tree
+    }
+
+    fn add(&mut self, gate: &'static dyn Gate) {
+        let key = gate.experiment();
+        if gate.as_fn().is_some() || key != ROOT {
+            let level = self.named.entry(key).or_insert(gate.level());
+            *level = (*level).min(gate.level());
+        }
+        self.nodes.extend(lineage(key));
+        self.gates.push(gate);
+    }
+
+    fn threshold(&self, key: &str) -> LevelFilter {
+        threshold_for(&self.directives, key)
+    }
+
+    fn refresh(&self) {
+        for gate in &self.gates {
+            let enabled = self.threshold(gate.experiment()).enables(gate.level());
+            gate.interest().set(enabled);
+        }
+    }
+
+    /// Replaces every directive with those of `spec` and returns what was skipped.
+    fn replace_directives(&mut self, spec: &str) -> Vec<DirectiveError> {
+        let parsed = parse_directives(spec);
+        let mut errors = parsed.errors;
+        for (position, directive) in spec.split(',').enumerate() {
+            let Some((key, _)) = directive.split_once('=') else {
+                continue;
+            };
+            let key = key.trim();
+            let malformed = errors.iter().any(|error| error.position == position + 1);
+            if !malformed && !self.nodes.contains(key) {
+                errors.push(DirectiveError {
+                    position: position + 1,
+                    text: directive.trim().to_owned(),
+                    reason: UnknownExperiment::new(key, &self.nodes).to_string(),
+                });
+            }
+        }
+        errors.sort_by_key(|error| error.position);
+        self.directives = parsed.directives;
+        self.refresh();
+        errors
+    }
+}
+
+/// The threshold the directives give `key`: the longest covering key wins.
+pub(crate) fn threshold_for(directives: &[Directive], key: &str) -> LevelFilter {
+    directives
+        .iter()
+        .filter(|directive| covers(&directive.key, key))
+        .max_by_key(|directive| directive.key.len())
+        .map_or(LevelFilter::default(), |directive| directive.filter)
+}
+
+/// Adds a callsite the link-time registry did not list, and caches its state.
+pub(crate) fn register(gate: &'static dyn Gate) {
+    let mut tree = tree();
+    if gate.interest().is_registered() {
+        return;
+    }
+    tree.add(gate);
+    let enabled = tree.threshold(gate.experiment()).enables(gate.level());
+    gate.interest().set(enabled);
+}
+
+/// An experiment: a key named by an instrumentation macro in this binary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Experiment {
+    /// The dot-separated key, such as `distribution.frame_writer`.
+    pub key: &'static str,
+    /// The most verbose level among the experiment's callsites: the threshold
+    /// at which all of its instrumentation is on.
+    pub level: Level,
+    /// The current threshold.
+    pub threshold: LevelFilter,
+}
+
+impl Experiment {
+    /// The dot-separated key.
+    pub fn key(&self) -> &'static str {
+        self.key
+    }
+
+    /// The most verbose level among the experiment's callsites.
+    pub fn level(&self) -> Level {
+        self.level
+    }
+
+    /// The current threshold.
+    pub fn threshold(&self) -> LevelFilter {
+        self.threshold
+    }
+
+    /// Whether the experiment's most verbose instrumentation is on.
+    pub fn is_enabled(&self) -> bool {
+        self.threshold.enables(self.level)
+    }
+}
+
+/// Every experiment named by a macro in this binary, sorted by key, with its
+/// level and current threshold.
+pub fn experiments() -> Vec<Experiment> {
+    let tree = tree();
+    tree.named
+        .iter()
+        .map(|(&key, &level)| Experiment {
+            key,
+            level,
+            threshold: tree.threshold(key),
+        })
+        .collect()
+}
+
+/// The current threshold of the experiment `key` (empty for the root).
+///
+/// # Errors
+///
+/// Fails if `key` is malformed or names no node of the tree.
+pub fn threshold(key: &str) -> Result<LevelFilter, SetLevelError> {
+    let tree = tree();
+    check_known(&tree, key)?;
+    Ok(tree.threshold(key))
+}
+
+/// Sets the threshold of the subtree under `key` (empty for the root), as the
+/// directive `key=level` would, for every thread at once.
+///
+/// A more specific directive below `key` keeps precedence. Pass
+/// [`LevelFilter::Off`] to disable the subtree.
+///
+/// # Errors
+///
+/// Fails, changing nothing, if `key` is malformed or names no experiment and no
+/// ancestor of one; the error lists the nearest known keys.
+pub fn set_level(key: &str, level: impl Into<LevelFilter>) -> Result<(), SetLevelError> {
+    let mut tree = tree();
+    check_known(&tree, key)?;
+    let directive = Directive {
+        key: key.to_owned(),
+        filter: level.into(),
+    };
+    tree.directives.retain(|existing| existing.key != directive.key);
+    tree.directives.push(directive);
+    tree.refresh();
+    Ok(())
+}
+
+/// Replaces every threshold with the directives of `spec`, written as for
+/// `ALAMOS_LEVEL` (`"prod,distribution=debug,storage=off"`).
+///
+/// # Errors
+///
+/// Returns the directives that were skipped, malformed or naming no known
+/// experiment. The well-formed ones are applied all the same.
+pub fn set_directives(spec: &str) -> Result<(), Vec<DirectiveError>> {
+    let errors = tree().replace_directives(spec);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+fn check_known(tree: &Tree, key: &str) -> Result<(), SetLevelError> {
+    if key != ROOT {
+        validate_key(key).map_err(SetLevelError::InvalidKey)?;
+    }
+    if tree.nodes.contains(key) {
+        Ok(())
+    } else {
+        Err(SetLevelError::UnknownExperiment(UnknownExperiment::new(
+            key,
+            &tree.nodes,
+        )))
+    }
+}
+
+/// Why a threshold could not be set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SetLevelError {
+    /// The key is malformed.
+    InvalidKey(KeyError),
+    /// The key names no experiment and no ancestor of one.
+    UnknownExperiment(UnknownExperiment),
+}
+
+impl fmt::Display for SetLevelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SetLevelError::InvalidKey(err) => err.fmt(f),
+            SetLevelError::UnknownExperiment(err) => err.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for SetLevelError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SetLevelError::InvalidKey(err) => Some(err),
+            SetLevelError::UnknownExperiment(_) => None,
+        }
+    }
+}
+
+/// A key that names no experiment, with the nearest known keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownExperiment {
+    key: String,
+    nearest: Vec<&'static str>,
+}
+
+impl UnknownExperiment {
+    fn new(key: &str, nodes: &BTreeSet<&'static str>) -> Self {
+        let mut ranked: Vec<_> = nodes
+            .iter()
+            .filter(|node| !node.is_empty())
+            .map(|node| (edit_distance(key, node), *node))
+            .collect();
+        ranked.sort_unstable();
+        UnknownExperiment {
+            key: key.to_owned(),
+            nearest: ranked.into_iter().take(3).map(|(_, node)| node).collect(),
+        }
+    }
+
+    /// The unknown key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Up to three known keys closest to it, nearest first.
+    pub fn nearest(&self) -> &[&'static str] {
+        &self.nearest
+    }
+}
+
+impl fmt::Display for UnknownExperiment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "no experiment is named {:?}", self.key)?;
+        if self.nearest.is_empty() {
+            f.write_str(" (no experiments are known)")
+        } else {
+            write!(f, "; nearest known: {}", self.nearest.join(", "))
+        }
+    }
+}
+
+impl std::error::Error for UnknownExperiment {}
+
+/// Levenshtein distance over bytes; keys are ASCII.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b = b.as_bytes();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, &ca) in a.as_bytes().iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitution = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn directives(spec: &str) -> Vec<Directive> {
+        parse_directives(spec).directives
+    }
+
+    #[test]
+    fn longest_whole_segment_prefix_wins() {
+        let d = directives(
+            "warn,distribution=debug,distribution.frame_writer=bench,storage.cesium=off,dist=error",
+        );
+        assert_eq!(threshold_for(&d, "api"), Level::Warn);
+        assert_eq!(threshold_for(&d, "distribution"), Level::Debug);
+        assert_eq!(threshold_for(&d, "distribution.relay"), Level::Debug);
+        assert_eq!(threshold_for(&d, "distribution.frame_writer"), Level::Bench);
+        assert_eq!(threshold_for(&d, "distribution.frame_writer.x"), Level::Bench);
+        assert_eq!(threshold_for(&d, "storage.cesium.index"), LevelFilter::Off);
+        assert_eq!(threshold_for(&d, "storage"), Level::Warn);
+    }
+
+    #[test]
+    fn unset_means_prod() {
+        assert_eq!(threshold_for(&[], "anything"), Level::Prod);
+        assert_eq!(threshold_for(&directives("api=debug"), "storage"), Level::Prod);
+    }
+
+    #[test]
+    fn nearest_keys_rank_by_edit_distance() {
+        let nodes = BTreeSet::from(["", "storage", "storage.cesium", "distribution", "api"]);
+        let unknown = UnknownExperiment::new("storage.cesum", &nodes);
+        assert_eq!(unknown.nearest()[0], "storage.cesium");
+        assert!(unknown.to_string().contains("nearest known: storage.cesium"));
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+}

@@ -1,0 +1,298 @@
+//! Shared helpers of the integration tests: capture spans and events with a
+//! `tracing` layer and metrics with `metrics-util`'s debugging recorder.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+use metrics_util::{CompositeKey, MetricKind};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Layer;
+
+/// A span as the capturing layer saw it.
+#[derive(Clone, Debug)]
+pub struct SpanRecord {
+    pub name: String,
+    pub level: tracing::Level,
+    pub target: String,
+    pub fields: BTreeMap<String, String>,
+    /// The name of the parent span, if any.
+    pub parent: Option<String>,
+    /// How many times the span was entered.
+    pub entered: usize,
+    /// How many times it was exited.
+    pub exited: usize,
+    pub closed: bool,
+}
+
+/// An event as the capturing layer saw it.
+#[derive(Clone, Debug)]
+pub struct EventRecord {
+    pub level: tracing::Level,
+    pub target: String,
+    pub fields: BTreeMap<String, String>,
+    /// The name of the span the event happened in, if any.
+    pub span: Option<String>,
+}
+
+impl EventRecord {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).map(String::as_str)
+    }
+}
+
+impl SpanRecord {
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).map(String::as_str)
+    }
+}
+
+#[derive(Default)]
+struct State {
+    spans: Vec<SpanRecord>,
+    live: BTreeMap<u64, usize>,
+    events: Vec<EventRecord>,
+}
+
+/// What a [`capture`] saw.
+#[derive(Clone, Default)]
+pub struct Captured(Arc<Mutex<State>>);
+
+impl Captured {
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn spans(&self) -> Vec<SpanRecord> {
+        self.state().spans.clone()
+    }
+
+    pub fn events(&self) -> Vec<EventRecord> {
+        self.state().events.clone()
+    }
+
+    /// The spans with this name.
+    pub fn spans_named(&self, name: &str) -> Vec<SpanRecord> {
+        self.spans().into_iter().filter(|s| s.name == name).collect()
+    }
+
+    /// The one span with this name; panics unless there is exactly one.
+    pub fn span(&self, name: &str) -> SpanRecord {
+        let mut spans = self.spans_named(name);
+        assert_eq!(spans.len(), 1, "expected one span {name:?}, saw {:#?}", self.spans());
+        spans.remove(0)
+    }
+}
+
+impl fmt::Debug for Captured {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.state();
+        f.debug_struct("Captured")
+            .field("spans", &state.spans)
+            .field("events", &state.events)
+            .finish()
+    }
+}
+
+struct FieldVisitor<'a>(&'a mut BTreeMap<String, String>);
+
+impl Visit for FieldVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+}
+
+struct CaptureLayer(Captured);
+
+impl<S> Layer<S> for CaptureLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let mut fields = BTreeMap::new();
+        attrs.record(&mut FieldVisitor(&mut fields));
+        let parent = ctx
+            .span(id)
+            .and_then(|span| span.parent())
+            .map(|parent| parent.name().to_owned());
+        let mut state = self.0.state();
+        let index = state.spans.len();
+        state.spans.push(SpanRecord {
+            name: attrs.metadata().name().to_owned(),
+            level: *attrs.metadata().level(),
+            target: attrs.metadata().target().to_owned(),
+            fields,
+            parent,
+            entered: 0,
+            exited: 0,
+            closed: false,
+        });
+        state.live.insert(id.into_u64(), index);
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, _: Context<'_, S>) {
+        let mut state = self.0.state();
+        if let Some(&index) = state.live.get(&id.into_u64()) {
+            values.record(&mut FieldVisitor(&mut state.spans[index].fields));
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let mut fields = BTreeMap::new();
+        event.record(&mut FieldVisitor(&mut fields));
+        let span = ctx.event_span(event).map(|span| span.name().to_owned());
+        self.0.state().events.push(EventRecord {
+            level: *event.metadata().level(),
+            target: event.metadata().target().to_owned(),
+            fields,
+            span,
+        });
+    }
+
+    fn on_enter(&self, id: &Id, _: Context<'_, S>) {
+        let mut state = self.0.state();
+        if let Some(&index) = state.live.get(&id.into_u64()) {
+            state.spans[index].entered += 1;
+        }
+    }
+
+    fn on_exit(&self, id: &Id, _: Context<'_, S>) {
+        let mut state = self.0.state();
+        if let Some(&index) = state.live.get(&id.into_u64()) {
+            state.spans[index].exited += 1;
+        }
+    }
+
+    fn on_close(&self, id: Id, _: Context<'_, S>) {
+        let mut state = self.0.state();
+        if let Some(index) = state.live.remove(&id.into_u64()) {
+            state.spans[index].closed = true;
+        }
+    }
+}
+
+/// A subscriber that records every span and event into `captured`.
+pub fn subscriber(captured: &Captured) -> impl Subscriber + Send + Sync {
+    tracing_subscriber::registry().with(CaptureLayer(captured.clone()))
+}
+
+/// Runs `f` with a capturing subscriber as this thread's default.
+pub fn capture<R>(f: impl FnOnce() -> R) -> (R, Captured) {
+    let captured = Captured::default();
+    let result = tracing::subscriber::with_default(subscriber(&captured), f);
+    (result, captured)
+}
+
+/// Metrics recorded while running `f` under a thread-local debugging recorder.
+pub fn record_metrics<R>(f: impl FnOnce() -> R) -> (R, Metrics) {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let result = metrics::with_local_recorder(&recorder, f);
+    (result, Metrics::take(&snapshotter))
+}
+
+/// A snapshot of a debugging recorder, looked up by name and labels.
+#[derive(Debug, Default)]
+pub struct Metrics(Vec<(MetricKind, String, Vec<(String, String)>, DebugValue)>);
+
+impl Metrics {
+    pub fn take(snapshotter: &Snapshotter) -> Self {
+        let entries = snapshotter
+            .snapshot()
+            .into_vec()
+            .into_iter()
+            .map(|(key, _, _, value): (CompositeKey, _, _, DebugValue)| {
+                let (kind, key) = key.into_parts();
+                let labels = key
+                    .labels()
+                    .map(|l| (l.key().to_owned(), l.value().to_owned()))
+                    .collect();
+                (kind, key.name().to_owned(), labels, value)
+            })
+            .collect();
+        Metrics(entries)
+    }
+
+    fn find(&self, kind: MetricKind, name: &str, labels: &[(&str, &str)]) -> Option<&DebugValue> {
+        self.0
+            .iter()
+            .find(|(k, n, l, _)| {
+                *k == kind
+                    && n == name
+                    && labels.len() == l.len()
+                    && labels
+                        .iter()
+                        .all(|(key, value)| l.iter().any(|(lk, lv)| lk == key && lv == value))
+            })
+            .map(|(_, _, _, value)| value)
+    }
+
+    /// A counter's value; 0 when the series does not exist.
+    pub fn counter(&self, name: &str, labels: &[(&str, &str)]) -> u64 {
+        match self.find(MetricKind::Counter, name, labels) {
+            Some(DebugValue::Counter(value)) => *value,
+            _ => 0,
+        }
+    }
+
+    /// A gauge's value, if the series exists.
+    pub fn gauge(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        match self.find(MetricKind::Gauge, name, labels) {
+            Some(DebugValue::Gauge(value)) => Some(value.into_inner()),
+            _ => None,
+        }
+    }
+
+    /// A histogram's samples, if the series exists.
+    pub fn histogram(&self, name: &str, labels: &[(&str, &str)]) -> Option<Vec<f64>> {
+        match self.find(MetricKind::Histogram, name, labels) {
+            Some(DebugValue::Histogram(values)) => {
+                Some(values.iter().map(|v| v.into_inner()).collect())
+            }
+            _ => None,
+        }
+    }
+
+    /// `alamos_calls_total` for one function and outcome.
+    pub fn calls(&self, experiment: &str, function: &str, outcome: &str) -> u64 {
+        self.counter(
+            alamos::CALLS_TOTAL,
+            &[("experiment", experiment), ("function", function), ("outcome", outcome)],
+        )
+    }
+
+    /// `alamos_calls_in_flight` for one function.
+    pub fn in_flight(&self, experiment: &str, function: &str) -> Option<f64> {
+        self.gauge(
+            alamos::CALLS_IN_FLIGHT,
+            &[("experiment", experiment), ("function", function)],
+        )
+    }
+
+    /// The samples of `alamos_call_duration_seconds` for one function.
+    pub fn durations(&self, experiment: &str, function: &str) -> Vec<f64> {
+        self.histogram(
+            alamos::CALL_DURATION_SECONDS,
+            &[("experiment", experiment), ("function", function)],
+        )
+        .unwrap_or_default()
+    }
+
+    /// Whether any series of any alamos metric exists.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+}
