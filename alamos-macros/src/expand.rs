@@ -584,7 +584,8 @@ fn span_tokens(spec: &Spec<'_>, tracing_level: &TokenStream) -> TokenStream {
             #span_name,
             alamos.experiment = #key,
             code.function = #function,
-            code.namespace = ::core::module_path!()
+            code.namespace = ::core::module_path!(),
+            otel.status_code = ::alamos::__private::tracing::field::Empty
             #(, #fields)*
         )
     }

@@ -61,6 +61,9 @@ impl fmt::Display for Outcome {
     }
 }
 
+/// `tracing-opentelemetry` maps this span field to the span status.
+const STATUS_FIELD: &str = "otel.status_code";
+
 /// The metrics side of a call in progress.
 struct Recording {
     handles: HandlesRef,
@@ -86,7 +89,11 @@ impl Recording {
         std::thread::panicking() && !self.was_panicking
     }
 
-    fn finish(self, outcome: Outcome) {
+    /// Records the outcome; failures also mark `span` for OpenTelemetry.
+    fn finish(self, outcome: Outcome, span: &Span) {
+        if matches!(outcome, Outcome::Error | Outcome::Panic) {
+            span.record(STATUS_FIELD, "error");
+        }
         let elapsed = self.start.elapsed();
         self.handles.duration.record(elapsed.as_secs_f64());
         self.handles.in_flight.decrement(1.0);
@@ -104,7 +111,7 @@ struct ActiveCall {
     recording: Recording,
     error: Cell<bool>,
     // Dropped after the metrics are recorded, so they happen inside the span.
-    _span: EnteredSpan,
+    span: EnteredSpan,
 }
 
 impl FnCall {
@@ -116,7 +123,7 @@ impl FnCall {
             active: Some(ActiveCall {
                 recording: Recording::start(callsite),
                 error: Cell::new(false),
-                _span: span,
+                span,
             }),
         }
     }
@@ -162,7 +169,7 @@ impl Drop for FnCall {
             } else {
                 Outcome::Ok
             };
-            active.recording.finish(outcome);
+            active.recording.finish(outcome, &active.span);
         }
     }
 }
@@ -205,12 +212,12 @@ where
 }
 
 /// Finishes the call as a panic if `poll` unwinds.
-struct PollGuard<'a>(&'a mut Option<Recording>);
+struct PollGuard<'a>(&'a mut Option<Recording>, &'a Span);
 
 impl Drop for PollGuard<'_> {
     fn drop(&mut self) {
         if let Some(recording) = self.0.take_if(|recording| recording.is_unwinding()) {
-            recording.finish(Outcome::Panic);
+            recording.finish(Outcome::Panic, self.1);
         }
     }
 }
@@ -227,13 +234,14 @@ where
         // fields are not structurally pinned.
         let this = unsafe { self.get_unchecked_mut() };
         let _enter = this.span.enter();
-        let guard = PollGuard(&mut this.recording);
+        let guard = PollGuard(&mut this.recording, &this.span);
         // SAFETY: see above; `future` stays in place until dropped in `drop`.
         let future = unsafe { Pin::new_unchecked(&mut *this.future) };
         let output = std::task::ready!(future.poll(cx));
         if let Some(recording) = guard.0.take() {
             let is_error = this.is_error.take().is_some_and(|is_error| is_error(&output));
-            recording.finish(if is_error { Outcome::Error } else { Outcome::Ok });
+            let outcome = if is_error { Outcome::Error } else { Outcome::Ok };
+            recording.finish(outcome, guard.1);
         }
         Poll::Ready(output)
     }
@@ -243,7 +251,7 @@ impl<F: Future, C> Drop for CallFuture<F, C> {
     fn drop(&mut self) {
         let _enter = self.span.enter();
         if let Some(recording) = self.recording.take() {
-            recording.finish(Outcome::Cancelled);
+            recording.finish(Outcome::Cancelled, &self.span);
         }
         // SAFETY: dropped in place exactly once, and never used afterwards.
         unsafe { ManuallyDrop::drop(&mut self.future) };

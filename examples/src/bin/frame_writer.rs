@@ -1,0 +1,2 @@
+//! Placeholder until the frame-writer example lands (issue 3).
+fn main() {}

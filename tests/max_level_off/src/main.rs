@@ -1,0 +1,90 @@
+//! Calls instrumented functions under a counting subscriber and a debugging
+//! recorder, then prints what was emitted: `spans=N events=N series=N
+//! experiments=N`. The test compares builds with and without the ceiling.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Waker};
+
+use metrics_util::debugging::DebuggingRecorder;
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Metadata, Subscriber};
+
+static SPANS: AtomicUsize = AtomicUsize::new(0);
+static EVENTS: AtomicUsize = AtomicUsize::new(0);
+
+struct Counting;
+
+impl Subscriber for Counting {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(SPANS.fetch_add(1, Ordering::Relaxed) as u64 + 1)
+    }
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, _: &Event<'_>) {
+        EVENTS.fetch_add(1, Ordering::Relaxed);
+    }
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
+#[derive(Debug)]
+struct Error;
+
+#[alamos::experiment("zz_stripped_canary.key_q7x", level = error, err(Debug))]
+fn write(len: usize) -> Result<usize, Error> {
+    alamos::error!(len, "writing");
+    if len == 0 {
+        return Err(Error);
+    }
+    Ok(len)
+}
+
+struct Relay;
+
+#[alamos::experiment("zz_stripped_canary.relay_q7x")]
+impl Relay {
+    #[alamos::level(error)]
+    fn route(&self, node: u32) -> u32 {
+        node + 1
+    }
+
+    async fn forward(&self, node: u32) -> u32 {
+        alamos::warn!(node, "forwarding");
+        node * 2
+    }
+}
+
+fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+    }
+}
+
+fn main() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    recorder.install().expect("no other recorder in this program");
+    tracing::subscriber::set_global_default(Counting).expect("no other subscriber");
+    alamos::set_directives("bench").ok();
+
+    let written = write(3).and_then(|_| write(0));
+    assert!(written.is_err(), "the body still runs unchanged");
+    assert_eq!(Relay.route(1), 2);
+    assert_eq!(block_on(Relay.forward(2)), 4);
+
+    println!(
+        "spans={} events={} series={} experiments={}",
+        SPANS.load(Ordering::Relaxed),
+        EVENTS.load(Ordering::Relaxed),
+        snapshotter.snapshot().into_vec().len(),
+        alamos::experiments().len(),
+    );
+}
