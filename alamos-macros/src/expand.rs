@@ -1,5 +1,6 @@
 use proc_macro2::{Ident, Span, TokenStream, TokenTree};
 use quote::{quote, quote_spanned, ToTokens};
+use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::{Attribute, Block, ImplItem, Item, ItemFn, ItemImpl, LitStr, Signature, Stmt};
@@ -371,6 +372,7 @@ fn expand_fn(
     }
     valid::argument_names(spec.args, sig)?;
     valid::return_type(spec.args, sig)?;
+    valid::labels(spec.args)?;
     let scope = log_scope(spec, block);
     let original = || {
         let stmts = &block.stmts;
@@ -459,9 +461,18 @@ fn instrumented(
     let function = LitStr::new(&spec.function, key.span());
     let (level, tracing_level) = level_tokens(spec.level);
     let callsite = Ident::new("__ALAMOS_CALLSITE", Span::mixed_site());
+    let labels: &[crate::args::Label] = spec.args.labels.as_ref().map_or(&[], |l| &l.value);
+    let label_names = labels
+        .iter()
+        .map(|label| LitStr::new(&label.name.unraw().to_string(), label.name.span()));
+    let label_values: Vec<&syn::Expr> = labels.iter().map(|label| &label.value).collect();
+    let constructor = if labels.is_empty() {
+        quote!(::alamos::__private::FnCallsite::new(#key, #function, #level))
+    } else {
+        quote!(::alamos::__private::FnCallsite::with_labels(#key, #function, #level, &[#(#label_names),*]))
+    };
     let statics = quote! {
-        static #callsite: ::alamos::__private::FnCallsite =
-            ::alamos::__private::FnCallsite::new(#key, #function, #level);
+        static #callsite: ::alamos::__private::FnCallsite = #constructor;
         #[::alamos::__private::linkme::distributed_slice(::alamos::__private::FN_CALLSITES)]
         #[linkme(crate = ::alamos::__private::linkme)]
         static __ALAMOS_CALLSITE_REF: &::alamos::__private::FnCallsite = &#callsite;
@@ -490,6 +501,34 @@ fn instrumented(
         let span_var = Ident::new("__alamos_span", Span::mixed_site());
         let future = Ident::new("__alamos_future", Span::mixed_site());
         let classifier = classifier.unwrap_or_else(|| quote!(|_: &_| false));
+        let labels_var = Ident::new("__alamos_labels", Span::mixed_site());
+        let (labels_let, start) = if labels.is_empty() {
+            (
+                TokenStream::new(),
+                quote!(::alamos::__private::CallFuture::new(&#callsite, #span_var, #future, #classifier)),
+            )
+        } else {
+            let count = labels.len();
+            (
+                quote! {
+                    let #labels_var: [::std::string::String; #count] = if #enabled {
+                        [#(::std::string::ToString::to_string(&(#label_values))),*]
+                    } else {
+                        ::core::array::from_fn(|_| ::std::string::String::new())
+                    };
+                },
+                {
+                    let indices = 0..labels.len();
+                    quote!(::alamos::__private::CallFuture::new_labeled(
+                        &#callsite,
+                        #span_var,
+                        &[#(&#labels_var[#indices] as &dyn ::core::fmt::Display),*],
+                        #future,
+                        #classifier,
+                    ))
+                },
+            )
+        };
         return quote! {
             #(#attrs)*
             #vis #sig {
@@ -501,12 +540,13 @@ fn instrumented(
                 } else {
                     ::alamos::__private::tracing::Span::none()
                 };
+                #labels_let
                 let #future = async move {
                     #fake_return
                     #(#stmts)*
                 };
                 if #enabled {
-                    ::alamos::__private::CallFuture::new(&#callsite, #span_var, #future, #classifier).await
+                    #start.await
                 } else {
                     #future.await
                 }
@@ -526,6 +566,15 @@ fn instrumented(
         record_err: record_err.as_ref(),
         rewritten: 0,
     };
+    let sync_start = if labels.is_empty() {
+        quote!(::alamos::__private::FnCall::start(&#callsite, #span))
+    } else {
+        quote!(::alamos::__private::FnCall::start_labeled(
+            &#callsite,
+            #span,
+            &[#(&(#label_values) as &dyn ::core::fmt::Display),*],
+        ))
+    };
     let mut stmts = block.stmts.clone();
     for stmt in &mut stmts {
         exits.visit_stmt_mut(stmt);
@@ -539,7 +588,7 @@ fn instrumented(
             #scope
             #statics
             let #call = if #callsite.is_enabled() {
-                ::alamos::__private::FnCall::start(&#callsite, #span)
+                #sync_start
             } else {
                 ::alamos::__private::FnCall::disabled()
             };

@@ -2,6 +2,7 @@ use std::collections::BTreeSet;
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::ToTokens;
+use syn::ext::IdentExt;
 use syn::{FnArg, Ident, LitStr, Pat, ReturnType, Signature};
 
 use crate::args::{ExperimentArgs, Field, Setting};
@@ -187,4 +188,33 @@ pub(crate) fn missing_key(span: Span) -> syn::Error {
         span,
         "expected the experiment key first, such as #[alamos::experiment(\"distribution.frame_writer\")]",
     )
+}
+
+/// Label names must be Prometheus label names that alamos does not use itself,
+/// each once.
+pub(crate) fn labels(args: &ExperimentArgs) -> syn::Result<()> {
+    let Some(labels) = &args.labels else {
+        return Ok(());
+    };
+    let mut seen: Vec<String> = Vec::new();
+    for label in &labels.value {
+        let name = label.name.unraw().to_string();
+        if ["experiment", "function", "outcome", "le"].contains(&name.as_str()) {
+            return Err(syn::Error::new(
+                label.name.span(),
+                format!("label `{name}` is set by alamos itself; choose another name"),
+            ));
+        }
+        if name.starts_with("__") {
+            return Err(syn::Error::new(
+                label.name.span(),
+                format!("label `{name}`: names starting with `__` are reserved by Prometheus"),
+            ));
+        }
+        if seen.contains(&name) {
+            return Err(syn::Error::new(label.name.span(), format!("duplicate label `{name}`")));
+        }
+        seen.push(name);
+    }
+    Ok(())
 }

@@ -73,10 +73,15 @@ struct Recording {
 }
 
 impl Recording {
-    fn start(callsite: &'static FnCallsite) -> Self {
-        let handles = callsite
-            .handles
-            .get(callsite.experiment(), callsite.function());
+    /// `labels` holds the values of the callsite's `labels(...)`, if any.
+    fn start(callsite: &'static FnCallsite, labels: &[&dyn fmt::Display]) -> Self {
+        let handles = if labels.is_empty() {
+            callsite.handles.get(callsite.experiment(), callsite.function())
+        } else {
+            callsite
+                .label_sets
+                .get(callsite.experiment(), callsite.function(), labels)
+        };
         handles.in_flight.increment(1.0);
         Recording {
             handles,
@@ -118,10 +123,21 @@ impl FnCall {
     /// A call through an enabled callsite, inside `span`.
     #[inline]
     pub fn start(callsite: &'static FnCallsite, span: Span) -> Self {
+        FnCall::start_labeled(callsite, span, &[])
+    }
+
+    /// A call through an enabled callsite with `labels(...)`, whose values
+    /// are `labels`, in the order the callsite names them.
+    #[inline]
+    pub fn start_labeled(
+        callsite: &'static FnCallsite,
+        span: Span,
+        labels: &[&dyn fmt::Display],
+    ) -> Self {
         let span = span.entered();
         FnCall {
             active: Some(ActiveCall {
-                recording: Recording::start(callsite),
+                recording: Recording::start(callsite, labels),
                 error: Cell::new(false),
                 span,
             }),
@@ -198,9 +214,20 @@ where
 {
     /// Wraps the body's future; the call starts now.
     pub fn new(callsite: &'static FnCallsite, span: Span, future: F, is_error: C) -> Self {
+        CallFuture::new_labeled(callsite, span, &[], future, is_error)
+    }
+
+    /// As [`CallFuture::new`], for a callsite with `labels(...)`.
+    pub fn new_labeled(
+        callsite: &'static FnCallsite,
+        span: Span,
+        labels: &[&dyn fmt::Display],
+        future: F,
+        is_error: C,
+    ) -> Self {
         let recording = {
             let _enter = span.enter();
-            Recording::start(callsite)
+            Recording::start(callsite, labels)
         };
         CallFuture {
             future: ManuallyDrop::new(future),

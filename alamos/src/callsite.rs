@@ -10,7 +10,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use crate::handles::HandleCache;
+use crate::handles::{HandleCache, LabelSets};
 use crate::level::Level;
 use crate::tree;
 
@@ -70,17 +70,29 @@ pub struct FnCallsite {
     function: &'static str,
     level: Level,
     pub(crate) handles: HandleCache,
+    pub(crate) label_sets: LabelSets,
 }
 
 impl FnCallsite {
     /// Used by generated code only.
     pub const fn new(experiment: &'static str, function: &'static str, level: Level) -> Self {
+        FnCallsite::with_labels(experiment, function, level, &[])
+    }
+
+    /// Used by generated code only: a callsite with `labels(...)`.
+    pub const fn with_labels(
+        experiment: &'static str,
+        function: &'static str,
+        level: Level,
+        labels: &'static [&'static str],
+    ) -> Self {
         FnCallsite {
             interest: Interest::new(),
             experiment,
             function,
             level,
             handles: HandleCache::new(),
+            label_sets: LabelSets::new(labels),
         }
     }
 
@@ -93,6 +105,15 @@ impl FnCallsite {
     /// The experiment key.
     pub fn experiment(&self) -> &'static str {
         self.experiment
+    }
+
+    /// Registers this callsite's metric handles now rather than at its first
+    /// call, so its series exist from start-up.
+    pub(crate) fn preregister(&self) {
+        // A labelled callsite's series depend on values only calls provide.
+        if self.label_sets.names().is_empty() {
+            drop(self.handles.get(self.experiment, self.function));
+        }
     }
 
     /// The `function` label: `Type::method` or the fn name.

@@ -10,8 +10,11 @@
 //! (`metrics::with_local_recorder`, common in tests) is never cached: calls
 //! under one register per call, so each local recorder sees its own calls.
 
+use std::collections::BTreeMap;
+use std::fmt::Display;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use metrics::{Counter, Gauge, Histogram, Key, Label, Recorder};
 
@@ -23,6 +26,27 @@ pub const CALLS_TOTAL: &str = "alamos_calls_total";
 pub const CALL_DURATION_SECONDS: &str = "alamos_call_duration_seconds";
 /// Gauge of calls in progress, labelled by `experiment`, `function`.
 pub const CALLS_IN_FLIGHT: &str = "alamos_calls_in_flight";
+/// Counter of calls whose `labels(...)` values were folded into the overflow
+/// series because their function already had the maximum number of label
+/// sets, labelled by `experiment`, `function`.
+pub const LABEL_OVERFLOW_TOTAL: &str = "alamos_label_overflow_total";
+
+/// The value every extra label takes in the overflow series.
+pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
+
+/// The default for [`set_max_label_sets`].
+pub const DEFAULT_MAX_LABEL_SETS: usize = 256;
+
+static MAX_LABEL_SETS: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_LABEL_SETS);
+
+/// Caps the label sets each instrumented function with `labels(...)` keeps;
+/// calls with further sets are counted in one overflow series whose extra
+/// labels read `__overflow__`, and in `alamos_label_overflow_total`.
+///
+/// Applies to label sets seen from now on.
+pub fn set_max_label_sets(max: usize) {
+    MAX_LABEL_SETS.store(max, Ordering::Relaxed);
+}
 
 /// The handles one callsite reports through.
 #[derive(Debug)]
@@ -34,11 +58,22 @@ pub(crate) struct Handles {
 
 impl Handles {
     fn register(recorder: &dyn Recorder, experiment: &'static str, function: &'static str) -> Self {
+        Handles::register_with(recorder, experiment, function, &[])
+    }
+
+    fn register_with(
+        recorder: &dyn Recorder,
+        experiment: &'static str,
+        function: &'static str,
+        extra: &[Label],
+    ) -> Self {
         let labels = || {
-            vec![
+            let mut labels = vec![
                 Label::from_static_parts("experiment", experiment),
                 Label::from_static_parts("function", function),
-            ]
+            ];
+            labels.extend_from_slice(extra);
+            labels
         };
         let metadata = metrics::Metadata::new(module_path!(), metrics::Level::INFO, None);
         let calls = Outcome::ALL.map(|outcome| {
@@ -64,10 +99,12 @@ impl Handles {
     }
 }
 
-/// Handles of one callsite, either cached for the process or owned by one call.
+/// Handles of one callsite, either cached for the process, shared by the calls
+/// with one label set, or owned by one call.
 #[derive(Debug)]
 pub(crate) enum HandlesRef {
     Cached(&'static Handles),
+    Shared(Arc<Handles>),
     Owned(Box<Handles>),
 }
 
@@ -76,6 +113,7 @@ impl std::ops::Deref for HandlesRef {
     fn deref(&self) -> &Handles {
         match self {
             HandlesRef::Cached(handles) => handles,
+            HandlesRef::Shared(handles) => handles,
             HandlesRef::Owned(handles) => handles,
         }
     }
@@ -161,5 +199,111 @@ fn is_global(address: usize) -> bool {
             global == address
         }
         None => false,
+    }
+}
+
+/// The handles of a callsite with `labels(...)`, one entry per label set seen,
+/// up to the cap, plus the overflow series.
+pub(crate) struct LabelSets {
+    names: &'static [&'static str],
+    state: RwLock<LabelState>,
+}
+
+struct LabelState {
+    recorder: usize,
+    sets: BTreeMap<Vec<String>, Arc<Handles>>,
+    overflow: Option<(Arc<Handles>, Counter)>,
+}
+
+impl LabelSets {
+    pub(crate) const fn new(names: &'static [&'static str]) -> Self {
+        LabelSets {
+            names,
+            state: RwLock::new(LabelState {
+                recorder: 0,
+                sets: BTreeMap::new(),
+                overflow: None,
+            }),
+        }
+    }
+
+    pub(crate) fn names(&self) -> &'static [&'static str] {
+        self.names
+    }
+
+    pub(crate) fn get(
+        &self,
+        experiment: &'static str,
+        function: &'static str,
+        values: &[&dyn Display],
+    ) -> HandlesRef {
+        let values: Vec<String> = values.iter().map(ToString::to_string).collect();
+        metrics::with_recorder(|recorder| {
+            let address = recorder_address(recorder);
+            if address != GLOBAL_RECORDER.load(Ordering::Relaxed) && !is_global(address) {
+                let labels = self.labels(&values);
+                return HandlesRef::Owned(Box::new(Handles::register_with(
+                    recorder, experiment, function, &labels,
+                )));
+            }
+            {
+                let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
+                if state.recorder == address {
+                    if let Some(handles) = state.sets.get(&values) {
+                        return HandlesRef::Shared(Arc::clone(handles));
+                    }
+                }
+            }
+            let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
+            if state.recorder != address {
+                state.recorder = address;
+                state.sets.clear();
+                state.overflow = None;
+            }
+            if let Some(handles) = state.sets.get(&values) {
+                return HandlesRef::Shared(Arc::clone(handles));
+            }
+            if state.sets.len() < MAX_LABEL_SETS.load(Ordering::Relaxed) {
+                let labels = self.labels(&values);
+                let handles = Arc::new(Handles::register_with(recorder, experiment, function, &labels));
+                state.sets.insert(values, Arc::clone(&handles));
+                return HandlesRef::Shared(handles);
+            }
+            let (handles, overflowed) = state.overflow.get_or_insert_with(|| {
+                let labels: Vec<Label> = self
+                    .names
+                    .iter()
+                    .map(|name| Label::from_static_parts(name, OVERFLOW_LABEL_VALUE))
+                    .collect();
+                let counter_labels = vec![
+                    Label::from_static_parts("experiment", experiment),
+                    Label::from_static_parts("function", function),
+                ];
+                let metadata = metrics::Metadata::new(module_path!(), metrics::Level::INFO, None);
+                (
+                    Arc::new(Handles::register_with(recorder, experiment, function, &labels)),
+                    recorder.register_counter(
+                        &Key::from_parts(LABEL_OVERFLOW_TOTAL, counter_labels),
+                        &metadata,
+                    ),
+                )
+            });
+            overflowed.increment(1);
+            HandlesRef::Shared(Arc::clone(handles))
+        })
+    }
+
+    fn labels(&self, values: &[String]) -> Vec<Label> {
+        self.names
+            .iter()
+            .zip(values)
+            .map(|(name, value)| Label::new(*name, value.clone()))
+            .collect()
+    }
+
+    /// How many label sets this callsite keeps.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.state.read().unwrap_or_else(PoisonError::into_inner).sets.len()
     }
 }

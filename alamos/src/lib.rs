@@ -44,11 +44,17 @@ mod call;
 mod callsite;
 mod directive;
 mod handles;
+#[cfg(feature = "runtime")]
+mod init;
 mod key;
 mod level;
 mod log;
+#[cfg(feature = "runtime")]
+mod prometheus;
 mod strip;
 mod tree;
+#[cfg(feature = "runtime")]
+mod view;
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -58,11 +64,30 @@ pub use alamos_macros::{experiment, level, skip};
 
 pub use crate::call::Outcome;
 pub use crate::directive::{parse_directives, Directive, DirectiveError, Directives};
-pub use crate::handles::{CALLS_IN_FLIGHT, CALLS_TOTAL, CALL_DURATION_SECONDS};
+pub use crate::handles::{
+    set_max_label_sets, CALLS_IN_FLIGHT, CALLS_TOTAL, CALL_DURATION_SECONDS,
+    DEFAULT_MAX_LABEL_SETS, LABEL_OVERFLOW_TOTAL, OVERFLOW_LABEL_VALUE,
+};
+#[cfg(feature = "runtime")]
+pub use crate::init::{
+    init, Builder, Guard, InitError, LogFormat, LOG_FORMAT_ENV, PROMETHEUS_ADDR_ENV,
+};
 pub use crate::key::{validate_key, KeyError, ROOT};
 pub use crate::level::{Level, LevelFilter, ParseLevelError};
+#[cfg(feature = "runtime")]
+pub use crate::prometheus::{render_prometheus, AlamosRecorder, DEFAULT_DURATION_BUCKETS};
 pub use crate::strip::STATIC_MAX_LEVEL;
 pub use crate::tree::{
     experiments, set_directives, set_level, threshold, Experiment, SetLevelError,
     UnknownExperiment, LEVEL_ENV,
 };
+#[cfg(feature = "runtime")]
+pub use crate::view::{tree, TreeView};
+
+/// Whether alamos's recorder is the global one, so series can be created early.
+fn prometheus_installed() -> bool {
+    #[cfg(feature = "runtime")]
+    return prometheus::installed().is_some();
+    #[cfg(not(feature = "runtime"))]
+    return false;
+}

@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use crate::callsite::{Gate, FN_CALLSITES, LOG_CALLSITES};
@@ -87,6 +88,22 @@ impl Tree {
             let enabled = self.threshold(gate.experiment()).enables(gate.level());
             gate.interest().set(enabled);
         }
+        ROOT_THRESHOLD.store(encode(self.threshold(ROOT)), Ordering::Relaxed);
+        if crate::prometheus_installed() {
+            self.preregister_enabled();
+        }
+    }
+
+    /// Creates the series of every enabled function at zero, so that
+    /// `rate()` and `increase()` work from the first scrape.
+    fn preregister_enabled(&self) {
+        for gate in &self.gates {
+            if let Some(callsite) = gate.as_fn() {
+                if self.threshold(callsite.experiment()).enables(callsite.level()) {
+                    callsite.preregister();
+                }
+            }
+        }
     }
 
     /// Replaces every directive with those of `spec` and returns what was skipped.
@@ -121,6 +138,34 @@ pub(crate) fn threshold_for(directives: &[Directive], key: &str) -> LevelFilter 
         .filter(|directive| covers(&directive.key, key))
         .max_by_key(|directive| directive.key.len())
         .map_or(LevelFilter::default(), |directive| directive.filter)
+}
+
+const OFF: u8 = u8::MAX;
+
+/// The root threshold, for filtering events that are not alamos's own.
+static ROOT_THRESHOLD: AtomicU8 = AtomicU8::new(OFF - 1);
+
+fn encode(filter: LevelFilter) -> u8 {
+    filter.level().map_or(OFF, |level| level as u8)
+}
+
+/// The current threshold of the root experiment.
+pub(crate) fn root_threshold() -> LevelFilter {
+    let encoded = ROOT_THRESHOLD.load(Ordering::Relaxed);
+    if encoded == OFF - 1 {
+        // Not read yet: building the tree reads ALAMOS_LEVEL and stores it.
+        drop(tree());
+        return root_threshold();
+    }
+    Level::ALL
+        .into_iter()
+        .find(|level| *level as u8 == encoded)
+        .map_or(LevelFilter::Off, LevelFilter::Level)
+}
+
+/// Creates the series of every enabled function at zero.
+pub(crate) fn preregister_enabled() {
+    tree().preregister_enabled();
 }
 
 /// Adds a callsite the link-time registry did not list, and caches its state.
