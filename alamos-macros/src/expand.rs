@@ -656,8 +656,12 @@ fn classifier(spec: &Spec<'_>, sig: &Signature, tracing_level: &TokenStream) -> 
     let err = spec.args.err.as_ref().map(|err| {
         let record = error_recorder(err, &quote!(__alamos_error));
         quote_spanned! {err.keyword=>
-            if let ::core::option::Option::Some(__alamos_error) = ::alamos::__private::result_err(#value) {
-                (#record)(__alamos_error);
+            {
+                #[allow(unused_imports)]
+                use ::alamos::__private::{ErrOfOther as _, ErrOfResult as _};
+                if let ::core::option::Option::Some(__alamos_error) = #value.__alamos_err() {
+                    (#record)(__alamos_error);
+                }
             }
         }
     });

@@ -423,9 +423,32 @@ impl<T: ?Sized> IsErrOther for &T {
     }
 }
 
-/// The error of a returned `Result`, for the `err` argument.
+/// The error of a returned `Result`, for the `err` argument…
 #[doc(hidden)]
-#[inline(always)]
-pub fn result_err<T, E>(value: &Result<T, E>) -> Option<&E> {
-    value.as_ref().err()
+pub trait ErrOfResult {
+    type Error;
+    fn __alamos_err(&self) -> Option<&Self::Error>;
+}
+
+impl<T, E> ErrOfResult for Result<T, E> {
+    type Error = E;
+
+    #[inline(always)]
+    fn __alamos_err(&self) -> Option<&E> {
+        self.as_ref().err()
+    }
+}
+
+/// …and none for every other type, so `err` on an impl block applies to the
+/// methods that return a `Result` and leaves the others alone.
+#[doc(hidden)]
+pub trait ErrOfOther {
+    fn __alamos_err(&self) -> Option<&Infallible>;
+}
+
+impl<T: ?Sized> ErrOfOther for &T {
+    #[inline(always)]
+    fn __alamos_err(&self) -> Option<&Infallible> {
+        None
+    }
 }

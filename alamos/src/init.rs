@@ -199,6 +199,11 @@ impl Builder {
             match metrics::set_global_recorder(recorder) {
                 Ok(()) => {
                     crate::prometheus::publish(std::sync::Arc::clone(&candidate));
+                    metrics::describe_counter!(
+                        crate::LABEL_OVERFLOW_TOTAL,
+                        metrics::Unit::Count,
+                        "Calls whose labels(...) values were folded into the __overflow__ series: their function already had the maximum number of label sets."
+                    );
                     exporter = Some(candidate);
                     upkeep = Upkeep::start(handle);
                     tree::preregister_enabled();

@@ -4,7 +4,9 @@
 pub use linkme;
 pub use tracing;
 
-pub use crate::call::{result_err, CallFuture, FnCall, IsErrOther, IsErrResult, Observe};
+pub use crate::call::{
+    CallFuture, ErrOfOther, ErrOfResult, FnCall, IsErrOther, IsErrResult, Observe,
+};
 pub use crate::callsite::{FnCallsite, LogCallsite, FN_CALLSITES, LOG_CALLSITES};
 
 /// The receiver through which a log macro finds its experiment.

@@ -1,2 +1,340 @@
-//! Placeholder until the frame-writer example lands (issue 3).
-fn main() {}
+//! A small Synnax-shaped cluster, instrumented with alamos.
+//!
+//! Three layers, as in Synnax: `storage` (cesium, writing frames to channel
+//! files), `distribution` (frame writers routing frames between nodes) and
+//! `api` (handling client requests), plus background tasks. Several threads
+//! write at once; some writes fail, one request panics and is caught, and some
+//! streaming requests time out and are cancelled.
+//!
+//! ```text
+//! cargo run -p alamos-examples --bin frame_writer                   # 5 s, metrics on 127.0.0.1:9464
+//! ALAMOS_LEVEL=prod,distribution=debug cargo run -p alamos-examples --bin frame_writer -- --seconds 30
+//! curl -s 127.0.0.1:9464/metrics | grep alamos_calls_total
+//! ```
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::thread;
+use std::time::{Duration, Instant};
+
+const DEFAULT_ADDR: &str = "127.0.0.1:9464";
+const NODES: u32 = 3;
+
+/// A frame: samples for a few channels over one time range.
+#[derive(Clone, Debug)]
+struct Frame {
+    channels: Vec<u32>,
+    samples: usize,
+}
+
+#[derive(Debug)]
+enum StorageError {
+    DiskFull { channel: u32 },
+}
+
+impl std::fmt::Display for StorageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StorageError::DiskFull { channel } => write!(f, "disk full writing channel {channel}"),
+        }
+    }
+}
+
+impl std::error::Error for StorageError {}
+
+// ---------------------------------------------------------------- storage --
+
+/// Cesium, the storage engine: one file per channel.
+struct Cesium {
+    node: u32,
+    files: Mutex<HashMap<u32, usize>>,
+    writes: AtomicU64,
+}
+
+#[alamos::experiment("storage.cesium", err)]
+impl Cesium {
+    fn new(node: u32) -> Self {
+        Cesium { node, files: Mutex::new(HashMap::new()), writes: AtomicU64::new(0) }
+    }
+
+    /// Appends a frame's samples to its channels' files. Every 23rd write
+    /// finds the disk full.
+    #[alamos::experiment(fields(samples = frame.samples), labels(node = self.node))]
+    fn write(&self, frame: &Frame) -> Result<usize, StorageError> {
+        let count = self.writes.fetch_add(1, Ordering::Relaxed);
+        if count % 23 == 22 {
+            return Err(StorageError::DiskFull { channel: frame.channels[0] });
+        }
+        let mut files = self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for channel in &frame.channels {
+            *files.entry(*channel).or_default() += frame.samples;
+        }
+        spin(Duration::from_micros(20 + (count % 7) * 10));
+        alamos::bench!(channels = frame.channels.len(), "appended frame");
+        Ok(frame.samples * frame.channels.len())
+    }
+
+    /// Reads back a channel; a negative range is a corrupt request and panics.
+    fn read(&self, channel: u32, range: i64) -> usize {
+        assert!(range >= 0, "corrupt range {range} for channel {channel}");
+        let files = self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        files.get(&channel).copied().unwrap_or(0)
+    }
+
+    #[alamos::skip]
+    fn size(&self) -> usize {
+        self.files.lock().map(|files| files.values().sum()).unwrap_or(0)
+    }
+}
+
+// ----------------------------------------------------------- distribution --
+
+/// A frame writer's lifecycle: open, write frames, commit.
+struct FrameWriter {
+    node: u32,
+    cluster: Arc<Cluster>,
+    written: usize,
+}
+
+#[alamos::experiment("distribution.frame_writer")]
+impl FrameWriter {
+    #[alamos::level(debug)]
+    fn open(node: u32, cluster: Arc<Cluster>) -> Self {
+        alamos::debug!(node, "opened frame writer");
+        FrameWriter { node, cluster, written: 0 }
+    }
+
+    /// Routes a frame to the node that owns its first channel.
+    #[alamos::experiment(fields(node = self.node, channels = frame.channels.len()))]
+    fn write(&mut self, frame: Frame) -> Result<usize, StorageError> {
+        let owner = frame.channels[0] % NODES;
+        let written = if owner == self.node {
+            self.cluster.storage[owner as usize].write(&frame)?
+        } else {
+            self.cluster.relay(self.node, owner, &frame)?
+        };
+        self.written += written;
+        Ok(written)
+    }
+
+    #[alamos::level(debug)]
+    fn commit(self) -> usize {
+        alamos::debug!(node = self.node, written = self.written, "committed");
+        self.written
+    }
+}
+
+/// The nodes of the cluster and the links between them.
+struct Cluster {
+    storage: Vec<Cesium>,
+    relayed: AtomicU64,
+}
+
+#[alamos::experiment("distribution.relay", level = debug)]
+impl Cluster {
+    /// Forwards a frame to another node's storage (a network hop, simulated).
+    fn relay(&self, from: u32, to: u32, frame: &Frame) -> Result<usize, StorageError> {
+        alamos::bench!(from, to, "relaying frame");
+        spin(Duration::from_micros(50));
+        self.relayed.fetch_add(1, Ordering::Relaxed);
+        self.storage[to as usize].write(frame)
+    }
+
+    #[alamos::experiment("distribution.heartbeat", level = bench)]
+    fn heartbeat(&self, node: u32) -> bool {
+        self.storage[node as usize].size() < usize::MAX
+    }
+}
+
+// -------------------------------------------------------------------- api --
+
+struct Api {
+    cluster: Arc<Cluster>,
+}
+
+#[alamos::experiment("api.frames")]
+impl Api {
+    /// A client writes a batch of frames through one frame writer.
+    fn write_frames(&self, node: u32, frames: Vec<Frame>) -> Result<usize, StorageError> {
+        let mut writer = FrameWriter::open(node, Arc::clone(&self.cluster));
+        for frame in frames {
+            writer.write(frame)?;
+        }
+        Ok(writer.commit())
+    }
+
+    /// A client reads a channel; the panic of a corrupt request is caught here.
+    fn read(&self, node: u32, channel: u32, range: i64) -> Option<usize> {
+        let storage = &self.cluster.storage[node as usize];
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| storage.read(channel, range))) {
+            Ok(samples) => Some(samples),
+            Err(_) => {
+                alamos::error!(channel, "read failed: the storage layer panicked");
+                None
+            }
+        }
+    }
+
+    /// A streaming request: waits for `polls` ticks of new data.
+    async fn stream(&self, channel: u32, polls: u32) -> usize {
+        for _ in 0..polls {
+            Tick::default().await;
+        }
+        self.cluster.storage[(channel % NODES) as usize].read(channel, 0)
+    }
+}
+
+// ------------------------------------------------------------------ driver --
+
+fn main() {
+    let seconds = run_seconds();
+    if std::env::var_os(alamos::PROMETHEUS_ADDR_ENV).is_none() {
+        std::env::set_var(alamos::PROMETHEUS_ADDR_ENV, DEFAULT_ADDR);
+    }
+    let guard = alamos::init();
+    if let Some(addr) = guard.prometheus_addr() {
+        eprintln!("frame_writer: metrics on http://{addr}/metrics for {seconds} s");
+        publish_addr(addr);
+    }
+
+    let cluster = Arc::new(Cluster {
+        storage: (0..NODES).map(Cesium::new).collect(),
+        relayed: AtomicU64::new(0),
+    });
+    let api = Arc::new(Api { cluster: Arc::clone(&cluster) });
+    let stop = Arc::new(AtomicBool::new(false));
+    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+
+    let mut threads = Vec::new();
+    for node in 0..NODES {
+        let (api, stop) = (Arc::clone(&api), Arc::clone(&stop));
+        threads.push(thread::spawn(move || client(node, &api, &stop)));
+    }
+    threads.push(thread::spawn({
+        let (cluster, stop) = (Arc::clone(&cluster), Arc::clone(&stop));
+        move || background(&cluster, &stop)
+    }));
+
+    while Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for thread in threads {
+        let _ = thread.join();
+    }
+    eprintln!(
+        "frame_writer: stored {} samples, relayed {} frames\n\n{}",
+        cluster.storage.iter().map(Cesium::size).sum::<usize>(),
+        cluster.relayed.load(Ordering::Relaxed),
+        alamos::tree()
+    );
+    drop(guard);
+}
+
+/// One client per node: batches of writes, reads (one corrupt), streams.
+fn client(node: u32, api: &Api, stop: &AtomicBool) {
+    let (tx, rx) = mpsc::channel();
+    let mut round = 0_u32;
+    while !stop.load(Ordering::Relaxed) {
+        round += 1;
+        let frames = (0..4)
+            .map(|i| Frame { channels: vec![node * 10 + i, node * 10 + i + 1], samples: 64 })
+            .collect();
+        if let Err(err) = api.write_frames(node, frames) {
+            alamos::warn!(node, error = %err, "write batch failed");
+        }
+        let range = if round % 10 == 0 && node == 0 { -1 } else { 10 };
+        let _ = api.read(node, node * 10, range);
+        // Every third stream gets one tick too few: its future is dropped
+        // before completion, which counts as `cancelled`.
+        let polls = 3 + round % 3;
+        let served = block_on_with_budget(api.stream(node * 10, polls), 4);
+        let _ = tx.send(served);
+        thread::sleep(Duration::from_millis(150));
+    }
+    drop(tx);
+    let _: usize = rx.iter().flatten().count();
+}
+
+fn background(cluster: &Cluster, stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        for node in 0..NODES {
+            cluster.heartbeat(node);
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `--seconds N`, or `FRAME_WRITER_SECONDS`, or 5.
+fn run_seconds() -> f64 {
+    let mut args = std::env::args().skip(1);
+    let from_args = loop {
+        match args.next().as_deref() {
+            Some("--seconds") => break args.next(),
+            Some(other) if other.starts_with("--seconds=") => {
+                break Some(other["--seconds=".len()..].to_owned())
+            }
+            Some(_) => continue,
+            None => break None,
+        }
+    };
+    let value = from_args.or_else(|| std::env::var("FRAME_WRITER_SECONDS").ok());
+    match value.map(|v| v.parse::<f64>()) {
+        Some(Ok(seconds)) if seconds.is_finite() && seconds > 0.0 => seconds,
+        Some(_) => {
+            eprintln!("frame_writer: the run time must be a positive number of seconds; using 5");
+            5.0
+        }
+        None => 5.0,
+    }
+}
+
+/// Lets a test that starts this program find the endpoint on a chosen port.
+fn publish_addr(addr: SocketAddr) {
+    if let Some(path) = std::env::var_os("FRAME_WRITER_ADDR_FILE") {
+        let _ = std::fs::write(path, addr.to_string());
+    }
+}
+
+fn spin(duration: Duration) {
+    let start = Instant::now();
+    while start.elapsed() < duration {
+        std::hint::spin_loop();
+    }
+}
+
+/// A future that is pending once, then ready: one tick of a stream.
+#[derive(Default)]
+struct Tick(bool);
+
+impl Future for Tick {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+/// Polls `future` at most `budget` times; drops it (cancelling it) if it is
+/// still pending then.
+fn block_on_with_budget<F: Future>(future: F, budget: u32) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..budget {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return Some(output);
+        }
+    }
+    None
+}
