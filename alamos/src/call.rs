@@ -14,12 +14,12 @@ use std::mem::ManuallyDrop;
 use std::ops::ControlFlow;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
 
 use tracing::span::EnteredSpan;
 use tracing::Span;
 
 use crate::callsite::FnCallsite;
+use crate::clock;
 use crate::handles::HandlesRef;
 
 /// How a call ended: the `outcome` label of `alamos_calls_total`.
@@ -67,7 +67,7 @@ const STATUS_FIELD: &str = "otel.status_code";
 /// The metrics side of a call in progress.
 struct Recording {
     handles: HandlesRef,
-    start: Instant,
+    start: u64,
     /// A panic that was already unwinding when the call began is not its own.
     was_panicking: bool,
 }
@@ -76,16 +76,18 @@ impl Recording {
     /// `labels` holds the values of the callsite's `labels(...)`, if any.
     fn start(callsite: &'static FnCallsite, labels: &[&dyn fmt::Display]) -> Self {
         let handles = if labels.is_empty() {
-            callsite.handles.get(callsite.experiment(), callsite.function())
+            callsite
+                .handles
+                .get(callsite.experiment(), callsite.function())
         } else {
             callsite
                 .label_sets
                 .get(callsite.experiment(), callsite.function(), labels)
         };
-        handles.in_flight.increment(1.0);
+        handles.start();
         Recording {
             handles,
-            start: Instant::now(),
+            start: clock::now(),
             was_panicking: std::thread::panicking(),
         }
     }
@@ -99,17 +101,17 @@ impl Recording {
         if matches!(outcome, Outcome::Error | Outcome::Panic) {
             span.record(STATUS_FIELD, "error");
         }
-        let elapsed = self.start.elapsed();
-        self.handles.duration.record(elapsed.as_secs_f64());
-        self.handles.in_flight.decrement(1.0);
-        self.handles.calls(outcome).increment(1);
+        self.handles.finish(outcome, clock::nanos_since(self.start));
     }
 }
 
 /// A synchronous call in progress; finishes when dropped.
+///
+/// `ManuallyDrop` keeps the drop glue of a disabled call to one branch that
+/// the compiler inlines; the enabled work is out of line.
 #[doc(hidden)]
 pub struct FnCall {
-    active: Option<ActiveCall>,
+    active: ManuallyDrop<Option<ActiveCall>>,
 }
 
 struct ActiveCall {
@@ -128,7 +130,7 @@ impl FnCall {
 
     /// A call through an enabled callsite with `labels(...)`, whose values
     /// are `labels`, in the order the callsite names them.
-    #[inline]
+    #[inline(never)]
     pub fn start_labeled(
         callsite: &'static FnCallsite,
         span: Span,
@@ -136,18 +138,20 @@ impl FnCall {
     ) -> Self {
         let span = span.entered();
         FnCall {
-            active: Some(ActiveCall {
+            active: ManuallyDrop::new(Some(ActiveCall {
                 recording: Recording::start(callsite, labels),
                 error: Cell::new(false),
                 span,
-            }),
+            })),
         }
     }
 
     /// A call through a disabled callsite: records nothing.
     #[inline(always)]
     pub const fn disabled() -> Self {
-        FnCall { active: None }
+        FnCall {
+            active: ManuallyDrop::new(None),
+        }
     }
 
     /// Whether this call is being recorded.
@@ -159,7 +163,7 @@ impl FnCall {
     /// Counts the call as an error when it finishes.
     #[inline]
     pub fn mark_error(&self) {
-        if let Some(active) = &self.active {
+        if let Some(active) = &*self.active {
             active.error.set(true);
         }
     }
@@ -175,18 +179,27 @@ impl FnCall {
 }
 
 impl Drop for FnCall {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
-        if let Some(active) = self.active.take() {
-            let outcome = if active.recording.is_unwinding() {
-                Outcome::Panic
-            } else if active.error.get() {
-                Outcome::Error
-            } else {
-                Outcome::Ok
-            };
-            active.recording.finish(outcome, &active.span);
+        if self.active.is_some() {
+            // SAFETY: taken once, here; the field is never used again.
+            let active = unsafe { ManuallyDrop::take(&mut self.active) };
+            finish_call(active);
         }
+    }
+}
+
+#[inline(never)]
+fn finish_call(active: Option<ActiveCall>) {
+    if let Some(active) = active {
+        let outcome = if active.recording.is_unwinding() {
+            Outcome::Panic
+        } else if active.error.get() {
+            Outcome::Error
+        } else {
+            Outcome::Ok
+        };
+        active.recording.finish(outcome, &active.span);
     }
 }
 
@@ -266,8 +279,15 @@ where
         let future = unsafe { Pin::new_unchecked(&mut *this.future) };
         let output = std::task::ready!(future.poll(cx));
         if let Some(recording) = guard.0.take() {
-            let is_error = this.is_error.take().is_some_and(|is_error| is_error(&output));
-            let outcome = if is_error { Outcome::Error } else { Outcome::Ok };
+            let is_error = this
+                .is_error
+                .take()
+                .is_some_and(|is_error| is_error(&output));
+            let outcome = if is_error {
+                Outcome::Error
+            } else {
+                Outcome::Ok
+            };
             recording.finish(outcome, guard.1);
         }
         Poll::Ready(output)

@@ -79,7 +79,9 @@ fn parse_one(text: &str) -> Result<Directive, String> {
     if level.is_empty() {
         return Err(format!("no level after `{key}=`"));
     }
-    let filter = level.parse::<LevelFilter>().map_err(|err| err.to_string())?;
+    let filter = level
+        .parse::<LevelFilter>()
+        .map_err(|err| err.to_string())?;
     Ok(Directive {
         key: key.to_owned(),
         filter,
@@ -144,7 +146,10 @@ mod tests {
         assert_eq!(parsed.errors, []);
         assert_eq!(
             parsed.directives,
-            [directive("", Level::Prod), directive("storage", Level::Bench)]
+            [
+                directive("", Level::Prod),
+                directive("storage", Level::Bench)
+            ]
         );
     }
 
@@ -153,14 +158,18 @@ mod tests {
         let parsed = parse_directives("storage=debug,warn,storage=error");
         assert_eq!(
             parsed.directives,
-            [directive("", Level::Warn), directive("storage", Level::Error)]
+            [
+                directive("", Level::Warn),
+                directive("storage", Level::Error)
+            ]
         );
     }
 
     #[test]
     fn malformed_directives_are_reported_and_the_rest_apply() {
-        let parsed =
-            parse_directives("debug,storage=verbose,=warn,Bad.Key=prod,api=,distribution,a=b=c,api=warn");
+        let parsed = parse_directives(
+            "debug,storage=verbose,=warn,Bad.Key=prod,api=,distribution,a=b=c,api=warn",
+        );
         assert_eq!(
             parsed.directives,
             [directive("", Level::Debug), directive("api", Level::Warn)]
@@ -168,11 +177,27 @@ mod tests {
         let positions: Vec<_> = parsed.errors.iter().map(|e| e.position).collect();
         assert_eq!(positions, [2, 3, 4, 5, 6, 7]);
         let messages: Vec<_> = parsed.errors.iter().map(ToString::to_string).collect();
-        assert!(messages[0].contains("unknown level \"verbose\""), "{}", messages[0]);
+        assert!(
+            messages[0].contains("unknown level \"verbose\""),
+            "{}",
+            messages[0]
+        );
         assert!(messages[1].contains("no experiment key"), "{}", messages[1]);
         assert!(messages[2].contains("'B' at byte 0"), "{}", messages[2]);
-        assert!(messages[3].contains("no level after `api=`"), "{}", messages[3]);
-        assert!(messages[4].contains("write `distribution=<level>`"), "{}", messages[4]);
-        assert!(messages[5].contains("unknown level \"b=c\""), "{}", messages[5]);
+        assert!(
+            messages[3].contains("no level after `api=`"),
+            "{}",
+            messages[3]
+        );
+        assert!(
+            messages[4].contains("write `distribution=<level>`"),
+            "{}",
+            messages[4]
+        );
+        assert!(
+            messages[5].contains("unknown level \"b=c\""),
+            "{}",
+            messages[5]
+        );
     }
 }

@@ -48,12 +48,20 @@ pub fn set_max_label_sets(max: usize) {
     MAX_LABEL_SETS.store(max, Ordering::Relaxed);
 }
 
-/// The handles one callsite reports through.
+/// What one callsite reports through: alamos's own storage when alamos's
+/// recorder is the global one, else handles of whatever recorder is.
 #[derive(Debug)]
-pub(crate) struct Handles {
+pub(crate) enum Handles {
+    Facade(Box<FacadeHandles>),
+    #[cfg(feature = "runtime")]
+    Native(crate::prometheus::NativeSeries),
+}
+
+#[derive(Debug)]
+pub(crate) struct FacadeHandles {
     calls: [Counter; Outcome::ALL.len()],
-    pub(crate) duration: Histogram,
-    pub(crate) in_flight: Gauge,
+    duration: Histogram,
+    in_flight: Gauge,
 }
 
 impl Handles {
@@ -67,6 +75,16 @@ impl Handles {
         function: &'static str,
         extra: &[Label],
     ) -> Self {
+        #[cfg(feature = "runtime")]
+        {
+            let mut labels = vec![("experiment", experiment), ("function", function)];
+            labels.extend(extra.iter().map(|label| (label.key(), label.value())));
+            if let Some(series) =
+                crate::prometheus::native_series(recorder_address(recorder), &labels)
+            {
+                return Handles::Native(series);
+            }
+        }
         let labels = || {
             let mut labels = vec![
                 Label::from_static_parts("experiment", experiment),
@@ -81,21 +99,38 @@ impl Handles {
             labels.push(Label::from_static_parts("outcome", outcome.as_str()));
             recorder.register_counter(&Key::from_parts(CALLS_TOTAL, labels), &metadata)
         });
-        Handles {
+        Handles::Facade(Box::new(FacadeHandles {
             calls,
-            duration: recorder.register_histogram(
-                &Key::from_parts(CALL_DURATION_SECONDS, labels()),
-                &metadata,
-            ),
-            in_flight: recorder.register_gauge(
-                &Key::from_parts(CALLS_IN_FLIGHT, labels()),
-                &metadata,
-            ),
+            duration: recorder
+                .register_histogram(&Key::from_parts(CALL_DURATION_SECONDS, labels()), &metadata),
+            in_flight: recorder
+                .register_gauge(&Key::from_parts(CALLS_IN_FLIGHT, labels()), &metadata),
+        }))
+    }
+
+    /// A call started.
+    #[inline]
+    pub(crate) fn start(&self) {
+        match self {
+            Handles::Facade(handles) => handles.in_flight.increment(1.0),
+            #[cfg(feature = "runtime")]
+            Handles::Native(series) => series.start(),
         }
     }
 
-    pub(crate) fn calls(&self, outcome: Outcome) -> &Counter {
-        &self.calls[outcome as usize]
+    /// A call finished with `outcome` after `nanos`.
+    #[inline]
+    pub(crate) fn finish(&self, outcome: Outcome, nanos: u64) {
+        match self {
+            Handles::Facade(handles) => {
+                #[allow(clippy::cast_precision_loss)]
+                handles.duration.record(nanos as f64 / 1e9);
+                handles.in_flight.decrement(1.0);
+                handles.calls[outcome as usize].increment(1);
+            }
+            #[cfg(feature = "runtime")]
+            Handles::Native(series) => series.finish(outcome, nanos),
+        }
     }
 }
 
@@ -171,7 +206,7 @@ impl HandleCache {
     }
 }
 
-fn recorder_address(recorder: &dyn Recorder) -> usize {
+pub(crate) fn recorder_address(recorder: &dyn Recorder) -> usize {
     ptr::from_ref(recorder).cast::<()>() as usize
 }
 
@@ -181,9 +216,11 @@ static GLOBAL_RECORDER: AtomicUsize = AtomicUsize::new(0);
 /// Whether `address` is the global recorder (or the no-op stand-in used while
 /// there is none) rather than a thread-local one.
 fn is_global(address: usize) -> bool {
-    if GLOBAL_RECORDER.load(Ordering::Relaxed) == address {
-        return true;
-    }
+    GLOBAL_RECORDER.load(Ordering::Relaxed) == address || global_recorder_address() == Some(address)
+}
+
+/// The address of the global recorder, as a thread without a local one sees it.
+pub(crate) fn global_recorder_address() -> Option<usize> {
     // `metrics` offers no way to look past a thread-local recorder, so ask a
     // fresh thread, which has none. This runs only when the recorder changed.
     let global = std::thread::scope(|scope| {
@@ -192,14 +229,9 @@ fn is_global(address: usize) -> bool {
             .spawn_scoped(scope, || metrics::with_recorder(recorder_address))
             .ok()
             .and_then(|probe| probe.join().ok())
-    });
-    match global {
-        Some(global) => {
-            GLOBAL_RECORDER.store(global, Ordering::Relaxed);
-            global == address
-        }
-        None => false,
-    }
+    })?;
+    GLOBAL_RECORDER.store(global, Ordering::Relaxed);
+    Some(global)
 }
 
 /// The handles of a callsite with `labels(...)`, one entry per label set seen,
@@ -265,7 +297,9 @@ impl LabelSets {
             }
             if state.sets.len() < MAX_LABEL_SETS.load(Ordering::Relaxed) {
                 let labels = self.labels(&values);
-                let handles = Arc::new(Handles::register_with(recorder, experiment, function, &labels));
+                let handles = Arc::new(Handles::register_with(
+                    recorder, experiment, function, &labels,
+                ));
                 state.sets.insert(values, Arc::clone(&handles));
                 return HandlesRef::Shared(handles);
             }
@@ -281,7 +315,9 @@ impl LabelSets {
                 ];
                 let metadata = metrics::Metadata::new(module_path!(), metrics::Level::INFO, None);
                 (
-                    Arc::new(Handles::register_with(recorder, experiment, function, &labels)),
+                    Arc::new(Handles::register_with(
+                        recorder, experiment, function, &labels,
+                    )),
                     recorder.register_counter(
                         &Key::from_parts(LABEL_OVERFLOW_TOTAL, counter_labels),
                         &metadata,
@@ -304,6 +340,10 @@ impl LabelSets {
     /// How many label sets this callsite keeps.
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.state.read().unwrap_or_else(PoisonError::into_inner).sets.len()
+        self.state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .sets
+            .len()
     }
 }

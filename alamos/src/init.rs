@@ -165,7 +165,10 @@ impl Builder {
             None => env_prometheus_addr(),
         };
         let recorder = if self.recorder {
-            Some(AlamosRecorder::new(&self.buckets).map_err(|err| InitError::Buckets(err.to_string()))?)
+            Some(
+                AlamosRecorder::new(&self.buckets)
+                    .map_err(|err| InitError::Buckets(err.to_string()))?,
+            )
         } else {
             None
         };
@@ -198,7 +201,9 @@ impl Builder {
             let candidate = std::sync::Arc::clone(recorder.exporter());
             match metrics::set_global_recorder(recorder) {
                 Ok(()) => {
-                    crate::prometheus::publish(std::sync::Arc::clone(&candidate));
+                    if let Some(address) = crate::handles::global_recorder_address() {
+                        crate::prometheus::publish(std::sync::Arc::clone(&candidate), address);
+                    }
                     metrics::describe_counter!(
                         crate::LABEL_OVERFLOW_TOTAL,
                         metrics::Unit::Count,
@@ -246,7 +251,9 @@ fn env_log_format() -> LogFormat {
             LogFormat::Text
         }
         Ok(value) => {
-            eprintln!("alamos: {LOG_FORMAT_ENV}={value:?} is neither `text` nor `json`; writing text");
+            eprintln!(
+                "alamos: {LOG_FORMAT_ENV}={value:?} is neither `text` nor `json`; writing text"
+            );
             LogFormat::Text
         }
         Err(std::env::VarError::NotUnicode(_)) => {
@@ -268,7 +275,9 @@ fn env_prometheus_addr() -> Option<SocketAddr> {
             }
         },
         Err(std::env::VarError::NotUnicode(_)) => {
-            eprintln!("alamos: {PROMETHEUS_ADDR_ENV} is not valid UTF-8; not serving metrics over HTTP");
+            eprintln!(
+                "alamos: {PROMETHEUS_ADDR_ENV} is not valid UTF-8; not serving metrics over HTTP"
+            );
             None
         }
     }
@@ -284,16 +293,24 @@ fn passes_alamos_levels(metadata: &Metadata<'_>) -> bool {
 }
 
 fn install_subscriber(format: LogFormat, span_events: bool) {
-    let spans = if span_events { FmtSpan::CLOSE } else { FmtSpan::NONE };
+    let spans = if span_events {
+        FmtSpan::CLOSE
+    } else {
+        FmtSpan::NONE
+    };
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_span_events(spans);
     let layer = match format {
         LogFormat::Text => fmt.boxed(),
-        LogFormat::Json => fmt.json().with_current_span(true).with_span_list(true).boxed(),
+        LogFormat::Json => fmt
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .boxed(),
     };
-    let subscriber =
-        tracing_subscriber::registry().with(layer.with_filter(filter::filter_fn(passes_alamos_levels)));
+    let subscriber = tracing_subscriber::registry()
+        .with(layer.with_filter(filter::filter_fn(passes_alamos_levels)));
     if tracing::subscriber::set_global_default(subscriber).is_err() {
         eprintln!(
             "alamos: a tracing subscriber is already installed; keeping it (alamos's spans and logs go to it)"
@@ -313,7 +330,9 @@ impl Upkeep {
         let thread = std::thread::Builder::new()
             .name("alamos-upkeep".into())
             .spawn(move || {
-                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(UPKEEP_INTERVAL) {
+                while let Err(mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(UPKEEP_INTERVAL)
+                {
                     handle.run_upkeep();
                 }
                 handle.run_upkeep();

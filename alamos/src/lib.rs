@@ -42,6 +42,7 @@
 
 mod call;
 mod callsite;
+mod clock;
 mod directive;
 mod handles;
 #[cfg(feature = "runtime")]

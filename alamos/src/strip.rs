@@ -28,18 +28,92 @@ const fn static_max_level() -> LevelFilter {
 
 const fn compiled_in(level: Level) -> bool {
     match level {
-        Level::Bench => !cfg!(any(feature = "max_level_off", feature = "max_level_error", feature = "max_level_warn", feature = "max_level_prod", feature = "max_level_debug", all(not(debug_assertions), any(feature = "release_max_level_off", feature = "release_max_level_error", feature = "release_max_level_warn", feature = "release_max_level_prod", feature = "release_max_level_debug")))),
-        Level::Debug => !cfg!(any(feature = "max_level_off", feature = "max_level_error", feature = "max_level_warn", feature = "max_level_prod", all(not(debug_assertions), any(feature = "release_max_level_off", feature = "release_max_level_error", feature = "release_max_level_warn", feature = "release_max_level_prod")))),
-        Level::Prod => !cfg!(any(feature = "max_level_off", feature = "max_level_error", feature = "max_level_warn", all(not(debug_assertions), any(feature = "release_max_level_off", feature = "release_max_level_error", feature = "release_max_level_warn")))),
-        Level::Warn => !cfg!(any(feature = "max_level_off", feature = "max_level_error", all(not(debug_assertions), any(feature = "release_max_level_off", feature = "release_max_level_error")))),
-        Level::Error => !cfg!(any(feature = "max_level_off", all(not(debug_assertions), any(feature = "release_max_level_off")))),
+        Level::Bench => !cfg!(any(
+            feature = "max_level_off",
+            feature = "max_level_error",
+            feature = "max_level_warn",
+            feature = "max_level_prod",
+            feature = "max_level_debug",
+            all(
+                not(debug_assertions),
+                any(
+                    feature = "release_max_level_off",
+                    feature = "release_max_level_error",
+                    feature = "release_max_level_warn",
+                    feature = "release_max_level_prod",
+                    feature = "release_max_level_debug"
+                )
+            )
+        )),
+        Level::Debug => !cfg!(any(
+            feature = "max_level_off",
+            feature = "max_level_error",
+            feature = "max_level_warn",
+            feature = "max_level_prod",
+            all(
+                not(debug_assertions),
+                any(
+                    feature = "release_max_level_off",
+                    feature = "release_max_level_error",
+                    feature = "release_max_level_warn",
+                    feature = "release_max_level_prod"
+                )
+            )
+        )),
+        Level::Prod => !cfg!(any(
+            feature = "max_level_off",
+            feature = "max_level_error",
+            feature = "max_level_warn",
+            all(
+                not(debug_assertions),
+                any(
+                    feature = "release_max_level_off",
+                    feature = "release_max_level_error",
+                    feature = "release_max_level_warn"
+                )
+            )
+        )),
+        Level::Warn => !cfg!(any(
+            feature = "max_level_off",
+            feature = "max_level_error",
+            all(
+                not(debug_assertions),
+                any(
+                    feature = "release_max_level_off",
+                    feature = "release_max_level_error"
+                )
+            )
+        )),
+        Level::Error => !cfg!(any(
+            feature = "max_level_off",
+            all(
+                not(debug_assertions),
+                any(feature = "release_max_level_off")
+            )
+        )),
     }
 }
 
 /// Keeps its input when `bench` is compiled in.
 #[doc(hidden)]
 #[macro_export]
-#[cfg(not(any(feature = "max_level_off", feature = "max_level_error", feature = "max_level_warn", feature = "max_level_prod", feature = "max_level_debug", all(not(debug_assertions), any(feature = "release_max_level_off", feature = "release_max_level_error", feature = "release_max_level_warn", feature = "release_max_level_prod", feature = "release_max_level_debug")))))]
+#[cfg(not(any(
+    feature = "max_level_off",
+    feature = "max_level_error",
+    feature = "max_level_warn",
+    feature = "max_level_prod",
+    feature = "max_level_debug",
+    all(
+        not(debug_assertions),
+        any(
+            feature = "release_max_level_off",
+            feature = "release_max_level_error",
+            feature = "release_max_level_warn",
+            feature = "release_max_level_prod",
+            feature = "release_max_level_debug"
+        )
+    )
+)))]
 macro_rules! __alamos_if_bench {
     ($($tokens:tt)*) => { $($tokens)* };
 }
@@ -47,7 +121,23 @@ macro_rules! __alamos_if_bench {
 /// Drops its input: `bench` is stripped at compile time.
 #[doc(hidden)]
 #[macro_export]
-#[cfg(any(feature = "max_level_off", feature = "max_level_error", feature = "max_level_warn", feature = "max_level_prod", feature = "max_level_debug", all(not(debug_assertions), any(feature = "release_max_level_off", feature = "release_max_level_error", feature = "release_max_level_warn", feature = "release_max_level_prod", feature = "release_max_level_debug"))))]
+#[cfg(any(
+    feature = "max_level_off",
+    feature = "max_level_error",
+    feature = "max_level_warn",
+    feature = "max_level_prod",
+    feature = "max_level_debug",
+    all(
+        not(debug_assertions),
+        any(
+            feature = "release_max_level_off",
+            feature = "release_max_level_error",
+            feature = "release_max_level_warn",
+            feature = "release_max_level_prod",
+            feature = "release_max_level_debug"
+        )
+    )
+))]
 macro_rules! __alamos_if_bench {
     ($($tokens:tt)*) => {};
 }
@@ -55,7 +145,21 @@ macro_rules! __alamos_if_bench {
 /// Keeps its input when `debug` is compiled in.
 #[doc(hidden)]
 #[macro_export]
-#[cfg(not(any(feature = "max_level_off", feature = "max_level_error", feature = "max_level_warn", feature = "max_level_prod", all(not(debug_assertions), any(feature = "release_max_level_off", feature = "release_max_level_error", feature = "release_max_level_warn", feature = "release_max_level_prod")))))]
+#[cfg(not(any(
+    feature = "max_level_off",
+    feature = "max_level_error",
+    feature = "max_level_warn",
+    feature = "max_level_prod",
+    all(
+        not(debug_assertions),
+        any(
+            feature = "release_max_level_off",
+            feature = "release_max_level_error",
+            feature = "release_max_level_warn",
+            feature = "release_max_level_prod"
+        )
+    )
+)))]
 macro_rules! __alamos_if_debug {
     ($($tokens:tt)*) => { $($tokens)* };
 }
@@ -63,7 +167,21 @@ macro_rules! __alamos_if_debug {
 /// Drops its input: `debug` is stripped at compile time.
 #[doc(hidden)]
 #[macro_export]
-#[cfg(any(feature = "max_level_off", feature = "max_level_error", feature = "max_level_warn", feature = "max_level_prod", all(not(debug_assertions), any(feature = "release_max_level_off", feature = "release_max_level_error", feature = "release_max_level_warn", feature = "release_max_level_prod"))))]
+#[cfg(any(
+    feature = "max_level_off",
+    feature = "max_level_error",
+    feature = "max_level_warn",
+    feature = "max_level_prod",
+    all(
+        not(debug_assertions),
+        any(
+            feature = "release_max_level_off",
+            feature = "release_max_level_error",
+            feature = "release_max_level_warn",
+            feature = "release_max_level_prod"
+        )
+    )
+))]
 macro_rules! __alamos_if_debug {
     ($($tokens:tt)*) => {};
 }
@@ -71,7 +189,19 @@ macro_rules! __alamos_if_debug {
 /// Keeps its input when `prod` is compiled in.
 #[doc(hidden)]
 #[macro_export]
-#[cfg(not(any(feature = "max_level_off", feature = "max_level_error", feature = "max_level_warn", all(not(debug_assertions), any(feature = "release_max_level_off", feature = "release_max_level_error", feature = "release_max_level_warn")))))]
+#[cfg(not(any(
+    feature = "max_level_off",
+    feature = "max_level_error",
+    feature = "max_level_warn",
+    all(
+        not(debug_assertions),
+        any(
+            feature = "release_max_level_off",
+            feature = "release_max_level_error",
+            feature = "release_max_level_warn"
+        )
+    )
+)))]
 macro_rules! __alamos_if_prod {
     ($($tokens:tt)*) => { $($tokens)* };
 }
@@ -79,7 +209,19 @@ macro_rules! __alamos_if_prod {
 /// Drops its input: `prod` is stripped at compile time.
 #[doc(hidden)]
 #[macro_export]
-#[cfg(any(feature = "max_level_off", feature = "max_level_error", feature = "max_level_warn", all(not(debug_assertions), any(feature = "release_max_level_off", feature = "release_max_level_error", feature = "release_max_level_warn"))))]
+#[cfg(any(
+    feature = "max_level_off",
+    feature = "max_level_error",
+    feature = "max_level_warn",
+    all(
+        not(debug_assertions),
+        any(
+            feature = "release_max_level_off",
+            feature = "release_max_level_error",
+            feature = "release_max_level_warn"
+        )
+    )
+))]
 macro_rules! __alamos_if_prod {
     ($($tokens:tt)*) => {};
 }
@@ -87,7 +229,14 @@ macro_rules! __alamos_if_prod {
 /// Keeps its input when `warn` is compiled in.
 #[doc(hidden)]
 #[macro_export]
-#[cfg(not(any(feature = "max_level_off", feature = "max_level_error", all(not(debug_assertions), any(feature = "release_max_level_off", feature = "release_max_level_error")))))]
+#[cfg(not(any(
+    feature = "max_level_off",
+    feature = "max_level_error",
+    all(
+        not(debug_assertions),
+        any(feature = "release_max_level_off", feature = "release_max_level_error")
+    )
+)))]
 macro_rules! __alamos_if_warn {
     ($($tokens:tt)*) => { $($tokens)* };
 }
@@ -95,7 +244,14 @@ macro_rules! __alamos_if_warn {
 /// Drops its input: `warn` is stripped at compile time.
 #[doc(hidden)]
 #[macro_export]
-#[cfg(any(feature = "max_level_off", feature = "max_level_error", all(not(debug_assertions), any(feature = "release_max_level_off", feature = "release_max_level_error"))))]
+#[cfg(any(
+    feature = "max_level_off",
+    feature = "max_level_error",
+    all(
+        not(debug_assertions),
+        any(feature = "release_max_level_off", feature = "release_max_level_error")
+    )
+))]
 macro_rules! __alamos_if_warn {
     ($($tokens:tt)*) => {};
 }
@@ -103,7 +259,10 @@ macro_rules! __alamos_if_warn {
 /// Keeps its input when `error` is compiled in.
 #[doc(hidden)]
 #[macro_export]
-#[cfg(not(any(feature = "max_level_off", all(not(debug_assertions), any(feature = "release_max_level_off")))))]
+#[cfg(not(any(
+    feature = "max_level_off",
+    all(not(debug_assertions), any(feature = "release_max_level_off"))
+)))]
 macro_rules! __alamos_if_error {
     ($($tokens:tt)*) => { $($tokens)* };
 }
@@ -111,7 +270,10 @@ macro_rules! __alamos_if_error {
 /// Drops its input: `error` is stripped at compile time.
 #[doc(hidden)]
 #[macro_export]
-#[cfg(any(feature = "max_level_off", all(not(debug_assertions), any(feature = "release_max_level_off"))))]
+#[cfg(any(
+    feature = "max_level_off",
+    all(not(debug_assertions), any(feature = "release_max_level_off"))
+))]
 macro_rules! __alamos_if_error {
     ($($tokens:tt)*) => {};
 }

@@ -59,7 +59,9 @@ impl Tree {
             Ok(spec) => spec,
             Err(std::env::VarError::NotPresent) => String::new(),
             Err(std::env::VarError::NotUnicode(_)) => {
-                eprintln!("alamos: {LEVEL_ENV} is not valid UTF-8; using the default threshold prod");
+                eprintln!(
+                    "alamos: {LEVEL_ENV} is not valid UTF-8; using the default threshold prod"
+                );
                 String::new()
             }
         };
@@ -99,7 +101,10 @@ impl Tree {
     fn preregister_enabled(&self) {
         for gate in &self.gates {
             if let Some(callsite) = gate.as_fn() {
-                if self.threshold(callsite.experiment()).enables(callsite.level()) {
+                if self
+                    .threshold(callsite.experiment())
+                    .enables(callsite.level())
+                {
                     callsite.preregister();
                 }
             }
@@ -256,7 +261,8 @@ pub fn set_level(key: &str, level: impl Into<LevelFilter>) -> Result<(), SetLeve
         key: key.to_owned(),
         filter: level.into(),
     };
-    tree.directives.retain(|existing| existing.key != directive.key);
+    tree.directives
+        .retain(|existing| existing.key != directive.key);
     tree.directives.push(directive);
     tree.refresh();
     Ok(())
@@ -398,7 +404,10 @@ mod tests {
         assert_eq!(threshold_for(&d, "distribution"), Level::Debug);
         assert_eq!(threshold_for(&d, "distribution.relay"), Level::Debug);
         assert_eq!(threshold_for(&d, "distribution.frame_writer"), Level::Bench);
-        assert_eq!(threshold_for(&d, "distribution.frame_writer.x"), Level::Bench);
+        assert_eq!(
+            threshold_for(&d, "distribution.frame_writer.x"),
+            Level::Bench
+        );
         assert_eq!(threshold_for(&d, "storage.cesium.index"), LevelFilter::Off);
         assert_eq!(threshold_for(&d, "storage"), Level::Warn);
     }
@@ -406,7 +415,10 @@ mod tests {
     #[test]
     fn unset_means_prod() {
         assert_eq!(threshold_for(&[], "anything"), Level::Prod);
-        assert_eq!(threshold_for(&directives("api=debug"), "storage"), Level::Prod);
+        assert_eq!(
+            threshold_for(&directives("api=debug"), "storage"),
+            Level::Prod
+        );
     }
 
     #[test]
@@ -414,7 +426,9 @@ mod tests {
         let nodes = BTreeSet::from(["", "storage", "storage.cesium", "distribution", "api"]);
         let unknown = UnknownExperiment::new("storage.cesum", &nodes);
         assert_eq!(unknown.nearest()[0], "storage.cesium");
-        assert!(unknown.to_string().contains("nearest known: storage.cesium"));
+        assert!(unknown
+            .to_string()
+            .contains("nearest known: storage.cesium"));
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("", "abc"), 3);
     }

@@ -49,7 +49,11 @@ pub fn tree() -> TreeView {
     let rows = keys
         .iter()
         .map(|key| {
-            let depth = if key.is_empty() { 0 } else { key.split('.').count() };
+            let depth = if key.is_empty() {
+                0
+            } else {
+                key.split('.').count()
+            };
             let last = crate::key::lineage(key)
                 .filter(|k| !k.is_empty())
                 .map(|k| is_last_child(&keys, k))
@@ -63,7 +67,9 @@ pub fn tree() -> TreeView {
                 last,
                 experiment: experiments.iter().find(|e| e.key == key).cloned(),
                 threshold: tree::threshold(key).unwrap_or_default(),
-                calls: counts.as_ref().and_then(|counts| counts.get(key.as_str()).copied()),
+                calls: counts
+                    .as_ref()
+                    .and_then(|counts| counts.get(key.as_str()).copied()),
             }
         })
         .collect();
@@ -112,7 +118,11 @@ impl fmt::Display for TreeView {
                 name.push_str(&row.key);
             }
             let level = row.experiment.as_ref().map_or("-", |e| e.level.as_str());
-            write!(f, "{name:<width$}  {level:<5}  {:<9}", row.threshold.as_str())?;
+            write!(
+                f,
+                "{name:<width$}  {level:<5}  {:<9}",
+                row.threshold.as_str()
+            )?;
             if let Some(calls) = row.calls {
                 let total: u64 = calls.iter().sum();
                 write!(

@@ -53,10 +53,12 @@ impl Server {
         let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
         let stopping = Arc::new(AtomicBool::new(false));
-        let thread = std::thread::Builder::new().name("alamos-metrics-http".into()).spawn({
-            let stopping = Arc::clone(&stopping);
-            move || accept_loop(&listener, &exporter, &stopping)
-        })?;
+        let thread = std::thread::Builder::new()
+            .name("alamos-metrics-http".into())
+            .spawn({
+                let stopping = Arc::clone(&stopping);
+                move || accept_loop(&listener, &exporter, &stopping)
+            })?;
         Ok(Server {
             addr,
             stopping,
@@ -206,7 +208,9 @@ pub(crate) fn parse_request(head: &[u8]) -> Result<Request<'_>, Status> {
         return Err(Status::HeadTooLarge);
     }
     let head = std::str::from_utf8(head).map_err(|_| Status::BadRequest)?;
-    let mut lines = head.split('\n').map(|line| line.strip_suffix('\r').unwrap_or(line));
+    let mut lines = head
+        .split('\n')
+        .map(|line| line.strip_suffix('\r').unwrap_or(line));
     let request_line = lines.next().ok_or(Status::BadRequest)?;
     let mut parts = request_line.split(' ');
     let (Some(method), Some(target), Some(version), None) =
@@ -262,7 +266,11 @@ fn respond(stream: &mut TcpStream, status: Status, body: &str, keep_alive: bool)
     } else {
         "text/plain; charset=utf-8"
     };
-    let body = if status == Status::Ok { body } else { status.line() };
+    let body = if status == Status::Ok {
+        body
+    } else {
+        status.line()
+    };
     let mut response = format!(
         "HTTP/1.1 {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n",
         status.line(),
@@ -302,8 +310,7 @@ mod tests {
         );
         let request = parse_request(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
         assert!(!request.keep_alive);
-        let request =
-            parse_request(b"GET /metrics HTTP/1.1\r\nConnection: Close\r\n\r\n").unwrap();
+        let request = parse_request(b"GET /metrics HTTP/1.1\r\nConnection: Close\r\n\r\n").unwrap();
         assert!(!request.keep_alive);
     }
 
@@ -334,8 +341,14 @@ mod tests {
 
     #[test]
     fn listen_addresses_default_to_loopback() {
-        assert_eq!(parse_listen_addr("9464"), Ok(SocketAddr::from(([127, 0, 0, 1], 9464))));
-        assert_eq!(parse_listen_addr(":9464"), Ok(SocketAddr::from(([127, 0, 0, 1], 9464))));
+        assert_eq!(
+            parse_listen_addr("9464"),
+            Ok(SocketAddr::from(([127, 0, 0, 1], 9464)))
+        );
+        assert_eq!(
+            parse_listen_addr(":9464"),
+            Ok(SocketAddr::from(([127, 0, 0, 1], 9464)))
+        );
         assert_eq!(
             parse_listen_addr("0.0.0.0:1"),
             Ok(SocketAddr::from(([0, 0, 0, 0], 1)))

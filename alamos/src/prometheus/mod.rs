@@ -11,24 +11,47 @@ mod native;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock};
 
 use metrics::{
-    Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit,
+    Counter, CounterFn, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
+    SharedString, Unit,
 };
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 pub(crate) use self::http::{parse_listen_addr, Server};
-use self::native::{CallSeries, CallsCounter, DurationHistogram, InFlightGauge};
+pub(crate) use self::native::SeriesId;
+use self::native::Store;
 use crate::call::Outcome;
 use crate::handles::{CALLS_IN_FLIGHT, CALLS_TOTAL, CALL_DURATION_SECONDS};
 
 /// Bucket upper bounds, in seconds, for `alamos_call_duration_seconds`: from a
 /// microsecond to a minute, about three per decade.
 pub const DEFAULT_DURATION_BUCKETS: &[f64] = &[
-    0.000_001, 0.000_002_5, 0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25,
-    0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-    25.0, 60.0,
+    0.000_001,
+    0.000_002_5,
+    0.000_005,
+    0.000_01,
+    0.000_025,
+    0.000_05,
+    0.000_1,
+    0.000_25,
+    0.000_5,
+    0.001,
+    0.002_5,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    25.0,
+    60.0,
 ];
 
 const HELP: [(&str, &str, &str); 3] = [
@@ -52,21 +75,20 @@ const HELP: [(&str, &str, &str); 3] = [
 /// The state behind an installed [`AlamosRecorder`]: what `/metrics` serves.
 pub(crate) struct Exporter {
     inner: PrometheusHandle,
-    series: Mutex<BTreeMap<Vec<(String, String)>, Arc<CallSeries>>>,
-    bounds: Arc<[f64]>,
-    stripes: usize,
+    store: &'static Store,
 }
 
-static INSTALLED: OnceLock<Arc<Exporter>> = OnceLock::new();
+/// The global recorder's address and exporter, once alamos's is installed.
+static INSTALLED: OnceLock<(usize, Arc<Exporter>)> = OnceLock::new();
 
-/// Records that `exporter` belongs to the global recorder.
-pub(crate) fn publish(exporter: Arc<Exporter>) {
-    let _ = INSTALLED.set(exporter);
+/// Records that `exporter`'s recorder is the global one, found at `address`.
+pub(crate) fn publish(exporter: Arc<Exporter>, address: usize) {
+    let _ = INSTALLED.set((address, exporter));
 }
 
 /// The exporter of the recorder installed as the global one, if alamos's.
 pub(crate) fn installed() -> Option<&'static Arc<Exporter>> {
-    INSTALLED.get()
+    INSTALLED.get().map(|(_, exporter)| exporter)
 }
 
 /// The Prometheus exposition of everything recorded so far, if alamos's
@@ -75,37 +97,79 @@ pub fn render_prometheus() -> Option<String> {
     installed().map(|exporter| exporter.render())
 }
 
+/// A series of alamos's own storage, written without the `metrics` facade.
+#[derive(Clone, Copy)]
+pub(crate) struct NativeSeries {
+    id: SeriesId,
+    store: &'static Store,
+}
+
+impl std::fmt::Debug for NativeSeries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("NativeSeries").field(&self.id).finish()
+    }
+}
+
+impl NativeSeries {
+    #[inline]
+    pub(crate) fn start(self) {
+        self.id.start(self.store);
+    }
+
+    #[inline]
+    pub(crate) fn finish(self, outcome: Outcome, nanos: u64) {
+        self.id.finish(self.store, outcome, nanos);
+    }
+}
+
+/// The native series for these labels if `recorder` is alamos's installed
+/// recorder: callsites then skip the facade and its virtual calls.
+pub(crate) fn native_series(
+    recorder_address: usize,
+    labels: &[(&str, &str)],
+) -> Option<NativeSeries> {
+    let (address, exporter) = INSTALLED.get()?;
+    if *address != recorder_address {
+        return None;
+    }
+    let labels = labels
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    Some(NativeSeries {
+        id: exporter.store.series(labels),
+        store: exporter.store,
+    })
+}
+
 impl Exporter {
     /// The series a key of one of alamos's metrics belongs to, and its
-    /// outcome index if it has an `outcome` label.
-    fn series(&self, key: &Key) -> (Arc<CallSeries>, Option<usize>) {
+    /// outcome if it has an `outcome` label.
+    fn series(&self, key: &Key) -> (SeriesId, Option<Outcome>) {
         let mut outcome = None;
         let mut labels = Vec::new();
         for label in key.labels() {
             if label.key() == "outcome" {
-                outcome = Outcome::ALL.iter().position(|o| o.as_str() == label.value());
+                outcome = Outcome::ALL
+                    .into_iter()
+                    .find(|o| o.as_str() == label.value());
             } else {
                 labels.push((label.key().to_owned(), label.value().to_owned()));
             }
         }
-        let mut series = self.series.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = series.entry(labels).or_insert_with_key(|labels| {
-            Arc::new(CallSeries::new(labels.clone(), Arc::clone(&self.bounds), self.stripes))
-        });
-        (Arc::clone(entry), outcome)
+        (self.store.series(labels), outcome)
     }
 
-    /// Finished calls per experiment key (named keys only), by outcome.
+    /// Finished calls per experiment key, by outcome.
     pub(crate) fn calls_by_experiment(&self) -> BTreeMap<String, [u64; Outcome::ALL.len()]> {
         let mut totals: BTreeMap<String, [u64; Outcome::ALL.len()]> = BTreeMap::new();
-        let series = self.series.lock().unwrap_or_else(PoisonError::into_inner);
-        for series in series.values() {
+        for series in self.store.snapshot() {
             let Some((_, key)) = series.labels.iter().find(|(name, _)| name == "experiment") else {
                 continue;
             };
             let counts = totals.entry(key.clone()).or_default();
-            for (index, count) in counts.iter_mut().enumerate() {
-                *count += series.calls(index);
+            for (count, outcome) in counts.iter_mut().zip(Outcome::ALL) {
+                *count += series.calls(outcome);
             }
         }
         totals
@@ -114,40 +178,51 @@ impl Exporter {
     /// Every metric in the Prometheus text format (version 0.0.4).
     pub(crate) fn render(&self) -> String {
         let mut out = self.inner.render();
-        let series: Vec<Arc<CallSeries>> = self
-            .series
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect();
+        let mut series = self.store.snapshot();
         if series.is_empty() {
             return out;
         }
+        series.sort_by(|a, b| a.labels.cmp(&b.labels));
         if !out.is_empty() && !out.ends_with("\n\n") {
             out.push('\n');
         }
+        let bounds: Vec<String> = self
+            .store
+            .bounds()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         for (name, kind, help) in HELP {
             let _ = writeln!(out, "# HELP {name} {help}");
             let _ = writeln!(out, "# TYPE {name} {kind}");
             for series in &series {
+                let labels = &series.labels;
                 match kind {
                     "counter" => {
-                        for (index, outcome) in Outcome::ALL.iter().enumerate() {
-                            write_sample(&mut out, name, "", &series.labels, Some(("outcome", outcome.as_str())), series.calls(index));
+                        for outcome in Outcome::ALL {
+                            let extra = Some(("outcome", outcome.as_str()));
+                            write_sample(&mut out, name, "", labels, extra, series.calls(outcome));
                         }
                     }
                     "histogram" => {
                         let buckets = series.cumulative_buckets();
-                        for (bound, count) in series.bounds().iter().zip(&buckets) {
-                            write_sample(&mut out, name, "_bucket", &series.labels, Some(("le", &bound.to_string())), count);
+                        let les = bounds.iter().map(String::as_str).chain(["+Inf"]);
+                        for (le, count) in les.zip(&buckets) {
+                            write_sample(
+                                &mut out,
+                                name,
+                                "_bucket",
+                                labels,
+                                Some(("le", le)),
+                                count,
+                            );
                         }
+                        let sum = series.duration_sum_seconds();
+                        write_sample(&mut out, name, "_sum", labels, None, sum);
                         let count = buckets.last().copied().unwrap_or(0);
-                        write_sample(&mut out, name, "_bucket", &series.labels, Some(("le", "+Inf")), count);
-                        write_sample(&mut out, name, "_sum", &series.labels, None, series.duration_sum());
-                        write_sample(&mut out, name, "_count", &series.labels, None, count);
+                        write_sample(&mut out, name, "_count", labels, None, count);
                     }
-                    _ => write_sample(&mut out, name, "", &series.labels, None, series.in_flight()),
+                    _ => write_sample(&mut out, name, "", labels, None, series.in_flight()),
                 }
             }
             out.push('\n');
@@ -166,8 +241,10 @@ fn write_sample(
 ) {
     out.push_str(name);
     out.push_str(suffix);
-    let extra = extra.map(|(key, value)| (key, value));
-    let all = labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).chain(extra);
+    let all = labels
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain(extra);
     let mut first = true;
     for (key, value) in all {
         out.push(if first { '{' } else { ',' });
@@ -194,10 +271,10 @@ fn escape_label_value(out: &mut String, value: &str) {
     }
 }
 
-/// A `metrics` recorder that keeps alamos's series in striped storage and
-/// every other metric in a `metrics-exporter-prometheus` recorder.
+/// A `metrics` recorder that keeps alamos's series in its own per-thread
+/// storage and every other metric in a `metrics-exporter-prometheus` recorder.
 ///
-/// Build one with [`crate::Builder`], which also installs it.
+/// Build and install one with [`crate::Builder`].
 pub struct AlamosRecorder {
     inner: metrics_exporter_prometheus::PrometheusRecorder,
     exporter: Arc<Exporter>,
@@ -205,13 +282,12 @@ pub struct AlamosRecorder {
 
 impl AlamosRecorder {
     pub(crate) fn new(bounds: &[f64]) -> Result<Self, metrics_exporter_prometheus::BuildError> {
-        let inner = PrometheusBuilder::new().set_buckets(bounds)?.build_recorder();
-        let stripes = std::thread::available_parallelism().map_or(1, usize::from).min(16);
+        let inner = PrometheusBuilder::new()
+            .set_buckets(bounds)?
+            .build_recorder();
         let exporter = Arc::new(Exporter {
             inner: inner.handle(),
-            series: Mutex::new(BTreeMap::new()),
-            bounds: Arc::from(bounds),
-            stripes,
+            store: native::store(bounds),
         });
         Ok(AlamosRecorder { inner, exporter })
     }
@@ -235,6 +311,33 @@ fn is_native(name: &str) -> bool {
     [CALLS_TOTAL, CALL_DURATION_SECONDS, CALLS_IN_FLIGHT].contains(&name)
 }
 
+/// `alamos_calls_total` registered through the facade rather than a callsite.
+struct CallsCounter {
+    id: SeriesId,
+    store: &'static Store,
+    outcome: Outcome,
+}
+
+impl CounterFn for CallsCounter {
+    fn increment(&self, value: u64) {
+        self.id.count(self.store, self.outcome, value);
+    }
+
+    fn absolute(&self, _: u64) {}
+}
+
+/// `alamos_call_duration_seconds` registered through the facade.
+struct DurationHistogram {
+    id: SeriesId,
+    store: &'static Store,
+}
+
+impl HistogramFn for DurationHistogram {
+    fn record(&self, seconds: f64) {
+        self.id.observe(self.store, seconds);
+    }
+}
+
 impl Recorder for AlamosRecorder {
     fn describe_counter(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
         if !is_native(key.as_str()) {
@@ -256,25 +359,30 @@ impl Recorder for AlamosRecorder {
 
     fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
         if key.name() == CALLS_TOTAL {
-            if let (series, Some(outcome)) = self.exporter.series(key) {
-                return Counter::from_arc(Arc::new(CallsCounter { series, outcome }));
-            }
+            let store = self.exporter.store;
+            return match self.exporter.series(key) {
+                (id, Some(outcome)) => {
+                    Counter::from_arc(Arc::new(CallsCounter { id, store, outcome }))
+                }
+                (_, None) => Counter::noop(),
+            };
         }
         self.inner.register_counter(key, metadata)
     }
 
     fn register_gauge(&self, key: &Key, metadata: &Metadata<'_>) -> Gauge {
         if key.name() == CALLS_IN_FLIGHT {
-            let (series, _) = self.exporter.series(key);
-            return Gauge::from_arc(Arc::new(InFlightGauge(series)));
+            // Derived from started and finished calls; nothing to set by hand.
+            return Gauge::noop();
         }
         self.inner.register_gauge(key, metadata)
     }
 
     fn register_histogram(&self, key: &Key, metadata: &Metadata<'_>) -> Histogram {
         if key.name() == CALL_DURATION_SECONDS {
-            let (series, _) = self.exporter.series(key);
-            return Histogram::from_arc(Arc::new(DurationHistogram(series)));
+            let (id, _) = self.exporter.series(key);
+            let store = self.exporter.store;
+            return Histogram::from_arc(Arc::new(DurationHistogram { id, store }));
         }
         self.inner.register_histogram(key, metadata)
     }
