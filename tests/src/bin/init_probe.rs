@@ -1,0 +1,64 @@
+//! A binary for tests/tests/runtime.rs: sets up alamos the way its first
+//! argument says, makes a few instrumented calls, and reports on stdout.
+
+use std::io::Write as _;
+
+#[derive(Debug)]
+struct Refused;
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("refused")
+    }
+}
+
+#[alamos::experiment("probe.writer", err)]
+fn write(n: u32) -> Result<u32, Refused> {
+    alamos::info!(n, "writing");
+    if n == 0 {
+        return Err(Refused);
+    }
+    Ok(n)
+}
+
+fn calls() {
+    let _ = write(1);
+    let _ = write(0);
+    tracing::info!("a plain tracing event");
+    tracing::debug!("a plain tracing debug event");
+}
+
+fn main() {
+    let mode = std::env::args().nth(1).unwrap_or_default();
+    let mut out = std::io::stdout();
+    match mode.as_str() {
+        "foreign" => {
+            let recorder = metrics_util::debugging::DebuggingRecorder::new();
+            let snapshotter = recorder.snapshotter();
+            recorder.install().expect("first recorder");
+            tracing::subscriber::set_global_default(tracing_subscriber::registry())
+                .expect("first subscriber");
+            let guard = alamos::init();
+            calls();
+            let ours = snapshotter
+                .snapshot()
+                .into_vec()
+                .into_iter()
+                .filter(|(key, ..)| key.key().name() == alamos::CALLS_TOTAL)
+                .count();
+            let _ = writeln!(out, "foreign_series={ours} render={}", guard.render().is_some());
+        }
+        "serve" => {
+            let guard = alamos::init();
+            calls();
+            let addr = guard.prometheus_addr().map(|a| a.to_string());
+            let _ = writeln!(out, "addr={}", addr.as_deref().unwrap_or("none"));
+            let _ = writeln!(out, "render={}", guard.render().is_some());
+        }
+        _ => {
+            let _guard = alamos::init();
+            calls();
+            let _ = writeln!(out, "done");
+        }
+    }
+}
