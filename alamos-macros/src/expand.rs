@@ -17,8 +17,8 @@ pub(crate) fn experiment(args: TokenStream, item: TokenStream) -> TokenStream {
         Err(err) => return with_item(err, item),
     };
     let result = syn::parse2::<ExperimentArgs>(args).and_then(|args| match &mut item {
-        Item::Fn(function) => expand_free_fn(args, function),
-        Item::Impl(block) => expand_impl(args, block),
+        Item::Fn(function) => expand_free_fn(&args, function),
+        Item::Impl(block) => expand_impl(&args, block),
         other => Err(not_a_function(other)),
     });
     match result {
@@ -32,7 +32,7 @@ pub(crate) fn experiment(args: TokenStream, item: TokenStream) -> TokenStream {
 
 /// `#[alamos::level]` above `#[alamos::experiment]` moves below it, where the
 /// experiment expansion reads it. Alone, it has nothing to apply to.
-pub(crate) fn level(args: TokenStream, item: TokenStream) -> TokenStream {
+pub(crate) fn level(args: &TokenStream, item: TokenStream) -> TokenStream {
     let mut parsed = match syn::parse2::<Item>(item.clone()) {
         Ok(parsed) => parsed,
         Err(err) => return with_item(err, item),
@@ -49,15 +49,15 @@ pub(crate) fn level(args: TokenStream, item: TokenStream) -> TokenStream {
         Item::Impl(block) => &mut block.attrs,
         _ => return with_item(no_experiment(level.span), item),
     };
-    match attrs.iter().position(|attr| alamos_attr(attr) == Some(AttrKind::Experiment)) {
-        Some(index) => {
-            attrs.insert(index + 1, syn::parse_quote!(#[::alamos::level(#args)]));
-            parsed.into_token_stream()
-        }
-        None => {
-            strip_alamos_attrs_everywhere(&mut parsed);
-            with_item(no_experiment(level.span), parsed.into_token_stream())
-        }
+    let experiment = attrs
+        .iter()
+        .position(|attr| alamos_attr(attr) == Some(AttrKind::Experiment));
+    if let Some(index) = experiment {
+        attrs.insert(index + 1, syn::parse_quote!(#[::alamos::level(#args)]));
+        parsed.into_token_stream()
+    } else {
+        strip_alamos_attrs_everywhere(&mut parsed);
+        with_item(no_experiment(level.span), parsed.into_token_stream())
     }
 }
 
@@ -74,8 +74,9 @@ pub(crate) fn skip(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 fn with_item(err: syn::Error, item: TokenStream) -> TokenStream {
-    let err = err.into_compile_error();
-    quote!(#err #item)
+    let mut tokens = err.into_compile_error();
+    tokens.extend(item);
+    tokens
 }
 
 fn no_experiment(span: Span) -> syn::Error {
@@ -88,7 +89,10 @@ fn no_experiment(span: Span) -> syn::Error {
 fn not_a_function(item: &Item) -> syn::Error {
     let mut tokens = item.to_token_stream().into_iter();
     let first = tokens
-        .find(|token| !matches!(token, TokenTree::Punct(p) if p.as_char() == '#') && !matches!(token, TokenTree::Group(_)))
+        .find(|token| {
+            !matches!(token, TokenTree::Punct(p) if p.as_char() == '#')
+                && !matches!(token, TokenTree::Group(_))
+        })
         .map_or_else(Span::call_site, |token| token.span());
     let message = match item {
         Item::Verbatim(_) => "`#[alamos::experiment]` needs a function with a body",
@@ -143,7 +147,10 @@ fn take_alamos_attrs(attrs: &mut Vec<Attribute>) -> syn::Result<OwnAttrs> {
         let parsed = match kind {
             AttrKind::Experiment => attr.parse_args::<ExperimentArgs>().and_then(|args| {
                 if own.experiment.is_some() {
-                    return Err(syn::Error::new_spanned(attr, "duplicate `#[alamos::experiment]`"));
+                    return Err(syn::Error::new_spanned(
+                        attr,
+                        "duplicate `#[alamos::experiment]`",
+                    ));
                 }
                 own.experiment = Some(args);
                 Ok(())
@@ -203,7 +210,7 @@ struct Spec<'a> {
     args: &'a ExperimentArgs,
 }
 
-fn expand_free_fn(args: ExperimentArgs, function: &mut ItemFn) -> syn::Result<TokenStream> {
+fn expand_free_fn(args: &ExperimentArgs, function: &mut ItemFn) -> syn::Result<TokenStream> {
     let Some(key) = args.key.clone() else {
         return Err(valid::missing_key(Span::call_site()));
     };
@@ -228,7 +235,7 @@ fn expand_free_fn(args: ExperimentArgs, function: &mut ItemFn) -> syn::Result<To
         level,
         function: name.clone(),
         name,
-        args: &args,
+        args,
     };
     let vis = function.vis.to_token_stream();
     expand_fn(&spec, &function.attrs, &vis, &function.sig, &function.block)
@@ -252,12 +259,12 @@ fn merge_level(from_args: Option<LevelArg>, from_attr: Option<LevelArg>) -> syn:
     }
 }
 
-fn expand_impl(args: ExperimentArgs, block: &mut ItemImpl) -> syn::Result<TokenStream> {
+fn expand_impl(args: &ExperimentArgs, block: &mut ItemImpl) -> syn::Result<TokenStream> {
     let Some(key) = args.key.clone() else {
         return Err(valid::missing_key(Span::call_site()));
     };
     valid::key(&key)?;
-    valid::impl_level(&args)?;
+    valid::impl_level(args)?;
     let impl_own = take_alamos_attrs(&mut block.attrs)?;
     let impl_level = merge_level(args.level, impl_own.level)?;
     let type_name = type_name(&block.self_ty);
@@ -277,7 +284,15 @@ fn expand_impl(args: ExperimentArgs, block: &mut ItemImpl) -> syn::Result<TokenS
             continue;
         }
         let method_args = own.experiment.unwrap_or_default();
-        let expanded = expand_method(&args, &key, impl_level, &type_name, method, &method_args, own.level);
+        let expanded = expand_method(
+            args,
+            &key,
+            impl_level,
+            &type_name,
+            method,
+            &method_args,
+            own.level,
+        );
         match expanded {
             Ok(tokens) => *item = ImplItem::Verbatim(tokens),
             Err(err) => combine(&mut result, err),
@@ -313,9 +328,21 @@ fn expand_method(
         name: None,
         fields: own.fields.as_ref().map(clone_setting),
         redact: own.redact.as_ref().map(clone_setting),
-        err: own.err.as_ref().or(impl_args.err.as_ref()).map(clone_setting),
-        ret: own.ret.as_ref().or(impl_args.ret.as_ref()).map(clone_setting),
-        labels: own.labels.as_ref().or(impl_args.labels.as_ref()).map(clone_setting),
+        err: own
+            .err
+            .as_ref()
+            .or(impl_args.err.as_ref())
+            .map(clone_setting),
+        ret: own
+            .ret
+            .as_ref()
+            .or(impl_args.ret.as_ref())
+            .map(clone_setting),
+        labels: own
+            .labels
+            .as_ref()
+            .or(impl_args.labels.as_ref())
+            .map(clone_setting),
     };
     let spec = Spec {
         key: own.key.clone().unwrap_or_else(|| impl_key.clone()),
@@ -449,6 +476,14 @@ fn level_tokens(level: LevelName) -> (TokenStream, TokenStream) {
     )
 }
 
+/// What the sync and async expansions share.
+struct Call<'a> {
+    callsite: Ident,
+    span: TokenStream,
+    classifier: Option<TokenStream>,
+    label_values: Vec<&'a syn::Expr>,
+}
+
 fn instrumented(
     spec: &Spec<'_>,
     attrs: &[Attribute],
@@ -465,108 +500,61 @@ fn instrumented(
     let label_names = labels
         .iter()
         .map(|label| LitStr::new(&label.name.unraw().to_string(), label.name.span()));
-    let label_values: Vec<&syn::Expr> = labels.iter().map(|label| &label.value).collect();
     let constructor = if labels.is_empty() {
         quote!(::alamos::__private::FnCallsite::new(#key, #function, #level))
     } else {
         quote!(::alamos::__private::FnCallsite::with_labels(#key, #function, #level, &[#(#label_names),*]))
     };
-    let statics = quote! {
-        static #callsite: ::alamos::__private::FnCallsite = #constructor;
-        #[::alamos::__private::linkme::distributed_slice(::alamos::__private::FN_CALLSITES)]
-        #[linkme(crate = ::alamos::__private::linkme)]
-        static __ALAMOS_CALLSITE_REF: &::alamos::__private::FnCallsite = &#callsite;
+    let call = Call {
+        span: span_tokens(spec, &tracing_level),
+        classifier: classifier(spec, sig, &tracing_level),
+        label_values: labels.iter().map(|label| &label.value).collect(),
+        callsite,
     };
-    let span = span_tokens(spec, &tracing_level);
-    let call = Ident::new("__alamos_call", Span::mixed_site());
-    let classify = Ident::new("__alamos_is_error", Span::mixed_site());
-    let classifier = classifier(spec, sig, &tracing_level);
-    let stmts = &block.stmts;
-
-    if sig.asyncness.is_some() {
-        let fake_return = valid::nameable_return(sig).map(|ty| {
-            quote! {
-                #[allow(
-                    unknown_lints, unreachable_code, clippy::diverging_sub_expression,
-                    clippy::empty_loop, clippy::let_unit_value, clippy::let_with_type_underscore,
-                    clippy::needless_return, clippy::unreachable
-                )]
-                if false {
-                    let __alamos_fake_return: #ty = loop {};
-                    return __alamos_fake_return;
-                }
-            }
-        });
-        let enabled = Ident::new("__alamos_enabled", Span::mixed_site());
-        let span_var = Ident::new("__alamos_span", Span::mixed_site());
-        let future = Ident::new("__alamos_future", Span::mixed_site());
-        let classifier = classifier.unwrap_or_else(|| quote!(|_: &_| false));
-        let labels_var = Ident::new("__alamos_labels", Span::mixed_site());
-        let (labels_let, start) = if labels.is_empty() {
-            (
-                TokenStream::new(),
-                quote!(::alamos::__private::CallFuture::new(&#callsite, #span_var, #future, #classifier)),
-            )
-        } else {
-            let count = labels.len();
-            (
-                quote! {
-                    let #labels_var: [::std::string::String; #count] = if #enabled {
-                        [#(::std::string::ToString::to_string(&(#label_values))),*]
-                    } else {
-                        ::core::array::from_fn(|_| ::std::string::String::new())
-                    };
-                },
-                {
-                    let indices = 0..labels.len();
-                    quote!(::alamos::__private::CallFuture::new_labeled(
-                        &#callsite,
-                        #span_var,
-                        &[#(&#labels_var[#indices] as &dyn ::core::fmt::Display),*],
-                        #future,
-                        #classifier,
-                    ))
-                },
-            )
-        };
-        return quote! {
-            #(#attrs)*
-            #vis #sig {
-                #scope
-                #statics
-                let #enabled = #callsite.is_enabled();
-                let #span_var = if #enabled {
-                    #span
-                } else {
-                    ::alamos::__private::tracing::Span::none()
-                };
-                #labels_let
-                let #future = async move {
-                    #fake_return
-                    #(#stmts)*
-                };
-                if #enabled {
-                    #start.await
-                } else {
-                    #future.await
-                }
-            }
-        };
+    let callsite = &call.callsite;
+    let body = if sig.asyncness.is_some() {
+        async_body(&call, sig, block)
+    } else {
+        sync_body(&call, spec, block)
+    };
+    quote! {
+        #(#attrs)*
+        #vis #sig {
+            #scope
+            static #callsite: ::alamos::__private::FnCallsite = #constructor;
+            #[::alamos::__private::linkme::distributed_slice(::alamos::__private::FN_CALLSITES)]
+            #[linkme(crate = ::alamos::__private::linkme)]
+            static __ALAMOS_CALLSITE_REF: &::alamos::__private::FnCallsite = &#callsite;
+            #body
+        }
     }
+}
 
+/// The body stays inline; its own exits are rewritten to report errors.
+fn sync_body(call: &Call<'_>, spec: &Spec<'_>, block: &Block) -> TokenStream {
+    let Call {
+        callsite,
+        span,
+        classifier,
+        label_values,
+    } = call;
+    let guard = Ident::new("__alamos_call", Span::mixed_site());
+    let classify = Ident::new("__alamos_is_error", Span::mixed_site());
     let record_err = spec
         .args
         .err
         .as_ref()
         .map(|err| error_recorder(err, &quote!(__alamos_error)));
-    let classify_let = classifier.as_ref().map(|classifier| quote!(let #classify = #classifier;));
+    let classify_let = classifier
+        .as_ref()
+        .map(|classifier| quote!(let #classify = #classifier;));
     let mut exits = Exits {
-        call: &call,
+        call: &guard,
         classify: classifier.as_ref().map(|_| &classify),
         record_err: record_err.as_ref(),
         rewritten: 0,
     };
-    let sync_start = if labels.is_empty() {
+    let start = if label_values.is_empty() {
         quote!(::alamos::__private::FnCall::start(&#callsite, #span))
     } else {
         quote!(::alamos::__private::FnCall::start_labeled(
@@ -583,17 +571,87 @@ fn instrumented(
         *tail = exits.returned(tail);
     }
     quote! {
-        #(#attrs)*
-        #vis #sig {
-            #scope
-            #statics
-            let #call = if #callsite.is_enabled() {
-                #sync_start
-            } else {
-                ::alamos::__private::FnCall::disabled()
-            };
-            #classify_let
+        let #guard = if #callsite.is_enabled() {
+            #start
+        } else {
+            ::alamos::__private::FnCall::disabled()
+        };
+        #classify_let
+        #(#stmts)*
+    }
+}
+
+/// The body becomes a future that a `CallFuture` polls inside the span and
+/// classifies when it completes; its exits need no rewriting.
+fn async_body(call: &Call<'_>, sig: &Signature, block: &Block) -> TokenStream {
+    let Call {
+        callsite,
+        span,
+        classifier,
+        label_values,
+    } = call;
+    let stmts = &block.stmts;
+    // Pins the future's output type, so `?` in the body infers as in a fn.
+    let fake_return = valid::nameable_return(sig).map(|ty| {
+        quote! {
+            #[allow(
+                unknown_lints, unreachable_code, clippy::diverging_sub_expression,
+                clippy::empty_loop, clippy::let_unit_value, clippy::let_with_type_underscore,
+                clippy::needless_return, clippy::unreachable
+            )]
+            if false {
+                let __alamos_fake_return: #ty = loop {};
+                return __alamos_fake_return;
+            }
+        }
+    });
+    let enabled = Ident::new("__alamos_enabled", Span::mixed_site());
+    let span_var = Ident::new("__alamos_span", Span::mixed_site());
+    let future = Ident::new("__alamos_future", Span::mixed_site());
+    let labels_var = Ident::new("__alamos_labels", Span::mixed_site());
+    let classifier = classifier.clone().unwrap_or_else(|| quote!(|_: &_| false));
+    // Label values are computed before the arguments move into the future.
+    let (labels_let, start) = if label_values.is_empty() {
+        (
+            TokenStream::new(),
+            quote!(::alamos::__private::CallFuture::new(&#callsite, #span_var, #future, #classifier)),
+        )
+    } else {
+        let count = label_values.len();
+        let indices = 0..count;
+        (
+            quote! {
+                let #labels_var: [::std::string::String; #count] = if #enabled {
+                    [#(::std::string::ToString::to_string(&(#label_values))),*]
+                } else {
+                    ::core::array::from_fn(|_| ::std::string::String::new())
+                };
+            },
+            quote!(::alamos::__private::CallFuture::new_labeled(
+                &#callsite,
+                #span_var,
+                &[#(&#labels_var[#indices] as &dyn ::core::fmt::Display),*],
+                #future,
+                #classifier,
+            )),
+        )
+    };
+    quote! {
+        let #enabled = #callsite.is_enabled();
+        let #span_var = if #enabled {
+            #span
+        } else {
+            ::alamos::__private::tracing::Span::none()
+        };
+        #labels_let
+        let #future = async move {
+            #fake_return
             #(#stmts)*
+        };
+        if #enabled {
+            #start.await
+        } else {
+            #future.await
         }
     }
 }
@@ -642,7 +700,11 @@ fn span_tokens(spec: &Spec<'_>, tracing_level: &TokenStream) -> TokenStream {
 
 /// A closure telling whether a returned value is an error, recording it first
 /// for `err` and `ret`; `None` when the return type cannot be named.
-fn classifier(spec: &Spec<'_>, sig: &Signature, tracing_level: &TokenStream) -> Option<TokenStream> {
+fn classifier(
+    spec: &Spec<'_>,
+    sig: &Signature,
+    tracing_level: &TokenStream,
+) -> Option<TokenStream> {
     let ty = valid::nameable_return(sig)?;
     let value = quote!(__alamos_value);
     let ret = spec.args.ret.as_ref().map(|ret| {
@@ -696,4 +758,3 @@ fn sigil(format: Format) -> TokenStream {
         Format::Debug => quote!(?),
     }
 }
-

@@ -41,7 +41,7 @@ pub fn experiment(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `#[alamos::experiment]`, or on one method of an instrumented impl block.
 #[proc_macro_attribute]
 pub fn level(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::level(args.into(), item.into()).into()
+    expand::level(&args.into(), item.into()).into()
 }
 
 /// Leaves one method of an instrumented impl block uninstrumented.

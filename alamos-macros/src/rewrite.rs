@@ -49,13 +49,14 @@ impl VisitMut for Exits<'_> {
                 let operand = &try_expr.expr;
                 let call = self.call;
                 let span = try_expr.question_token.span();
-                let observed = match self.record_err {
-                    Some(record) => quote_spanned! {span=>
+                let observed = if let Some(record) = self.record_err {
+                    quote_spanned! {span=>
                         ::alamos::__private::Observe::observe_err(#operand, &#call, #record)
-                    },
-                    None => quote_spanned! {span=>
+                    }
+                } else {
+                    quote_spanned! {span=>
                         ::alamos::__private::Observe::observe(#operand, &#call)
-                    },
+                    }
                 };
                 let question = try_expr.question_token;
                 *expr = syn::parse_quote!(#observed #question);

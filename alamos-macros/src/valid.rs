@@ -39,8 +39,8 @@ pub(crate) fn key(lit: &LitStr) -> syn::Result<()> {
             })
             .collect();
         if !others.is_empty() {
-            let list: Vec<String> = others.iter().map(|c| format!("{c:?}")).collect();
-            problems.push(format!("it contains {}", list.join(", ")));
+            let shown: Vec<String> = others.iter().map(|c| format!("{c:?}")).collect();
+            problems.push(format!("it contains {}", shown.join(", ")));
         }
     }
     if problems.is_empty() {
@@ -144,7 +144,9 @@ pub(crate) fn return_type(args: &ExperimentArgs, sig: &Signature) -> syn::Result
 /// parameter: not `()`, not `!`, without `impl Trait`.
 pub(crate) fn nameable_return(sig: &Signature) -> Option<&syn::Type> {
     match &sig.output {
-        ReturnType::Type(_, ty) if !matches!(**ty, syn::Type::Never(_)) && !returns_impl_trait(sig) => {
+        ReturnType::Type(_, ty)
+            if !matches!(**ty, syn::Type::Never(_)) && !returns_impl_trait(sig) =>
+        {
             Some(ty)
         }
         _ => None,
@@ -172,7 +174,7 @@ pub(crate) fn impl_level(args: &ExperimentArgs) -> syn::Result<()> {
         args.fields.as_ref().map(|s| (s.keyword, "fields")),
         args.redact.as_ref().map(|s| (s.keyword, "redact")),
     ];
-    for (span, name) in misplaced.into_iter().flatten() {
+    if let Some((span, name)) = misplaced.into_iter().flatten().next() {
         return Err(syn::Error::new(
             span,
             format!(
@@ -212,7 +214,10 @@ pub(crate) fn labels(args: &ExperimentArgs) -> syn::Result<()> {
             ));
         }
         if seen.contains(&name) {
-            return Err(syn::Error::new(label.name.span(), format!("duplicate label `{name}`")));
+            return Err(syn::Error::new(
+                label.name.span(),
+                format!("duplicate label `{name}`"),
+            ));
         }
         seen.push(name);
     }

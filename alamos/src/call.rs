@@ -321,9 +321,11 @@ pub trait Observe: Sized {
     type Error;
 
     /// Marks the call as an error if `?` is about to return one.
+    #[must_use]
     fn observe(self, call: &FnCall) -> Self;
 
     /// As [`Observe::observe`], and hands the error to `record` first.
+    #[must_use]
     fn observe_err(self, call: &FnCall, record: impl FnOnce(&Self::Error)) -> Self;
 }
 

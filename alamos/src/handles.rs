@@ -337,13 +337,4 @@ impl LabelSets {
             .collect()
     }
 
-    /// How many label sets this callsite keeps.
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.state
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .sets
-            .len()
-    }
 }

@@ -49,11 +49,21 @@ pub fn init() -> Guard {
         Ok(guard) => guard,
         Err(err) => {
             eprintln!("alamos: {err}; continuing without the metrics endpoint");
-            let mut fallback = Builder::new();
-            fallback.prometheus_addr = Some(None);
-            fallback.install().unwrap_or_else(|_| Guard::empty())
+            Builder::new()
+                .without_prometheus_endpoint()
+                .install()
+                .unwrap_or_else(|_| Guard::empty())
         }
     }
+}
+
+/// Where `/metrics` is served.
+#[derive(Clone, Copy, Debug)]
+enum Endpoint {
+    /// Where `ALAMOS_PROMETHEUS_ADDR` says, if it is set.
+    FromEnv,
+    Off,
+    At(SocketAddr),
 }
 
 /// Configures what [`init`] installs: a `tracing` subscriber writing to
@@ -66,8 +76,7 @@ pub fn init() -> Guard {
 #[must_use = "a builder does nothing until installed"]
 pub struct Builder {
     log_format: Option<LogFormat>,
-    /// `Some(None)`: explicitly no endpoint.
-    prometheus_addr: Option<Option<SocketAddr>>,
+    endpoint: Endpoint,
     buckets: Vec<f64>,
     subscriber: bool,
     recorder: bool,
@@ -87,7 +96,7 @@ impl Builder {
     pub fn new() -> Self {
         Builder {
             log_format: None,
-            prometheus_addr: None,
+            endpoint: Endpoint::FromEnv,
             buckets: DEFAULT_DURATION_BUCKETS.to_vec(),
             subscriber: true,
             recorder: true,
@@ -105,14 +114,14 @@ impl Builder {
     /// Serves `GET /metrics` on `addr` (port 0 picks a free port; see
     /// [`Guard::prometheus_addr`]), whatever `ALAMOS_PROMETHEUS_ADDR` says.
     pub fn prometheus_addr(mut self, addr: SocketAddr) -> Self {
-        self.prometheus_addr = Some(Some(addr));
+        self.endpoint = Endpoint::At(addr);
         self
     }
 
     /// Serves no endpoint, whatever `ALAMOS_PROMETHEUS_ADDR` says; the
     /// exposition is still available from [`Guard::render`].
     pub fn without_prometheus_endpoint(mut self) -> Self {
-        self.prometheus_addr = Some(None);
+        self.endpoint = Endpoint::Off;
         self
     }
 
@@ -160,9 +169,10 @@ impl Builder {
     /// address cannot be bound.
     pub fn install(self) -> Result<Guard, InitError> {
         validate_buckets(&self.buckets)?;
-        let addr = match self.prometheus_addr {
-            Some(addr) => addr,
-            None => env_prometheus_addr(),
+        let addr = match self.endpoint {
+            Endpoint::FromEnv => env_prometheus_addr(),
+            Endpoint::Off => None,
+            Endpoint::At(addr) => Some(addr),
         };
         let recorder = if self.recorder {
             Some(
@@ -234,11 +244,14 @@ fn validate_buckets(bounds: &[f64]) -> Result<(), InitError> {
     if let Some(bad) = bounds.iter().find(|b| !b.is_finite()) {
         return Err(InitError::Buckets(format!("bound {bad} is not finite")));
     }
-    if let Some(pair) = bounds.windows(2).find(|pair| pair[0] >= pair[1]) {
-        return Err(InitError::Buckets(format!(
-            "bounds must ascend strictly, but {} is followed by {}",
-            pair[0], pair[1]
-        )));
+    for pair in bounds.windows(2) {
+        if let [low, high] = pair {
+            if low >= high {
+                return Err(InitError::Buckets(format!(
+                    "bounds must ascend strictly, but {low} is followed by {high}"
+                )));
+            }
+        }
     }
     Ok(())
 }

@@ -15,7 +15,7 @@ use std::str::FromStr;
 ///
 /// Ordered from the most verbose to the most important:
 /// `Bench < Debug < Prod < Warn < Error`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[repr(u8)]
 pub enum Level {
     /// Fine-grained instrumentation for benchmarking (alias `trace`).
@@ -23,6 +23,7 @@ pub enum Level {
     /// Instrumentation for debugging a development cluster.
     Debug = 1,
     /// Instrumentation that stays on in production (alias `info`). The default.
+    #[default]
     Prod = 2,
     /// Something unexpected that the program recovered from.
     Warn = 3,
@@ -65,12 +66,6 @@ impl Level {
             Level::Warn => tracing::Level::WARN,
             Level::Error => tracing::Level::ERROR,
         }
-    }
-}
-
-impl Default for Level {
-    fn default() -> Self {
-        Level::Prod
     }
 }
 

@@ -261,7 +261,7 @@ macro_rules! __alamos_if_warn {
 #[macro_export]
 #[cfg(not(any(
     feature = "max_level_off",
-    all(not(debug_assertions), any(feature = "release_max_level_off"))
+    all(not(debug_assertions), feature = "release_max_level_off")
 )))]
 macro_rules! __alamos_if_error {
     ($($tokens:tt)*) => { $($tokens)* };
@@ -272,7 +272,7 @@ macro_rules! __alamos_if_error {
 #[macro_export]
 #[cfg(any(
     feature = "max_level_off",
-    all(not(debug_assertions), any(feature = "release_max_level_off"))
+    all(not(debug_assertions), feature = "release_max_level_off")
 ))]
 macro_rules! __alamos_if_error {
     ($($tokens:tt)*) => {};

@@ -263,7 +263,7 @@ impl Block {
 
 impl Drop for Block {
     fn drop(&mut self) {
-        for page in self.pages.iter() {
+        for page in &*self.pages {
             let start = page.swap(ptr::null_mut(), Ordering::Acquire);
             if !start.is_null() {
                 // SAFETY: allocated in `allocate` as a boxed slice of
@@ -384,7 +384,7 @@ impl SeriesId {
     /// registered by hand on alamos's metric names.
     pub(crate) fn count(self, store: &'static Store, outcome: Outcome, count: u64) {
         write(store, self, |cells| {
-            cells.add(FINISHED + outcome as usize, count)
+            cells.add(FINISHED + outcome as usize, count);
         });
     }
 
