@@ -15,6 +15,7 @@ mod kw {
     syn::custom_keyword!(labels);
     syn::custom_keyword!(Debug);
     syn::custom_keyword!(Display);
+    syn::custom_keyword!(__depth);
 }
 
 /// The arguments of `#[alamos::experiment(...)]`, as written.
@@ -28,6 +29,9 @@ pub(crate) struct ExperimentArgs {
     pub(crate) err: Option<Setting<Format>>,
     pub(crate) ret: Option<Setting<Format>>,
     pub(crate) labels: Option<Setting<Vec<Label>>>,
+    /// How many instrumented items enclose this one; set by the enclosing
+    /// expansion, never by users (see `nest.rs`).
+    pub(crate) depth: usize,
 }
 
 /// An argument's value and the keyword that introduced it, for error spans.
@@ -95,6 +99,15 @@ impl Parse for ExperimentArgs {
             }
         }
         while !input.is_empty() {
+            if input.peek(kw::__depth) {
+                input.parse::<kw::__depth>()?;
+                input.parse::<Token![=]>()?;
+                args.depth = input.parse::<syn::LitInt>()?.base10_parse()?;
+                if !input.is_empty() {
+                    input.parse::<Token![,]>()?;
+                }
+                continue;
+            }
             let lookahead = input.lookahead1();
             if lookahead.peek(kw::level) {
                 let keyword = input.parse::<kw::level>()?.span;
@@ -114,13 +127,23 @@ impl Parse for ExperimentArgs {
                 let content;
                 parenthesized!(content in input);
                 let fields = Punctuated::<Field, Token![,]>::parse_terminated(&content)?;
-                set_setting(&mut args.fields, keyword, fields.into_iter().collect(), "fields")?;
+                set_setting(
+                    &mut args.fields,
+                    keyword,
+                    fields.into_iter().collect(),
+                    "fields",
+                )?;
             } else if lookahead.peek(kw::redact) {
                 let keyword = input.parse::<kw::redact>()?.span;
                 let content;
                 parenthesized!(content in input);
                 let names = Punctuated::<Ident, Token![,]>::parse_terminated(&content)?;
-                set_setting(&mut args.redact, keyword, names.into_iter().collect(), "redact")?;
+                set_setting(
+                    &mut args.redact,
+                    keyword,
+                    names.into_iter().collect(),
+                    "redact",
+                )?;
             } else if lookahead.peek(kw::err) {
                 let keyword = input.parse::<kw::err>()?.span;
                 let format = parse_format(input, Format::Display)?;
@@ -134,7 +157,12 @@ impl Parse for ExperimentArgs {
                 let content;
                 parenthesized!(content in input);
                 let labels = Punctuated::<Label, Token![,]>::parse_terminated(&content)?;
-                set_setting(&mut args.labels, keyword, labels.into_iter().collect(), "labels")?;
+                set_setting(
+                    &mut args.labels,
+                    keyword,
+                    labels.into_iter().collect(),
+                    "labels",
+                )?;
             } else if input.peek(LitStr) {
                 let key: LitStr = input.parse()?;
                 return Err(syn::Error::new(
@@ -143,6 +171,13 @@ impl Parse for ExperimentArgs {
                 ));
             } else if input.peek(Ident::peek_any) {
                 let unknown = input.call(Ident::parse_any)?;
+                let first = args.key.is_none() && (input.is_empty() || input.peek(Token![,]));
+                if first && !unknown.to_string().starts_with("__") {
+                    return Err(syn::Error::new(
+                        unknown.span(),
+                        format!("the experiment key is a string literal: write `\"{unknown}\"`"),
+                    ));
+                }
                 return Err(syn::Error::new(
                     unknown.span(),
                     format!("unknown argument `{unknown}`, expected one of {ARGUMENTS}"),

@@ -3,9 +3,12 @@ use quote::{quote, quote_spanned, ToTokens};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
-use syn::{Attribute, Block, ImplItem, Item, ItemFn, ItemImpl, LitStr, Signature, Stmt};
+use syn::{
+    Attribute, Block, ImplItem, Item, ItemFn, ItemImpl, LitStr, ReturnType, Signature, Stmt,
+};
 
 use crate::args::{ExperimentArgs, Field, Format, LevelArg, LevelAttr, LevelName, Setting};
+use crate::nest;
 use crate::rewrite::Exits;
 use crate::strip::{self, Presence};
 use crate::valid;
@@ -108,6 +111,10 @@ enum AttrKind {
     Skip,
 }
 
+pub(crate) fn is_experiment_attr(attr: &Attribute) -> bool {
+    alamos_attr(attr) == Some(AttrKind::Experiment)
+}
+
 /// Recognizes `alamos::x`, `::alamos::x` and an imported `x`.
 fn alamos_attr(attr: &Attribute) -> Option<AttrKind> {
     let segments: Vec<String> = attr
@@ -208,6 +215,8 @@ struct Spec<'a> {
     /// `Type::name` in an instrumented impl, else `name`.
     function: String,
     args: &'a ExperimentArgs,
+    /// How many instrumented items enclose this one.
+    depth: usize,
 }
 
 fn expand_free_fn(args: &ExperimentArgs, function: &mut ItemFn) -> syn::Result<TokenStream> {
@@ -236,6 +245,7 @@ fn expand_free_fn(args: &ExperimentArgs, function: &mut ItemFn) -> syn::Result<T
         function: name.clone(),
         name,
         args,
+        depth: args.depth,
     };
     let vis = function.vis.to_token_stream();
     expand_fn(&spec, &function.attrs, &vis, &function.sig, &function.block)
@@ -343,6 +353,7 @@ fn expand_method(
             .as_ref()
             .or(impl_args.labels.as_ref())
             .map(clone_setting),
+        depth: impl_args.depth,
     };
     let spec = Spec {
         key: own.key.clone().unwrap_or_else(|| impl_key.clone()),
@@ -350,6 +361,7 @@ fn expand_method(
         function: format!("{type_name}::{name}"),
         name,
         args: &merged,
+        depth: impl_args.depth,
     };
     let vis = {
         let vis = &method.vis;
@@ -400,6 +412,18 @@ fn expand_fn(
     valid::argument_names(spec.args, sig)?;
     valid::return_type(spec.args, sig)?;
     valid::labels(spec.args)?;
+    if spec.depth > nest::MAX_DEPTH {
+        return Err(syn::Error::new(
+            sig.ident.span(),
+            format!(
+                "instrumented functions nest at most {} deep",
+                nest::MAX_DEPTH
+            ),
+        ));
+    }
+    let mut block = block.clone();
+    nest::mark(&mut block, spec.depth + 1);
+    let block = &block;
     let scope = log_scope(spec, block);
     let original = || {
         let stmts = &block.stmts;
@@ -445,17 +469,18 @@ fn log_scope(spec: &Spec<'_>, block: &Block) -> TokenStream {
     }
     let key = &spec.key;
     let cfg = (presence == Presence::DebugOnly).then(|| quote!(#[cfg(debug_assertions)]));
+    let receiver = nest::scope_type(spec.depth);
     quote! {
         #cfg
         #[allow(non_camel_case_types, dead_code)]
         trait __alamos_scope {
-            fn __alamos_experiment(self) -> &'static str;
+            fn __alamos_experiment(self) -> &'static ::core::primitive::str;
         }
         #cfg
         #[allow(dead_code)]
-        impl __alamos_scope for ::alamos::__private::Scope {
+        impl __alamos_scope for #receiver {
             #[inline(always)]
-            fn __alamos_experiment(self) -> &'static str {
+            fn __alamos_experiment(self) -> &'static ::core::primitive::str {
                 #key
             }
         }
@@ -478,9 +503,9 @@ fn level_tokens(level: LevelName) -> (TokenStream, TokenStream) {
 
 /// What the sync and async expansions share.
 struct Call<'a> {
+    /// The local holding `&'static FnCallsite`.
     callsite: Ident,
     span: TokenStream,
-    classifier: Option<TokenStream>,
     label_values: Vec<&'a syn::Expr>,
 }
 
@@ -495,7 +520,7 @@ fn instrumented(
     let key = &spec.key;
     let function = LitStr::new(&spec.function, key.span());
     let (level, tracing_level) = level_tokens(spec.level);
-    let callsite = Ident::new("__ALAMOS_CALLSITE", Span::mixed_site());
+    let callsite = Ident::new("__alamos_callsite", Span::mixed_site());
     let labels: &[crate::args::Label] = spec.args.labels.as_ref().map_or(&[], |l| &l.value);
     let label_names = labels
         .iter()
@@ -507,61 +532,196 @@ fn instrumented(
     };
     let call = Call {
         span: span_tokens(spec, &tracing_level),
-        classifier: classifier(spec, sig, &tracing_level),
         label_values: labels.iter().map(|label| &label.value).collect(),
         callsite,
     };
     let callsite = &call.callsite;
     let body = if sig.asyncness.is_some() {
-        async_body(&call, sig, block)
+        async_body(&call, spec, sig, block, &tracing_level)
+    } else if attrs
+        .iter()
+        .any(|attr| attr.path().is_ident("track_caller"))
+    {
+        inline_body(&call, spec, sig, block, &tracing_level)
     } else {
-        sync_body(&call, spec, block)
+        closure_body(&call, spec, sig, block, &tracing_level)
     };
+    // The statics live in a block so the body cannot see (or clash with) them.
     quote! {
         #(#attrs)*
         #vis #sig {
             #scope
-            static #callsite: ::alamos::__private::FnCallsite = #constructor;
-            #[::alamos::__private::linkme::distributed_slice(::alamos::__private::FN_CALLSITES)]
-            #[linkme(crate = ::alamos::__private::linkme)]
-            static __ALAMOS_CALLSITE_REF: &::alamos::__private::FnCallsite = &#callsite;
+            let #callsite: &'static ::alamos::__private::FnCallsite = {
+                static __ALAMOS_CALLSITE: ::alamos::__private::FnCallsite = #constructor;
+                #[::alamos::__private::linkme::distributed_slice(::alamos::__private::FN_CALLSITES)]
+                #[linkme(crate = ::alamos::__private::linkme)]
+                static __ALAMOS_CALLSITE_REF: &::alamos::__private::FnCallsite = &__ALAMOS_CALLSITE;
+                &__ALAMOS_CALLSITE
+            };
             #body
         }
     }
 }
 
-/// The body stays inline; its own exits are rewritten to report errors.
-fn sync_body(call: &Call<'_>, spec: &Spec<'_>, block: &Block) -> TokenStream {
+/// Starts the call: `FnCall::start` when the callsite is enabled.
+fn sync_start(call: &Call<'_>, guard: &Ident) -> TokenStream {
     let Call {
         callsite,
         span,
-        classifier,
         label_values,
     } = call;
+    let start = if label_values.is_empty() {
+        quote!(::alamos::__private::FnCall::start(#callsite, #span))
+    } else {
+        quote!(::alamos::__private::FnCall::start_labeled(
+            #callsite,
+            #span,
+            &[#(&(#label_values) as &dyn ::core::fmt::Display),*],
+        ))
+    };
+    quote! {
+        let #guard = if #callsite.is_enabled() {
+            #start
+        } else {
+            ::alamos::__private::FnCall::disabled()
+        };
+    }
+}
+
+/// The body runs in a closure called once, so every exit, including those
+/// inside macros (`bail!`), ends up in one value that is classified here.
+fn closure_body(
+    call: &Call<'_>,
+    spec: &Spec<'_>,
+    sig: &Signature,
+    block: &Block,
+    tracing_level: &TokenStream,
+) -> TokenStream {
     let guard = Ident::new("__alamos_call", Span::mixed_site());
+    let start = sync_start(call, &guard);
+    let stmts = &block.stmts;
+    let returns_value = match &sig.output {
+        ReturnType::Default => false,
+        ReturnType::Type(_, ty) => !matches!(**ty, syn::Type::Never(_)),
+    };
+    if !returns_value {
+        return quote! {
+            #start
+            ::alamos::__private::call_once(move || { #(#stmts)* })
+        };
+    }
+    let ret = Ident::new("__alamos_ret", Span::mixed_site());
+    let pinned = valid::nameable_return(sig).map(|ty| quote!(::<#ty, _>));
+    let record = record_outcome(spec, &quote!(__alamos_value), tracing_level);
+    quote! {
+        #start
+        let #ret = ::alamos::__private::call_once #pinned (move || { #(#stmts)* });
+        if #guard.is_active() {
+            let __alamos_value = &#ret;
+            if { #record } {
+                #guard.mark_error();
+            }
+        }
+        #ret
+    }
+}
+
+/// Records `ret` and `err` events for a returned value (a `&R` expression)
+/// and evaluates to whether it is an error.
+fn record_outcome(
+    spec: &Spec<'_>,
+    value: &TokenStream,
+    tracing_level: &TokenStream,
+) -> TokenStream {
+    let ret = spec.args.ret.as_ref().map(|ret| {
+        let value = formatted(ret, value);
+        quote! {
+            ::alamos::__private::tracing::event!(
+                target: ::core::module_path!(), #tracing_level, return = #value
+            );
+        }
+    });
+    let err = spec.args.err.as_ref().map(|err| {
+        let error = formatted(err, &quote!(__alamos_error));
+        quote! {
+            if let ::core::option::Option::Some(__alamos_error) = #value.__alamos_err() {
+                ::alamos::__private::tracing::event!(
+                    target: ::core::module_path!(),
+                    ::alamos::__private::tracing::Level::ERROR,
+                    error = #error
+                );
+            }
+        }
+    });
+    quote! {
+        #[allow(unused_imports)]
+        use ::alamos::__private::{ErrOfOther as _, ErrOfResult as _, IsErrOther as _, IsErrResult as _};
+        #ret
+        #err
+        #value.__alamos_is_err()
+    }
+}
+
+/// `value` as a field recorded with `Display` or `Debug`, spanned on the
+/// argument so that a missing implementation points at `err` or `ret`.
+fn formatted(setting: &Setting<Format>, value: &TokenStream) -> TokenStream {
+    fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+        tokens
+            .into_iter()
+            .map(|mut token| {
+                if let TokenTree::Group(group) = &token {
+                    let mut respanned =
+                        proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                    respanned.set_span(span);
+                    token = TokenTree::Group(respanned);
+                } else {
+                    token.set_span(span);
+                }
+                token
+            })
+            .collect()
+    }
+    let value = respan(value.clone(), setting.keyword);
+    match setting.value {
+        Format::Display => quote_spanned!(setting.keyword=> ::alamos::__private::display(#value)),
+        Format::Debug => quote_spanned!(setting.keyword=> ::alamos::__private::debug(#value)),
+    }
+}
+
+/// `#[track_caller]`: a closure would report its own location, so the body
+/// stays inline and its own exits (`return`, `?`, the tail) are rewritten to
+/// report errors. Exits inside macro bodies are not seen here.
+fn inline_body(
+    call: &Call<'_>,
+    spec: &Spec<'_>,
+    sig: &Signature,
+    block: &Block,
+    tracing_level: &TokenStream,
+) -> TokenStream {
+    let guard = Ident::new("__alamos_call", Span::mixed_site());
+    let start = sync_start(call, &guard);
     let classify = Ident::new("__alamos_is_error", Span::mixed_site());
-    let record_err = spec
-        .args
-        .err
-        .as_ref()
-        .map(|err| error_recorder(err, &quote!(__alamos_error)));
-    let classify_let = classifier
-        .as_ref()
-        .map(|classifier| quote!(let #classify = #classifier;));
+    let classifier = valid::nameable_return(sig).map(|ty| {
+        let record = record_outcome(spec, &quote!(__alamos_value), tracing_level);
+        quote!(let #classify = |__alamos_value: &#ty| -> ::core::primitive::bool { #record };)
+    });
+    let record_err = spec.args.err.as_ref().map(|err| {
+        let error = formatted(err, &quote!(__alamos_error));
+        quote! {
+            |__alamos_error| {
+                ::alamos::__private::tracing::event!(
+                    target: ::core::module_path!(),
+                    ::alamos::__private::tracing::Level::ERROR,
+                    error = #error
+                );
+            }
+        }
+    });
     let mut exits = Exits {
         call: &guard,
         classify: classifier.as_ref().map(|_| &classify),
         record_err: record_err.as_ref(),
         rewritten: 0,
-    };
-    let start = if label_values.is_empty() {
-        quote!(::alamos::__private::FnCall::start(&#callsite, #span))
-    } else {
-        quote!(::alamos::__private::FnCall::start_labeled(
-            &#callsite,
-            #span,
-            &[#(&(#label_values) as &dyn ::core::fmt::Display),*],
-        ))
     };
     let mut stmts = block.stmts.clone();
     for stmt in &mut stmts {
@@ -571,23 +731,24 @@ fn sync_body(call: &Call<'_>, spec: &Spec<'_>, block: &Block) -> TokenStream {
         *tail = exits.returned(tail);
     }
     quote! {
-        let #guard = if #callsite.is_enabled() {
-            #start
-        } else {
-            ::alamos::__private::FnCall::disabled()
-        };
-        #classify_let
+        #start
+        #classifier
         #(#stmts)*
     }
 }
 
 /// The body becomes a future that a `CallFuture` polls inside the span and
 /// classifies when it completes; its exits need no rewriting.
-fn async_body(call: &Call<'_>, sig: &Signature, block: &Block) -> TokenStream {
+fn async_body(
+    call: &Call<'_>,
+    spec: &Spec<'_>,
+    sig: &Signature,
+    block: &Block,
+    tracing_level: &TokenStream,
+) -> TokenStream {
     let Call {
         callsite,
         span,
-        classifier,
         label_values,
     } = call;
     let stmts = &block.stmts;
@@ -609,12 +770,13 @@ fn async_body(call: &Call<'_>, sig: &Signature, block: &Block) -> TokenStream {
     let span_var = Ident::new("__alamos_span", Span::mixed_site());
     let future = Ident::new("__alamos_future", Span::mixed_site());
     let labels_var = Ident::new("__alamos_labels", Span::mixed_site());
-    let classifier = classifier.clone().unwrap_or_else(|| quote!(|_: &_| false));
+    let record = record_outcome(spec, &quote!(__alamos_value), tracing_level);
+    let classifier = quote!(|__alamos_value| -> ::core::primitive::bool { #record });
     // Label values are computed before the arguments move into the future.
     let (labels_let, start) = if label_values.is_empty() {
         (
             TokenStream::new(),
-            quote!(::alamos::__private::CallFuture::new(&#callsite, #span_var, #future, #classifier)),
+            quote!(::alamos::__private::CallFuture::new(#callsite, #span_var, #future, #classifier)),
         )
     } else {
         let count = label_values.len();
@@ -628,7 +790,7 @@ fn async_body(call: &Call<'_>, sig: &Signature, block: &Block) -> TokenStream {
                 };
             },
             quote!(::alamos::__private::CallFuture::new_labeled(
-                &#callsite,
+                #callsite,
                 #span_var,
                 &[#(&#labels_var[#indices] as &dyn ::core::fmt::Display),*],
                 #future,
@@ -695,66 +857,5 @@ fn span_tokens(spec: &Spec<'_>, tracing_level: &TokenStream) -> TokenStream {
             otel.status_code = ::alamos::__private::tracing::field::Empty
             #(, #fields)*
         )
-    }
-}
-
-/// A closure telling whether a returned value is an error, recording it first
-/// for `err` and `ret`; `None` when the return type cannot be named.
-fn classifier(
-    spec: &Spec<'_>,
-    sig: &Signature,
-    tracing_level: &TokenStream,
-) -> Option<TokenStream> {
-    let ty = valid::nameable_return(sig)?;
-    let value = quote!(__alamos_value);
-    let ret = spec.args.ret.as_ref().map(|ret| {
-        let sigil = sigil(ret.value);
-        quote_spanned! {ret.keyword=>
-            ::alamos::__private::tracing::event!(
-                target: ::core::module_path!(), #tracing_level, return = #sigil #value
-            );
-        }
-    });
-    let err = spec.args.err.as_ref().map(|err| {
-        let record = error_recorder(err, &quote!(__alamos_error));
-        quote_spanned! {err.keyword=>
-            {
-                #[allow(unused_imports)]
-                use ::alamos::__private::{ErrOfOther as _, ErrOfResult as _};
-                if let ::core::option::Option::Some(__alamos_error) = #value.__alamos_err() {
-                    (#record)(__alamos_error);
-                }
-            }
-        }
-    });
-    Some(quote! {
-        |#value: &#ty| -> bool {
-            #ret
-            #err
-            #[allow(unused_imports)]
-            use ::alamos::__private::{IsErrOther as _, IsErrResult as _};
-            #value.__alamos_is_err()
-        }
-    })
-}
-
-/// A closure recording an error as an ERROR event in the current span.
-fn error_recorder(err: &Setting<Format>, binding: &TokenStream) -> TokenStream {
-    let sigil = sigil(err.value);
-    quote_spanned! {err.keyword=>
-        |#binding| {
-            ::alamos::__private::tracing::event!(
-                target: ::core::module_path!(),
-                ::alamos::__private::tracing::Level::ERROR,
-                error = #sigil #binding
-            );
-        }
-    }
-}
-
-fn sigil(format: Format) -> TokenStream {
-    match format {
-        Format::Display => quote!(%),
-        Format::Debug => quote!(?),
     }
 }

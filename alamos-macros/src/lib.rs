@@ -24,6 +24,7 @@
 
 mod args;
 mod expand;
+mod nest;
 mod rewrite;
 mod strip;
 mod valid;

@@ -16,12 +16,36 @@ const OFF: u8 = 5;
 /// The lowest level rank compiled in: 0 is bench, 5 is off.
 fn ceiling(release: bool) -> u8 {
     let features = [
-        (cfg!(feature = "max_level_off"), cfg!(feature = "release_max_level_off"), OFF),
-        (cfg!(feature = "max_level_error"), cfg!(feature = "release_max_level_error"), 4),
-        (cfg!(feature = "max_level_warn"), cfg!(feature = "release_max_level_warn"), 3),
-        (cfg!(feature = "max_level_prod"), cfg!(feature = "release_max_level_prod"), 2),
-        (cfg!(feature = "max_level_debug"), cfg!(feature = "release_max_level_debug"), 1),
-        (cfg!(feature = "max_level_bench"), cfg!(feature = "release_max_level_bench"), 0),
+        (
+            cfg!(feature = "max_level_off"),
+            cfg!(feature = "release_max_level_off"),
+            OFF,
+        ),
+        (
+            cfg!(feature = "max_level_error"),
+            cfg!(feature = "release_max_level_error"),
+            4,
+        ),
+        (
+            cfg!(feature = "max_level_warn"),
+            cfg!(feature = "release_max_level_warn"),
+            3,
+        ),
+        (
+            cfg!(feature = "max_level_prod"),
+            cfg!(feature = "release_max_level_prod"),
+            2,
+        ),
+        (
+            cfg!(feature = "max_level_debug"),
+            cfg!(feature = "release_max_level_debug"),
+            1,
+        ),
+        (
+            cfg!(feature = "max_level_bench"),
+            cfg!(feature = "release_max_level_bench"),
+            0,
+        ),
     ];
     features
         .into_iter()

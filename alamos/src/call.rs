@@ -474,3 +474,48 @@ impl<T: ?Sized> ErrOfOther for &T {
         None
     }
 }
+
+/// Calls the body of an instrumented function. Requiring `FnOnce` makes the
+/// closure own its captures, so a body may return borrows of `&mut self`.
+#[doc(hidden)]
+#[inline(always)]
+pub fn call_once<R, F: FnOnce() -> R>(body: F) -> R {
+    body()
+}
+
+/// A type `err` or `ret` records with `Display`.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be recorded with `Display`",
+    label = "`err` and `ret` record with `Display` here, which `{Self}` does not implement",
+    note = "write `err(Debug)` or `ret(Debug)` to record it with `Debug`"
+)]
+pub trait RecordDisplay: fmt::Display {}
+
+impl<T: fmt::Display + ?Sized> RecordDisplay for T {}
+
+/// A type `err` or `ret` records with `Debug`.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be recorded with `Debug`",
+    label = "`err(Debug)` and `ret` record with `Debug` here, which `{Self}` does not implement",
+    note = "derive `Debug`, or write `ret(Display)` to record it with `Display`"
+)]
+pub trait RecordDebug: fmt::Debug {}
+
+impl<T: fmt::Debug + ?Sized> RecordDebug for T {}
+
+/// A field value recorded with `Display`. The value is erased so that a
+/// missing `Display` is reported once, by this function's bound.
+#[doc(hidden)]
+#[inline(always)]
+pub fn display<T: RecordDisplay>(value: &T) -> tracing::field::DisplayValue<&dyn fmt::Display> {
+    tracing::field::display(value)
+}
+
+/// A field value recorded with `Debug`; see [`display`].
+#[doc(hidden)]
+#[inline(always)]
+pub fn debug<T: RecordDebug>(value: &T) -> tracing::field::DebugValue<&dyn fmt::Debug> {
+    tracing::field::debug(value)
+}

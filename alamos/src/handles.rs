@@ -336,5 +336,4 @@ impl LabelSets {
             .map(|(name, value)| Label::new(*name, value.clone()))
             .collect()
     }
-
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tracing::Metadata;
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::{filter, Layer};
+use tracing_subscriber::{filter, Layer, Registry};
 
 use crate::prometheus::{parse_listen_addr, AlamosRecorder, Server, DEFAULT_DURATION_BUCKETS};
 use crate::tree;
@@ -82,6 +82,8 @@ pub struct Builder {
     recorder: bool,
     span_events: bool,
     max_label_sets: Option<usize>,
+    #[cfg(feature = "otel")]
+    otel: Option<crate::OtelConfig>,
 }
 
 impl Default for Builder {
@@ -102,7 +104,18 @@ impl Builder {
             recorder: true,
             span_events: true,
             max_label_sets: None,
+            #[cfg(feature = "otel")]
+            otel: None,
         }
+    }
+
+    /// Exports spans over OTLP as `config` says. Without this, spans are
+    /// exported when `OTEL_EXPORTER_OTLP_ENDPOINT` (or its traces variant) is
+    /// set, configured by the standard `OTEL_*` variables.
+    #[cfg(feature = "otel")]
+    pub fn otel(mut self, config: crate::OtelConfig) -> Self {
+        self.otel = Some(config);
+        self
     }
 
     /// Writes logs in this format, whatever `ALAMOS_LOG_FORMAT` says.
@@ -199,9 +212,13 @@ impl Builder {
         if let Some(max) = self.max_label_sets {
             crate::set_max_label_sets(max);
         }
+        #[cfg(feature = "otel")]
+        let (otel_layer, otel) = self.otel_layer();
+        #[cfg(not(feature = "otel"))]
+        let otel_layer = None::<tracing_subscriber::layer::Identity>;
         if self.subscriber {
             let format = self.log_format.unwrap_or_else(env_log_format);
-            install_subscriber(format, self.span_events);
+            install_subscriber(format, self.span_events, otel_layer);
         }
 
         let mut upkeep = None;
@@ -233,7 +250,33 @@ impl Builder {
             server,
             upkeep,
             exporter,
+            #[cfg(feature = "otel")]
+            otel,
         })
+    }
+
+    /// The OTLP layer, if export was asked for by the builder or the
+    /// environment, and the guard that flushes it.
+    #[cfg(feature = "otel")]
+    fn otel_layer(&self) -> (Option<crate::OtelLayer<Registry>>, Option<crate::OtelGuard>) {
+        let config = match &self.otel {
+            Some(config) => config.clone(),
+            None if crate::OtelConfig::endpoint_in_env() => crate::OtelConfig::from_env(),
+            None => return (None, None),
+        };
+        for problem in config.problems() {
+            eprintln!("alamos: OpenTelemetry configuration: {problem}");
+        }
+        if config.is_disabled() || !self.subscriber {
+            return (None, None);
+        }
+        match config.build_layer::<Registry>() {
+            Ok((layer, guard)) => (Some(layer), Some(guard)),
+            Err(err) => {
+                eprintln!("alamos: not exporting spans over OTLP: {err}");
+                (None, None)
+            }
+        }
     }
 }
 
@@ -305,7 +348,11 @@ fn passes_alamos_levels(metadata: &Metadata<'_>) -> bool {
     tree::root_threshold().enables(crate::Level::from(*metadata.level()))
 }
 
-fn install_subscriber(format: LogFormat, span_events: bool) {
+/// The stderr logs, and the OTLP export when configured, filtered alike.
+fn install_subscriber<L>(format: LogFormat, span_events: bool, export: Option<L>)
+where
+    L: Layer<Registry> + Send + Sync + 'static,
+{
     let spans = if span_events {
         FmtSpan::CLOSE
     } else {
@@ -323,6 +370,7 @@ fn install_subscriber(format: LogFormat, span_events: bool) {
             .boxed(),
     };
     let subscriber = tracing_subscriber::registry()
+        .with(export.map(|export| export.with_filter(filter::filter_fn(passes_alamos_levels))))
         .with(layer.with_filter(filter::filter_fn(passes_alamos_levels)));
     if tracing::subscriber::set_global_default(subscriber).is_err() {
         eprintln!(
@@ -373,6 +421,8 @@ pub struct Guard {
     server: Option<Server>,
     upkeep: Option<Upkeep>,
     exporter: Option<std::sync::Arc<crate::prometheus::Exporter>>,
+    #[cfg(feature = "otel")]
+    otel: Option<crate::OtelGuard>,
 }
 
 impl Guard {
@@ -381,6 +431,8 @@ impl Guard {
             server: None,
             upkeep: None,
             exporter: None,
+            #[cfg(feature = "otel")]
+            otel: None,
         }
     }
 
@@ -399,6 +451,9 @@ impl Drop for Guard {
     fn drop(&mut self) {
         self.server.take();
         self.upkeep.take();
+        // Exports every finished span; reports on stderr what could not be.
+        #[cfg(feature = "otel")]
+        self.otel.take();
         let _ = std::io::stderr().flush();
         let _ = std::io::stdout().flush();
     }

@@ -54,8 +54,11 @@ mod init;
 mod key;
 mod level;
 mod log;
+#[cfg(feature = "otel")]
+mod otel;
 #[cfg(feature = "runtime")]
 mod prometheus;
+mod propagate;
 mod strip;
 mod tree;
 #[cfg(feature = "runtime")]
@@ -79,8 +82,15 @@ pub use crate::init::{
 };
 pub use crate::key::{validate_key, KeyError, ROOT};
 pub use crate::level::{Level, LevelFilter, ParseLevelError};
+#[cfg(feature = "otel")]
+pub use crate::otel::{ExportReport, OtelConfig, OtelError, OtelGuard, OtelLayer};
 #[cfg(feature = "runtime")]
 pub use crate::prometheus::{render_prometheus, AlamosRecorder, DEFAULT_DURATION_BUCKETS};
+pub use crate::propagate::{
+    depropagate, propagate, with_parent, Baggage, BaggageError, Carrier, EnteredContext,
+    InvalidBaggageKey, RemoteContext, TraceParent, TraceParentError, TraceState, TraceStateError,
+    WithRemoteContext,
+};
 pub use crate::strip::STATIC_MAX_LEVEL;
 pub use crate::tree::{
     experiments, set_directives, set_level, threshold, Experiment, SetLevelError,

@@ -90,7 +90,7 @@ macro_rules! __alamos_log {
     ($level:ident, $tracing_level:ident, $($arg:tt)+) => {{
         static __ALAMOS_CALLSITE: $crate::__private::LogCallsite =
             $crate::__private::LogCallsite::new($crate::Level::$level, || {
-                $crate::__private::Scope.__alamos_experiment()
+                (&&&&&&&&$crate::__private::Scope).__alamos_experiment()
             });
         #[$crate::__private::linkme::distributed_slice($crate::__private::LOG_CALLSITES)]
         #[linkme(crate = $crate::__private::linkme)]

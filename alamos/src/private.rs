@@ -5,23 +5,26 @@ pub use linkme;
 pub use tracing;
 
 pub use crate::call::{
-    CallFuture, ErrOfOther, ErrOfResult, FnCall, IsErrOther, IsErrResult, Observe,
+    call_once, debug, display, CallFuture, ErrOfOther, ErrOfResult, FnCall, IsErrOther,
+    IsErrResult, Observe, RecordDebug, RecordDisplay,
 };
 pub use crate::callsite::{FnCallsite, LogCallsite, FN_CALLSITES, LOG_CALLSITES};
 
 /// The receiver through which a log macro finds its experiment.
 ///
-/// An instrumented function that may contain log macros declares a local trait
-/// with a by-value `__alamos_experiment` method for `Scope`. Method lookup
-/// prefers that over this inherent by-reference method, so inside the function
-/// the log macros see its key, and everywhere else the root's.
+/// A log macro calls `__alamos_experiment` on `&&&&&&&&Scope`. An
+/// instrumented function that may contain log macros declares a local trait
+/// with that method for `&Scope`, or one more reference for each instrumented
+/// item around it. Method lookup tries the receiver with the most references
+/// first, so the innermost function wins; outside any, lookup reaches this
+/// inherent method on `Scope` itself: the root experiment.
 #[derive(Clone, Copy, Debug)]
 pub struct Scope;
 
 impl Scope {
     /// The root experiment, for log macros outside instrumented functions.
     #[inline(always)]
-    pub fn __alamos_experiment(&self) -> &'static str {
+    pub fn __alamos_experiment(self) -> &'static str {
         crate::key::ROOT
     }
 }

@@ -3,7 +3,10 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::future::Future;
+use std::pin::{pin, Pin};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context as TaskContext, Poll, Wake, Waker};
 
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use metrics_util::{CompositeKey, MetricKind};
@@ -59,13 +62,26 @@ struct State {
     events: Vec<EventRecord>,
 }
 
+impl State {
+    fn mentions(&self, text: &str) -> bool {
+        let in_spans = self
+            .spans
+            .iter()
+            .flat_map(|span| span.fields.values().chain([&span.name]));
+        let in_events = self.events.iter().flat_map(|event| event.fields.values());
+        in_spans.chain(in_events).any(|value| value.contains(text))
+    }
+}
+
 /// What a [`capture`] saw.
 #[derive(Clone, Default)]
 pub struct Captured(Arc<Mutex<State>>);
 
 impl Captured {
     fn state(&self) -> MutexGuard<'_, State> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn spans(&self) -> Vec<SpanRecord> {
@@ -78,13 +94,34 @@ impl Captured {
 
     /// The spans with this name.
     pub fn spans_named(&self, name: &str) -> Vec<SpanRecord> {
-        self.spans().into_iter().filter(|s| s.name == name).collect()
+        self.spans()
+            .into_iter()
+            .filter(|s| s.name == name)
+            .collect()
+    }
+
+    /// The events emitted inside the span with this name.
+    pub fn events_in(&self, span: &str) -> Vec<EventRecord> {
+        self.events()
+            .into_iter()
+            .filter(|event| event.span.as_deref() == Some(span))
+            .collect()
+    }
+
+    /// Whether `text` appears in any field of any span or event.
+    pub fn mentions(&self, text: &str) -> bool {
+        self.state().mentions(text)
     }
 
     /// The one span with this name; panics unless there is exactly one.
     pub fn span(&self, name: &str) -> SpanRecord {
         let mut spans = self.spans_named(name);
-        assert_eq!(spans.len(), 1, "expected one span {name:?}, saw {:#?}", self.spans());
+        assert_eq!(
+            spans.len(),
+            1,
+            "expected one span {name:?}, saw {:#?}",
+            self.spans()
+        );
         spans.remove(0)
     }
 }
@@ -202,7 +239,7 @@ pub fn record_metrics<R>(f: impl FnOnce() -> R) -> (R, Metrics) {
 
 /// A snapshot of a debugging recorder, looked up by name and labels.
 #[derive(Debug, Default)]
-pub struct Metrics(Vec<(MetricKind, String, Vec<(String, String)>, DebugValue)>);
+pub struct Metrics(Vec<Entry>);
 
 impl Metrics {
     pub fn take(snapshotter: &Snapshotter) -> Self {
@@ -266,7 +303,11 @@ impl Metrics {
     pub fn calls(&self, experiment: &str, function: &str, outcome: &str) -> u64 {
         self.counter(
             alamos::CALLS_TOTAL,
-            &[("experiment", experiment), ("function", function), ("outcome", outcome)],
+            &[
+                ("experiment", experiment),
+                ("function", function),
+                ("outcome", outcome),
+            ],
         )
     }
 
@@ -296,3 +337,175 @@ impl Metrics {
         self.0.len()
     }
 }
+
+/// A debugging recorder whose snapshots add up.
+///
+/// `metrics-util`'s snapshots drain what they read: counters and gauges are
+/// swapped to zero and histograms cleared. `Recorded` folds every snapshot
+/// into running totals, so a snapshot taken in the middle of a call (to read
+/// the in-flight gauge from inside a body) does not disturb the final one.
+/// Gauges add up correctly as long as they only move by increments and
+/// decrements, which is all alamos does with them.
+#[derive(Debug)]
+pub struct Recorded {
+    snapshotter: Snapshotter,
+    totals: Mutex<Vec<Entry>>,
+}
+
+type Entry = (MetricKind, String, Vec<(String, String)>, DebugValue);
+
+impl Recorded {
+    pub fn new(snapshotter: Snapshotter) -> Self {
+        Recorded {
+            snapshotter,
+            totals: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Everything recorded so far.
+    pub fn snapshot(&self) -> Metrics {
+        // Drain under the lock: a concurrent snapshot must not hold drained
+        // values that are not in the totals yet.
+        let mut totals = self
+            .totals
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let fresh = Metrics::take(&self.snapshotter).0;
+        for (kind, name, labels, value) in fresh {
+            let existing = totals
+                .iter_mut()
+                .find(|(k, n, l, _)| *k == kind && *n == name && *l == labels);
+            match existing {
+                None => totals.push((kind, name, labels, value)),
+                Some((_, _, _, total)) => match (total, value) {
+                    (DebugValue::Counter(total), DebugValue::Counter(value)) => *total += value,
+                    (DebugValue::Gauge(total), DebugValue::Gauge(value)) => *total += value,
+                    (DebugValue::Histogram(total), DebugValue::Histogram(value)) => {
+                        total.extend(value);
+                    }
+                    (total, value) => *total = value,
+                },
+            }
+        }
+        Metrics(
+            totals
+                .iter()
+                .map(|(kind, name, labels, value)| {
+                    let value = match value {
+                        DebugValue::Counter(v) => DebugValue::Counter(*v),
+                        DebugValue::Gauge(v) => DebugValue::Gauge(*v),
+                        DebugValue::Histogram(v) => DebugValue::Histogram(v.clone()),
+                    };
+                    (*kind, name.clone(), labels.clone(), value)
+                })
+                .collect(),
+        )
+    }
+}
+
+/// As [`record_metrics`], and `f` may look at the metrics while it runs.
+pub fn record_metrics_live<R>(f: impl FnOnce(&Recorded) -> R) -> (R, Metrics) {
+    let recorder = DebuggingRecorder::new();
+    let view = Recorded::new(recorder.snapshotter());
+    let result = metrics::with_local_recorder(&recorder, || f(&view));
+    (result, view.snapshot())
+}
+
+/// The name of the span `tracing` considers current on this thread.
+pub fn current_span_name() -> Option<&'static str> {
+    tracing::Span::current()
+        .metadata()
+        .map(tracing::Metadata::name)
+}
+
+/// A minimal executor: polls `future` on this thread until it completes,
+/// parking while it is pending.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    block_on_observed(future, |_| {})
+}
+
+/// As [`block_on`], calling `between` after every `Pending` poll with the
+/// number of polls so far.
+pub fn block_on_observed<F: Future>(future: F, mut between: impl FnMut(usize)) -> F::Output {
+    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = TaskContext::from_waker(&waker);
+    let mut future = pin!(future);
+    let mut polls = 0;
+    loop {
+        polls += 1;
+        match future.as_mut().poll(&mut cx) {
+            Poll::Ready(output) => return output,
+            Poll::Pending => {
+                between(polls);
+                std::thread::park();
+            }
+        }
+    }
+}
+
+/// Polls `future` once with a waker that does nothing.
+pub fn poll_once<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
+    let waker = Waker::from(Arc::new(NoopWaker));
+    Pin::new(future).poll(&mut TaskContext::from_waker(&waker))
+}
+
+struct ThreadWaker(std::thread::Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+struct NoopWaker;
+
+impl Wake for NoopWaker {
+    fn wake(self: Arc<Self>) {}
+}
+
+/// A future that is pending `times` times, waking itself each time, then ready.
+///
+/// Each poll records the current span's name in `seen`, so a test can tell
+/// which span was entered while the future was polled.
+#[derive(Debug)]
+pub struct Pending {
+    left: usize,
+    pub seen: Arc<Mutex<Vec<Option<&'static str>>>>,
+}
+
+impl Pending {
+    pub fn new(times: usize) -> Self {
+        Pending {
+            left: times,
+            seen: Arc::default(),
+        }
+    }
+
+    /// Another handle on the spans seen, to read after the future is gone.
+    pub fn seen(&self) -> Arc<Mutex<Vec<Option<&'static str>>>> {
+        Arc::clone(&self.seen)
+    }
+}
+
+impl Future for Pending {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<()> {
+        self.seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(current_span_name());
+        if self.left == 0 {
+            Poll::Ready(())
+        } else {
+            self.left -= 1;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+/// The README's Rust examples, compiled and run as doctests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

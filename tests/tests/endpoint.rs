@@ -49,15 +49,30 @@ fn status(response: &str) -> &str {
 
 #[test]
 fn serves_get_metrics_only() {
-    let ok = exchange(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", Duration::from_secs(5));
+    let ok = exchange(
+        b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(5),
+    );
     assert_eq!(status(&ok), "HTTP/1.1 200 OK", "{ok}");
-    assert!(ok.contains("Content-Type: text/plain; version=0.0.4"), "{ok}");
-    let not_found = exchange(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n", Duration::from_secs(5));
+    assert!(
+        ok.contains("Content-Type: text/plain; version=0.0.4"),
+        "{ok}"
+    );
+    let not_found = exchange(
+        b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(5),
+    );
     assert_eq!(status(&not_found), "HTTP/1.1 404 Not Found");
-    let post = exchange(b"POST /metrics HTTP/1.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", Duration::from_secs(5));
+    let post = exchange(
+        b"POST /metrics HTTP/1.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(5),
+    );
     assert_eq!(status(&post), "HTTP/1.1 405 Method Not Allowed");
     assert!(post.contains("Allow: GET"), "{post}");
-    let head = exchange(b"HEAD /metrics HTTP/1.1\r\nConnection: close\r\n\r\n", Duration::from_secs(5));
+    let head = exchange(
+        b"HEAD /metrics HTTP/1.1\r\nConnection: close\r\n\r\n",
+        Duration::from_secs(5),
+    );
     assert_eq!(status(&head), "HTTP/1.1 405 Method Not Allowed");
 }
 
@@ -70,7 +85,11 @@ fn rejects_malformed_requests() {
         b"\xff\xfe\r\n\r\n",
     ] {
         let response = exchange(request, Duration::from_secs(5));
-        assert_eq!(status(&response), "HTTP/1.1 400 Bad Request", "{request:?}: {response}");
+        assert_eq!(
+            status(&response),
+            "HTTP/1.1 400 Bad Request",
+            "{request:?}: {response}"
+        );
     }
     let huge = format!("GET /metrics HTTP/1.1\r\nX: {}\r\n\r\n", "a".repeat(10_000));
     let response = exchange(huge.as_bytes(), Duration::from_secs(5));
@@ -80,9 +99,13 @@ fn rejects_malformed_requests() {
 #[test]
 fn keeps_connections_alive() {
     let mut stream = TcpStream::connect(addr()).expect("connects");
-    stream.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
     for _ in 0..3 {
-        stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").expect("sends");
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .expect("sends");
         let mut head = Vec::new();
         let mut byte = [0_u8];
         while !head.ends_with(b"\r\n\r\n") {
@@ -109,7 +132,11 @@ fn a_stalled_client_does_not_block_others() {
     let start = Instant::now();
     let ok = exchange(b"GET /metrics HTTP/1.0\r\n\r\n", Duration::from_secs(5));
     assert_eq!(status(&ok), "HTTP/1.1 200 OK");
-    assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
     drop(stalled);
 }
 
@@ -123,15 +150,24 @@ fn label_sets_are_capped_and_the_excess_is_counted() {
     let exposition = guard.render().expect("rendered");
     let ok_series: Vec<&str> = exposition
         .lines()
-        .filter(|l| l.starts_with("alamos_calls_total{experiment=\"endpoint.relay\"") && l.contains("outcome=\"ok\""))
+        .filter(|l| {
+            l.starts_with("alamos_calls_total{experiment=\"endpoint.relay\"")
+                && l.contains("outcome=\"ok\"")
+        })
         .collect();
-    assert_eq!(ok_series.len(), 4, "three label sets and the overflow: {ok_series:#?}");
+    assert_eq!(
+        ok_series.len(),
+        4,
+        "three label sets and the overflow: {ok_series:#?}"
+    );
     assert!(
         ok_series.contains(&"alamos_calls_total{experiment=\"endpoint.relay\",function=\"relay\",peer=\"__overflow__\",outcome=\"ok\"} 14"),
         "{ok_series:#?}"
     );
     assert!(
-        exposition.contains("alamos_label_overflow_total{experiment=\"endpoint.relay\",function=\"relay\"} 14"),
+        exposition.contains(
+            "alamos_label_overflow_total{experiment=\"endpoint.relay\",function=\"relay\"} 14"
+        ),
         "{exposition}"
     );
 }
@@ -153,8 +189,15 @@ fn the_tree_view_draws_every_experiment_with_counts() {
     assert!(line("endpoint").contains("─ endpoint"), "{view}");
     let leaf = line("endpoint.tree.leaf");
     assert!(leaf.contains("── endpoint.tree.leaf"), "{view}");
-    let numbers: Vec<u64> = leaf.split_whitespace().filter_map(|w| w.parse().ok()).collect();
-    assert_eq!(numbers, [2, 0, 0, 0], "calls, errors, panics, cancelled: {leaf}");
+    let numbers: Vec<u64> = leaf
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert_eq!(
+        numbers,
+        [2, 0, 0, 0],
+        "calls, errors, panics, cancelled: {leaf}"
+    );
     let quiet = line("endpoint.tree.quiet");
     assert!(quiet.contains("debug") && quiet.contains("prod"), "{quiet}");
 }

@@ -110,7 +110,10 @@ fn promtool_accepts_the_exposition() {
         "# TYPE alamos_calls_in_flight gauge",
         "# HELP alamos_call_duration_seconds ",
     ] {
-        assert!(exposition.contains(family), "missing {family:?} in\n{exposition}");
+        assert!(
+            exposition.contains(family),
+            "missing {family:?} in\n{exposition}"
+        );
     }
     // Another test in this binary may be calling the same functions, so
     // counts are lower bounds.
@@ -121,18 +124,39 @@ fn promtool_accepts_the_exposition() {
             "{series} is {value:?}, expected at least {minimum}, in\n{exposition}"
         );
     };
-    at_least(r#"alamos_calls_total{experiment="prom_test.writer",function="write",outcome="error"}"#, 2.0);
-    at_least(r#"alamos_calls_total{experiment="prom_test.reader",function="read",outcome="panic"}"#, 1.0);
-    at_least(r#"alamos_calls_total{experiment="prom_test.relay",function="relay",node="2",outcome="ok"}"#, 3.0);
-    at_least(r#"alamos_call_duration_seconds_bucket{experiment="prom_test.writer",function="write",le="+Inf"}"#, 10.0);
-    at_least(r#"alamos_call_duration_seconds_count{experiment="prom_test.writer",function="write"}"#, 10.0);
+    at_least(
+        r#"alamos_calls_total{experiment="prom_test.writer",function="write",outcome="error"}"#,
+        2.0,
+    );
+    at_least(
+        r#"alamos_calls_total{experiment="prom_test.reader",function="read",outcome="panic"}"#,
+        1.0,
+    );
+    at_least(
+        r#"alamos_calls_total{experiment="prom_test.relay",function="relay",node="2",outcome="ok"}"#,
+        3.0,
+    );
+    at_least(
+        r#"alamos_call_duration_seconds_bucket{experiment="prom_test.writer",function="write",le="+Inf"}"#,
+        10.0,
+    );
+    at_least(
+        r#"alamos_call_duration_seconds_count{experiment="prom_test.writer",function="write"}"#,
+        10.0,
+    );
     // Enabled but never called: its series exist, at zero, from start-up.
     assert_eq!(
-        sample(&exposition, r#"alamos_calls_total{experiment="prom_test.idle",function="never_called",outcome="ok"}"#),
+        sample(
+            &exposition,
+            r#"alamos_calls_total{experiment="prom_test.idle",function="never_called",outcome="ok"}"#
+        ),
         Some(0.0)
     );
     assert_eq!(
-        sample(&exposition, r#"alamos_calls_in_flight{experiment="prom_test.idle",function="never_called"}"#),
+        sample(
+            &exposition,
+            r#"alamos_calls_in_flight{experiment="prom_test.idle",function="never_called"}"#
+        ),
         Some(0.0)
     );
 }
@@ -174,7 +198,10 @@ impl Prometheus {
         let log = std::fs::File::create(dir.join("prometheus.log")).expect("log file");
         let child = Command::new("prometheus")
             .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("tsdb").display()
+            ))
             .arg(format!("--web.listen-address={addr}"))
             .arg("--web.enable-lifecycle")
             .stdout(Stdio::null())
@@ -234,8 +261,14 @@ fn free_port() -> SocketAddr {
 /// not answering yet.
 fn http(method: &str, addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(stream, "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n").ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: 0\r\n\r\n"
+    )
+    .ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let status = response.split(' ').nth(1)?.parse().ok()?;
@@ -290,8 +323,8 @@ fn prometheus_scrapes_and_answers_queries() {
     assert_eq!(metric["job"], "alamos");
     assert_eq!(metric["instance"], target.to_string());
 
-    let errors = prometheus
-        .query(r#"alamos_calls_total{experiment="prom_test.writer",outcome="error"}"#);
+    let errors =
+        prometheus.query(r#"alamos_calls_total{experiment="prom_test.writer",outcome="error"}"#);
     assert!(first_value(&errors).is_some_and(|v| v > 0.0), "{errors}");
 
     // write() sleeps 200 us on success: the median is a few hundred microseconds.
@@ -316,4 +349,3 @@ fn prometheus_scrapes_and_answers_queries() {
     stop.store(true, Ordering::Relaxed);
     load.join().expect("load thread");
 }
-

@@ -14,12 +14,19 @@ fn probe(mode: &str, env: &[(&str, &str)]) -> (String, String) {
     for (key, value) in env {
         command.env(key, value);
     }
-    let Output { status, stdout, stderr } = command.output().expect("the probe runs");
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command.output().expect("the probe runs");
     let (stdout, stderr) = (
         String::from_utf8_lossy(&stdout).into_owned(),
         String::from_utf8_lossy(&stderr).into_owned(),
     );
-    assert!(status.success(), "probe {mode} failed: {status:?}\n{stdout}\n{stderr}");
+    assert!(
+        status.success(),
+        "probe {mode} failed: {status:?}\n{stdout}\n{stderr}"
+    );
     (stdout, stderr)
 }
 
@@ -28,10 +35,16 @@ fn text_logs_show_spans_events_and_respect_the_root_threshold() {
     let (stdout, stderr) = probe("text", &[]);
     assert_eq!(stdout.trim(), "done");
     assert!(stderr.contains("probe.writer.write{"), "{stderr}");
-    assert!(stderr.contains("alamos.experiment=\"probe.writer\""), "{stderr}");
+    assert!(
+        stderr.contains("alamos.experiment=\"probe.writer\""),
+        "{stderr}"
+    );
     assert!(stderr.contains("writing"), "{stderr}");
     assert!(stderr.contains("error=refused"), "{stderr}");
-    assert!(stderr.contains("close time.busy="), "span close events: {stderr}");
+    assert!(
+        stderr.contains("close time.busy="),
+        "span close events: {stderr}"
+    );
     assert!(stderr.contains("a plain tracing event"), "{stderr}");
     assert!(
         !stderr.contains("a plain tracing debug event"),
@@ -87,12 +100,21 @@ fn malformed_environment_is_reported_and_the_rest_is_set_up() {
             ("ALAMOS_LEVEL", "prod,probe=loud"),
         ],
     );
-    assert!(stderr.contains("ALAMOS_PROMETHEUS_ADDR: \"not-an-address\""), "{stderr}");
-    assert!(stderr.contains("ALAMOS_LOG_FORMAT=\"xml\" is neither"), "{stderr}");
+    assert!(
+        stderr.contains("ALAMOS_PROMETHEUS_ADDR: \"not-an-address\""),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("ALAMOS_LOG_FORMAT=\"xml\" is neither"),
+        "{stderr}"
+    );
     assert!(stderr.contains("unknown level \"loud\""), "{stderr}");
     assert!(stdout.contains("addr=none"), "{stdout}");
     assert!(stdout.contains("render=true"), "{stdout}");
-    assert!(stderr.contains("probe.writer.write"), "logs still work: {stderr}");
+    assert!(
+        stderr.contains("probe.writer.write"),
+        "logs still work: {stderr}"
+    );
 }
 
 #[test]
@@ -100,8 +122,14 @@ fn an_address_in_use_is_reported_and_metrics_still_render() {
     let taken = TcpListener::bind("127.0.0.1:0").expect("a port");
     let addr = taken.local_addr().expect("bound").to_string();
     let (stdout, stderr) = probe("serve", &[(alamos::PROMETHEUS_ADDR_ENV, &addr)]);
-    assert!(stderr.contains(&format!("cannot serve metrics on {addr}")), "{stderr}");
-    assert!(stdout.contains("addr=none") && stdout.contains("render=true"), "{stdout}");
+    assert!(
+        stderr.contains(&format!("cannot serve metrics on {addr}")),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("addr=none") && stdout.contains("render=true"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -110,5 +138,8 @@ fn a_bare_port_is_served_on_loopback() {
     let port = free.local_addr().expect("bound").port();
     drop(free);
     let (stdout, _) = probe("serve", &[(alamos::PROMETHEUS_ADDR_ENV, &port.to_string())]);
-    assert!(stdout.contains(&format!("addr=127.0.0.1:{port}")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("addr=127.0.0.1:{port}")),
+        "{stdout}"
+    );
 }

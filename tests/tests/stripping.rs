@@ -30,12 +30,17 @@ fn build(profile: &str, feature: Option<&str>) -> Build {
         cargo.args(["--features", feature]);
     }
     let status = cargo.status().expect("cargo runs");
-    assert!(status.success(), "building {manifest:?} ({profile}, {feature:?}) failed");
+    assert!(
+        status.success(),
+        "building {} ({profile}, {feature:?}) failed",
+        manifest.display()
+    );
     let binary = target.join(profile).join("alamos-max-level-off");
     let run = Command::new(&binary).output().expect("the program runs");
     assert!(
         run.status.success(),
-        "{binary:?} failed: {}",
+        "{} failed: {}",
+        binary.display(),
         String::from_utf8_lossy(&run.stderr)
     );
     Build {
@@ -55,8 +60,8 @@ fn max_level_off_emits_nothing_and_leaves_no_key_in_the_binary() {
     assert_eq!(stripped.output, "spans=0 events=0 series=0 experiments=0");
     assert!(
         !contains_canary(&stripped.binary),
-        "the experiment key survived in {:?}",
-        stripped.binary
+        "the experiment key survived in {}",
+        stripped.binary.display()
     );
 }
 
@@ -65,7 +70,10 @@ fn without_a_ceiling_the_same_program_is_instrumented() {
     // The control: the same source, built the same way, does emit and does
     // carry the key, so the test above can fail.
     let instrumented = build("release", None);
-    assert_eq!(instrumented.output, "spans=4 events=4 series=18 experiments=2");
+    assert_eq!(
+        instrumented.output,
+        "spans=4 events=4 series=18 experiments=2"
+    );
     assert!(contains_canary(&instrumented.binary));
 }
 

@@ -95,7 +95,8 @@ impl TraceParent {
         decode_hex(&bytes[3..35], &mut trace_id).ok_or(TraceParentError::NotHex("trace-id"))?;
         let mut parent_id = [0; 8];
         decode_hex(&bytes[36..52], &mut parent_id).ok_or(TraceParentError::NotHex("parent-id"))?;
-        let flags = hex_byte(bytes[53], bytes[54]).ok_or(TraceParentError::NotHex("trace-flags"))?;
+        let flags =
+            hex_byte(bytes[53], bytes[54]).ok_or(TraceParentError::NotHex("trace-flags"))?;
         if trace_id == [0; 16] {
             return Err(TraceParentError::ZeroTraceId);
         }
@@ -193,7 +194,9 @@ impl fmt::Display for TraceParentError {
                 f,
                 "wrong length: {len} bytes, expected 55 (`00-<32 hex>-<16 hex>-<2 hex>`)"
             ),
-            TraceParentError::Version => f.write_str("unsupported version: expected two lowercase hex digits other than `ff`"),
+            TraceParentError::Version => f.write_str(
+                "unsupported version: expected two lowercase hex digits other than `ff`",
+            ),
             TraceParentError::Delimiter(at) => write!(f, "expected `-` at byte {at}"),
             TraceParentError::NotHex(field) => write!(f, "{field} is not lowercase hex"),
             TraceParentError::ZeroTraceId => f.write_str("trace-id is all zeros"),
@@ -262,7 +265,9 @@ impl TraceState {
     /// # Errors
     ///
     /// As [`TraceState::parse`] for a list with these members.
-    pub fn from_pairs<K, V>(pairs: impl IntoIterator<Item = (K, V)>) -> Result<Self, TraceStateError>
+    pub fn from_pairs<K, V>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self, TraceStateError>
     where
         K: Into<String>,
         V: Into<String>,
@@ -347,7 +352,9 @@ impl fmt::Display for TraceStateError {
             TraceStateError::Key(i) => write!(f, "list member {i} has an invalid key"),
             TraceStateError::Value(i) => write!(f, "list member {i} has an invalid value"),
             TraceStateError::DuplicateKey(i) => write!(f, "list member {i} repeats a key"),
-            TraceStateError::TooManyMembers => write!(f, "more than {TRACESTATE_MAX_MEMBERS} list members"),
+            TraceStateError::TooManyMembers => {
+                write!(f, "more than {TRACESTATE_MAX_MEMBERS} list members")
+            }
         }
     }
 }
@@ -370,7 +377,9 @@ fn is_tracestate_key(key: &str) -> bool {
         Some((tenant, system)) => {
             let (tenant, system) = (tenant.as_bytes(), system.as_bytes());
             (1..=241).contains(&tenant.len())
-                && tenant.first().is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                && tenant
+                    .first()
+                    .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
                 && tenant[1..].iter().copied().all(rest)
                 && (1..=14).contains(&system.len())
                 && system.first().is_some_and(u8::is_ascii_lowercase)
@@ -442,8 +451,8 @@ impl Baggage {
                 continue;
             }
             let (pair, properties) = match member.split_once(';') {
-                Some((pair, properties)) => (pair, properties.trim_matches(is_ows)),
-                None => (member, ""),
+                Some((pair, properties)) => (pair, Some(properties.trim_matches(is_ows))),
+                None => (member, None),
             };
             let (key, value) = pair.split_once('=').ok_or(BaggageError::Member(index))?;
             let (key, value) = (key.trim_matches(is_ows), value.trim_matches(is_ows));
@@ -451,10 +460,15 @@ impl Baggage {
                 return Err(BaggageError::Key(index));
             }
             let value = percent_decode(value).ok_or(BaggageError::Value(index))?;
-            if !properties.split(';').all(is_baggage_property) {
+            if properties.is_some_and(|properties| !properties.split(';').all(is_baggage_property))
+            {
                 return Err(BaggageError::Property(index));
             }
-            baggage.put(key.to_owned(), value, properties.to_owned());
+            baggage.put(
+                key.to_owned(),
+                value,
+                properties.unwrap_or_default().to_owned(),
+            );
             if baggage.entries.len() > BAGGAGE_MAX_MEMBERS {
                 return Err(BaggageError::TooManyMembers);
             }
@@ -554,7 +568,8 @@ impl Baggage {
             return Err(InvalidBaggageKey(key));
         }
         let properties = properties.trim_matches(is_ows);
-        let properties = if !properties.is_empty() && properties.split(';').all(is_baggage_property) {
+        let properties = if !properties.is_empty() && properties.split(';').all(is_baggage_property)
+        {
             properties.to_owned()
         } else {
             String::new()
@@ -606,7 +621,9 @@ impl fmt::Display for BaggageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BaggageError::TooLong(len) => write!(f, "{len} bytes, more than {BAGGAGE_MAX_BYTES}"),
-            BaggageError::TooManyMembers => write!(f, "more than {BAGGAGE_MAX_MEMBERS} list members"),
+            BaggageError::TooManyMembers => {
+                write!(f, "more than {BAGGAGE_MAX_MEMBERS} list members")
+            }
             BaggageError::Member(i) => write!(f, "list member {i} is not `key=value`"),
             BaggageError::Key(i) => write!(f, "list member {i} has a key that is not a token"),
             BaggageError::Value(i) => write!(f, "list member {i} has an invalid value"),
@@ -634,7 +651,8 @@ fn is_baggage_property(property: &str) -> bool {
     let property = property.trim_matches(is_ows);
     match property.split_once('=') {
         Some((key, value)) => {
-            is_token(key.trim_matches(is_ows)) && percent_decode(value.trim_matches(is_ows)).is_some()
+            is_token(key.trim_matches(is_ows))
+                && percent_decode(value.trim_matches(is_ows)).is_some()
         }
         None => is_token(property),
     }
@@ -647,7 +665,20 @@ fn is_token(text: &str) -> bool {
             b.is_ascii_alphanumeric()
                 || matches!(
                     b,
-                    b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
+                    b'!' | b'#'
+                        | b'$'
+                        | b'%'
+                        | b'&'
+                        | b'\''
+                        | b'*'
+                        | b'+'
+                        | b'-'
+                        | b'.'
+                        | b'^'
+                        | b'_'
+                        | b'`'
+                        | b'|'
+                        | b'~'
                 )
         })
 }
@@ -781,7 +812,11 @@ mod tests {
     fn traceparent_later_versions() {
         // A later version may append fields after a `-`, and they are ignored.
         let plain = TraceParent::parse(&header("01", TRACE, SPAN, "01")).unwrap();
-        let extended = TraceParent::parse(&format!("{}-what-the-future-holds", header("cc", TRACE, SPAN, "09"))).unwrap();
+        let extended = TraceParent::parse(&format!(
+            "{}-what-the-future-holds",
+            header("cc", TRACE, SPAN, "09")
+        ))
+        .unwrap();
         assert_eq!(plain.trace_id_hex(), TRACE);
         assert_eq!(extended.flags(), 9);
         // We only write the version we know.
@@ -844,7 +879,10 @@ mod tests {
         for case in &cases {
             let err = TraceParent::parse(case).unwrap_err();
             assert!(
-                matches!(err, TraceParentError::Length(_) | TraceParentError::Delimiter(_)),
+                matches!(
+                    err,
+                    TraceParentError::Length(_) | TraceParentError::Delimiter(_)
+                ),
                 "{case:?}: {err:?}"
             );
         }
@@ -886,8 +924,11 @@ mod tests {
             );
         }
         // The right length with the dashes elsewhere.
-        let shifted = format!("00-{}0-{}-1", TRACE, SPAN);
-        assert_eq!(TraceParent::parse(&shifted), Err(TraceParentError::Delimiter(35)));
+        let shifted = format!("00-{TRACE}0-{SPAN}-1");
+        assert_eq!(
+            TraceParent::parse(&shifted),
+            Err(TraceParentError::Delimiter(35))
+        );
     }
 
     #[test]
@@ -898,7 +939,10 @@ mod tests {
         assert!(TraceParent::parse(&text).is_err());
         let mut text = header("00", TRACE, SPAN, "01");
         text.replace_range(3..5, "é");
-        assert_eq!(TraceParent::parse(&text), Err(TraceParentError::NotHex("trace-id")));
+        assert_eq!(
+            TraceParent::parse(&text),
+            Err(TraceParentError::NotHex("trace-id"))
+        );
         let text = format!("00-{}-{}-0é", &TRACE, &SPAN);
         assert!(TraceParent::parse(&text).is_err());
         assert!(TraceParent::parse("ü").is_err());
@@ -907,8 +951,14 @@ mod tests {
     #[test]
     fn traceparent_error_messages_say_what_was_wrong() {
         let err = TraceParent::parse("00-abc").unwrap_err();
-        assert_eq!(err.to_string(), "wrong length: 6 bytes, expected 55 (`00-<32 hex>-<16 hex>-<2 hex>`)");
-        assert_eq!(TraceParentError::ZeroTraceId.to_string(), "trace-id is all zeros");
+        assert_eq!(
+            err.to_string(),
+            "wrong length: 6 bytes, expected 55 (`00-<32 hex>-<16 hex>-<2 hex>`)"
+        );
+        assert_eq!(
+            TraceParentError::ZeroTraceId.to_string(),
+            "trace-id is all zeros"
+        );
         assert!(TraceParentError::Version.to_string().contains("`ff`"));
     }
 
@@ -921,7 +971,10 @@ mod tests {
         assert_eq!(state.get("missing"), None);
         assert_eq!(state.to_string(), "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
         let pairs: Vec<_> = state.iter().collect();
-        assert_eq!(pairs, [("rojo", "00f067aa0ba902b7"), ("congo", "t61rcWkgMzE")]);
+        assert_eq!(
+            pairs,
+            [("rojo", "00f067aa0ba902b7"), ("congo", "t61rcWkgMzE")]
+        );
     }
 
     #[test]
@@ -969,7 +1022,11 @@ mod tests {
             (&long_value, TraceStateError::Value(0)),
         ];
         for (input, expected) in cases {
-            assert_eq!(TraceState::parse(input).as_ref().map_err(|e| *e), Err(*expected), "{input:?}");
+            assert_eq!(
+                TraceState::parse(input).as_ref().map_err(|e| *e),
+                Err(*expected),
+                "{input:?}"
+            );
         }
         assert_eq!(
             TraceState::parse(&format!("{long_key}=1")),
@@ -985,9 +1042,18 @@ mod tests {
     fn tracestate_from_pairs() {
         let state = TraceState::from_pairs([("a", "1"), ("b", "2")]).unwrap();
         assert_eq!(state.to_string(), "a=1,b=2");
-        assert_eq!(TraceState::from_pairs([("A", "1")]), Err(TraceStateError::Key(0)));
-        assert_eq!(TraceState::from_pairs([("a", "1,2")]), Err(TraceStateError::Value(0)));
-        assert_eq!(TraceState::from_pairs([("a", "x ")]), Err(TraceStateError::Value(0)));
+        assert_eq!(
+            TraceState::from_pairs([("A", "1")]),
+            Err(TraceStateError::Key(0))
+        );
+        assert_eq!(
+            TraceState::from_pairs([("a", "1,2")]),
+            Err(TraceStateError::Value(0))
+        );
+        assert_eq!(
+            TraceState::from_pairs([("a", "x ")]),
+            Err(TraceStateError::Value(0))
+        );
         assert_eq!(
             TraceState::from_pairs([("a", "1"), ("a", "2")]),
             Err(TraceStateError::DuplicateKey(1))
@@ -1002,7 +1068,10 @@ mod tests {
         assert_eq!(baggage.get("serverNode"), Some("DF 28"));
         assert_eq!(baggage.get("isProduction"), Some("false"));
         assert_eq!(baggage.get("userid"), None, "keys are case-sensitive");
-        assert_eq!(baggage.to_string(), "userId=alice,serverNode=DF%2028,isProduction=false");
+        assert_eq!(
+            baggage.to_string(),
+            "userId=alice,serverNode=DF%2028,isProduction=false"
+        );
     }
 
     #[test]
@@ -1023,7 +1092,10 @@ mod tests {
         assert_eq!(baggage.get("city"), Some("Zürich"));
         assert_eq!(baggage.get("pct"), Some("100%"));
         assert_eq!(baggage.get("lower"), Some("é"));
-        assert_eq!(baggage.to_string(), "city=Z%C3%BCrich,pct=100%25,lower=%C3%A9");
+        assert_eq!(
+            baggage.to_string(),
+            "city=Z%C3%BCrich,pct=100%25,lower=%C3%A9"
+        );
         // Values may hold `=`; the first one splits.
         assert_eq!(Baggage::parse("k=a=b").unwrap().get("k"), Some("a=b"));
     }
@@ -1052,7 +1124,10 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(Baggage::parse(input), Err(*expected), "{input:?}");
         }
-        assert_eq!(Baggage::parse(&too_many.join(",")), Err(BaggageError::TooManyMembers));
+        assert_eq!(
+            Baggage::parse(&too_many.join(",")),
+            Err(BaggageError::TooManyMembers)
+        );
         let long = format!("k={}", "v".repeat(8191));
         assert_eq!(Baggage::parse(&long), Err(BaggageError::TooLong(8193)));
         let fits = format!("k={}", "v".repeat(8190));

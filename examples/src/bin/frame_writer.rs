@@ -59,7 +59,11 @@ struct Cesium {
 #[alamos::experiment("storage.cesium", err)]
 impl Cesium {
     fn new(node: u32) -> Self {
-        Cesium { node, files: Mutex::new(HashMap::new()), writes: AtomicU64::new(0) }
+        Cesium {
+            node,
+            files: Mutex::new(HashMap::new()),
+            writes: AtomicU64::new(0),
+        }
     }
 
     /// Appends a frame's samples to its channels' files. Every 23rd write
@@ -68,9 +72,14 @@ impl Cesium {
     fn write(&self, frame: &Frame) -> Result<usize, StorageError> {
         let count = self.writes.fetch_add(1, Ordering::Relaxed);
         if count % 23 == 22 {
-            return Err(StorageError::DiskFull { channel: frame.channels[0] });
+            return Err(StorageError::DiskFull {
+                channel: frame.channels[0],
+            });
         }
-        let mut files = self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut files = self
+            .files
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for channel in &frame.channels {
             *files.entry(*channel).or_default() += frame.samples;
         }
@@ -82,13 +91,18 @@ impl Cesium {
     /// Reads back a channel; a negative range is a corrupt request and panics.
     fn read(&self, channel: u32, range: i64) -> usize {
         assert!(range >= 0, "corrupt range {range} for channel {channel}");
-        let files = self.files.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let files = self
+            .files
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         files.get(&channel).copied().unwrap_or(0)
     }
 
     #[alamos::skip]
     fn size(&self) -> usize {
-        self.files.lock().map(|files| files.values().sum()).unwrap_or(0)
+        self.files
+            .lock()
+            .map_or(0, |files| files.values().sum())
     }
 }
 
@@ -106,7 +120,11 @@ impl FrameWriter {
     #[alamos::level(debug)]
     fn open(node: u32, cluster: Arc<Cluster>) -> Self {
         alamos::debug!(node, "opened frame writer");
-        FrameWriter { node, cluster, written: 0 }
+        FrameWriter {
+            node,
+            cluster,
+            written: 0,
+        }
     }
 
     /// Routes a frame to the node that owns its first channel.
@@ -171,13 +189,13 @@ impl Api {
     /// A client reads a channel; the panic of a corrupt request is caught here.
     fn read(&self, node: u32, channel: u32, range: i64) -> Option<usize> {
         let storage = &self.cluster.storage[node as usize];
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| storage.read(channel, range))) {
-            Ok(samples) => Some(samples),
-            Err(_) => {
-                alamos::error!(channel, "read failed: the storage layer panicked");
-                None
-            }
+        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            storage.read(channel, range)
+        }));
+        if read.is_err() {
+            alamos::error!(channel, "read failed: the storage layer panicked");
         }
+        read.ok()
     }
 
     /// A streaming request: waits for `polls` ticks of new data.
@@ -206,7 +224,9 @@ fn main() {
         storage: (0..NODES).map(Cesium::new).collect(),
         relayed: AtomicU64::new(0),
     });
-    let api = Arc::new(Api { cluster: Arc::clone(&cluster) });
+    let api = Arc::new(Api {
+        cluster: Arc::clone(&cluster),
+    });
     let stop = Arc::new(AtomicBool::new(false));
     let deadline = Instant::now() + Duration::from_secs_f64(seconds);
 
@@ -243,7 +263,10 @@ fn client(node: u32, api: &Api, stop: &AtomicBool) {
     while !stop.load(Ordering::Relaxed) {
         round += 1;
         let frames = (0..4)
-            .map(|i| Frame { channels: vec![node * 10 + i, node * 10 + i + 1], samples: 64 })
+            .map(|i| Frame {
+                channels: vec![node * 10 + i, node * 10 + i + 1],
+                samples: 64,
+            })
             .collect();
         if let Err(err) = api.write_frames(node, frames) {
             alamos::warn!(node, error = %err, "write batch failed");
@@ -279,7 +302,7 @@ fn run_seconds() -> f64 {
             Some(other) if other.starts_with("--seconds=") => {
                 break Some(other["--seconds=".len()..].to_owned())
             }
-            Some(_) => continue,
+            Some(_) => {}
             None => break None,
         }
     };
@@ -329,8 +352,13 @@ impl Future for Tick {
 /// Polls `future` at most `budget` times; drops it (cancelling it) if it is
 /// still pending then.
 fn block_on_with_budget<F: Future>(future: F, budget: u32) -> Option<F::Output> {
+    struct Noop;
+    impl std::task::Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+    let waker = Waker::from(Arc::new(Noop));
     let mut future = std::pin::pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
+    let mut cx = Context::from_waker(&waker);
     for _ in 0..budget {
         if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
             return Some(output);

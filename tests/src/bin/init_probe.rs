@@ -46,7 +46,11 @@ fn main() {
                 .into_iter()
                 .filter(|(key, ..)| key.key().name() == alamos::CALLS_TOTAL)
                 .count();
-            let _ = writeln!(out, "foreign_series={ours} render={}", guard.render().is_some());
+            let _ = writeln!(
+                out,
+                "foreign_series={ours} render={}",
+                guard.render().is_some()
+            );
         }
         "serve" => {
             let guard = alamos::init();

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Distribution (issue 5): W3C trace context and OTLP export, against real
+# third-party parts.
+#
+# 1. clippy and the unit tests of the `otel` build (the main run builds
+#    alamos without it);
+# 2. tests/propagation_otel: spans exported to an in-process OTLP/HTTP
+#    receiver, parent links, flags, graceful-shutdown flush counts;
+# 3. tests/interop/interop.py: two `two_nodes` processes, the official Python
+#    OpenTelemetry SDK as client and as downstream server, and oteltest's
+#    HttpSink as the receiver, all on 127.0.0.1. Versions as checked in
+#    shared/COMPONENTS.md.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+target_dir="${CARGO_TARGET_DIR:-target}"
+echo "--- clippy, otel build (the lint step checks the rest of the workspace)"
+cargo clippy -p alamos --all-targets --features otel,http -- -D warnings
+cargo clippy -p alamos-tests --features otel --test propagation --test propagation_otel --test builder_otel -- -D warnings
+cargo clippy -p alamos-examples --features otel --bin two_nodes -- -D warnings
+
+echo "--- unit tests, otel build (propagation and export config)"
+cargo test -p alamos --features otel,http --lib -- propagate otel
+
+echo "--- OTLP export and propagation through OpenTelemetry; Builder::otel"
+cargo test -p alamos-tests --features otel --test propagation_otel --test builder_otel
+
+echo "--- Python environment: oteltest, the OpenTelemetry SDK and OTLP/HTTP exporter"
+venv="$target_dir/interop-venv"
+if [ ! -x "$venv/bin/python" ]; then
+    if ! python3 -m venv "$venv"; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+        python3 -m venv "$venv"
+    fi
+fi
+"$venv/bin/pip" install --quiet --disable-pip-version-check \
+    oteltest==0.49.0 \
+    opentelemetry-api==1.45.2 \
+    opentelemetry-sdk==1.45.2 \
+    opentelemetry-exporter-otlp-proto-http==1.45.2
+
+echo "--- two_nodes against oteltest's HttpSink and the Python SDK"
+cargo build -p alamos-examples --features otel --bin two_nodes
+timeout 300 "$venv/bin/python" tests/interop/interop.py --bin "$target_dir/debug/two_nodes"

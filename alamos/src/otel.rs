@@ -1,0 +1,855 @@
+//! OTLP export of spans (feature `otel`).
+//!
+//! [`OtelConfig`] says where spans go and how this process is named;
+//! [`OtelConfig::build_layer`] turns it into a `tracing` layer for a
+//! `Registry`-based subscriber and an [`OtelGuard`] that flushes every
+//! finished span on [`shutdown`](OtelGuard::shutdown) or drop.
+//!
+//! Export is OTLP over HTTP with protobuf bodies, from a background thread
+//! with a blocking client: no async runtime is needed, and none is started.
+//! Every instrumented call's span carries `alamos.experiment`,
+//! `code.function` and `code.namespace` as attributes, and a call that
+//! returned `Err` or panicked has span status *error*.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::{InstrumentationScope, KeyValue};
+use opentelemetry_otlp::{Protocol, WithExportConfig as _, WithHttpConfig as _};
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::resource::TelemetryResourceDetector;
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter,
+    SpanProcessor,
+};
+use opentelemetry_sdk::Resource;
+use tracing::Subscriber;
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Layer;
+
+/// Where spans go when nothing says otherwise: a collector on this machine.
+const DEFAULT_ENDPOINT: &str = "http://localhost:4318";
+/// The path OTLP/HTTP receivers take traces on.
+const TRACES_PATH: &str = "/v1/traces";
+
+/// A `tracing` layer that exports spans, as [`OtelConfig::build_layer`]
+/// makes it.
+pub type OtelLayer<S> = Box<dyn Layer<S> + Send + Sync + 'static>;
+
+/// How spans are exported over OTLP: the receiver's address and this
+/// process's resource (its `service.name` and other attributes).
+///
+/// [`OtelConfig::from_env`] reads the standard OpenTelemetry variables;
+/// setters override them:
+///
+/// ```no_run
+/// use tracing_subscriber::layer::SubscriberExt as _;
+///
+/// let config = alamos::OtelConfig::from_env()
+///     .with_service_name("frame-writer")
+///     .with_resource_attribute("deployment.environment", "staging");
+/// let (layer, guard) = config.build_layer().expect("a valid endpoint");
+/// tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
+///     .expect("no other subscriber");
+/// // ... run ...
+/// guard.shutdown().expect("every finished span exported");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OtelConfig {
+    traces_endpoint: String,
+    service_name: Option<String>,
+    resource_attributes: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    timeout: Option<Duration>,
+    max_queue_size: Option<usize>,
+    scheduled_delay: Option<Duration>,
+    disabled: bool,
+    problems: Vec<String>,
+}
+
+impl Default for OtelConfig {
+    fn default() -> Self {
+        OtelConfig::new()
+    }
+}
+
+impl OtelConfig {
+    /// Export to `http://localhost:4318/v1/traces` as service
+    /// `unknown_service:<executable name>`, reading no environment variable.
+    pub fn new() -> Self {
+        OtelConfig {
+            traces_endpoint: traces_url(DEFAULT_ENDPOINT),
+            service_name: None,
+            resource_attributes: Vec::new(),
+            headers: Vec::new(),
+            timeout: None,
+            max_queue_size: None,
+            scheduled_delay: None,
+            disabled: false,
+            problems: Vec::new(),
+        }
+    }
+
+    /// The configuration the standard OpenTelemetry environment variables
+    /// describe:
+    ///
+    /// | variable | meaning |
+    /// |---|---|
+    /// | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | the full URL traces are posted to |
+    /// | `OTEL_EXPORTER_OTLP_ENDPOINT` | the receiver's base URL; `/v1/traces` is appended |
+    /// | `OTEL_SERVICE_NAME` | `service.name`, ahead of one in the next variable |
+    /// | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,...` resource attributes, values percent-decoded |
+    /// | `OTEL_SDK_DISABLED` | `true` turns export off |
+    ///
+    /// The exporter itself also honours `OTEL_EXPORTER_OTLP_HEADERS`,
+    /// `OTEL_EXPORTER_OTLP_TIMEOUT` (and their `_TRACES_` forms), and the
+    /// batch processor `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_MAX_QUEUE_SIZE`
+    /// and the other `OTEL_BSP_*` variables, unless a setter overrides them.
+    ///
+    /// A malformed value is reported on stderr, and ignored.
+    pub fn from_env() -> Self {
+        let config = OtelConfig::from_vars(|name| std::env::var(name).ok());
+        for problem in config.problems() {
+            eprintln!("alamos: {problem}");
+        }
+        config
+    }
+
+    /// As [`OtelConfig::from_env`], reading variables through `var`, and
+    /// keeping what was wrong in [`OtelConfig::problems`] instead of printing
+    /// it.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Self {
+        let mut config = OtelConfig::new();
+        let set = |name: &str| var(name).filter(|value| !value.trim().is_empty());
+        if let Some(endpoint) = set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+            endpoint.trim().clone_into(&mut config.traces_endpoint);
+        } else if let Some(endpoint) = set("OTEL_EXPORTER_OTLP_ENDPOINT") {
+            config.traces_endpoint = traces_url(endpoint.trim());
+        }
+        if let Some(attributes) = set("OTEL_RESOURCE_ATTRIBUTES") {
+            match parse_resource_attributes(&attributes) {
+                Ok(attributes) => config.resource_attributes = attributes,
+                Err(problem) => config
+                    .problems
+                    .push(format!("ignoring OTEL_RESOURCE_ATTRIBUTES: {problem}")),
+            }
+        }
+        if let Some(name) = set("OTEL_SERVICE_NAME") {
+            config.service_name = Some(name.trim().to_owned());
+        }
+        if let Some(disabled) = set("OTEL_SDK_DISABLED") {
+            match disabled.trim().to_ascii_lowercase().as_str() {
+                "true" => config.disabled = true,
+                "false" => {}
+                other => config.problems.push(format!(
+                    "ignoring OTEL_SDK_DISABLED={other:?}: expected `true` or `false`"
+                )),
+            }
+        }
+        config
+    }
+
+    /// Whether an OTLP endpoint is set in the environment: a binary may
+    /// export only then.
+    pub fn endpoint_in_env() -> bool {
+        [
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+        ]
+        .iter()
+        .any(|name| std::env::var(name).is_ok_and(|value| !value.trim().is_empty()))
+    }
+
+    /// Sets the receiver's base URL, as `OTEL_EXPORTER_OTLP_ENDPOINT` does:
+    /// traces go to `<url>/v1/traces`.
+    #[must_use]
+    pub fn with_endpoint(mut self, url: impl AsRef<str>) -> Self {
+        self.traces_endpoint = traces_url(url.as_ref());
+        self
+    }
+
+    /// Sets the full URL traces are posted to, as
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` does.
+    #[must_use]
+    pub fn with_traces_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.traces_endpoint = url.into();
+        self
+    }
+
+    /// Sets `service.name`.
+    #[must_use]
+    pub fn with_service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
+    /// Adds a resource attribute, replacing one with the same key.
+    /// `service.name` sets the service name.
+    #[must_use]
+    pub fn with_resource_attribute(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        let (key, value) = (key.into(), value.into());
+        if key == "service.name" {
+            self.service_name = Some(value);
+        } else {
+            self.resource_attributes.retain(|(k, _)| *k != key);
+            self.resource_attributes.push((key, value));
+        }
+        self
+    }
+
+    /// Adds an HTTP header to every export request (an API key, say).
+    #[must_use]
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// How long one export request may take (the exporter's default: 10 s).
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// How many finished spans may wait for export (the default: 2048).
+    /// Spans finished while the queue is full are dropped, and counted as
+    /// lost in the [`ExportReport`].
+    #[must_use]
+    pub fn with_max_queue_size(mut self, spans: usize) -> Self {
+        self.max_queue_size = Some(spans);
+        self
+    }
+
+    /// How often the queue is exported (the default: every 5 s, or sooner
+    /// when 512 spans wait).
+    #[must_use]
+    pub fn with_scheduled_delay(mut self, delay: Duration) -> Self {
+        self.scheduled_delay = Some(delay);
+        self
+    }
+
+    /// Turns export off (or back on): the layer then does nothing.
+    #[must_use]
+    pub fn with_disabled(mut self, disabled: bool) -> Self {
+        self.disabled = disabled;
+        self
+    }
+
+    /// The URL traces are posted to.
+    pub fn traces_endpoint(&self) -> &str {
+        &self.traces_endpoint
+    }
+
+    /// The `service.name` spans are exported under.
+    pub fn service_name(&self) -> String {
+        self.service_name
+            .clone()
+            .unwrap_or_else(default_service_name)
+    }
+
+    /// The resource attributes besides `service.name`, in order.
+    pub fn resource_attributes(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.resource_attributes
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Whether export is off.
+    pub fn is_disabled(&self) -> bool {
+        self.disabled
+    }
+
+    /// What was wrong with the environment [`OtelConfig::from_vars`] read.
+    pub fn problems(&self) -> &[String] {
+        &self.problems
+    }
+
+    /// A layer that exports the spans of a `Registry`-based subscriber, and
+    /// the guard that flushes them.
+    ///
+    /// Keep the guard until the program ends: dropping it (or calling
+    /// [`OtelGuard::shutdown`]) exports every span that has finished. The
+    /// layer activates each entered span's OpenTelemetry context, which is
+    /// what [`propagate`](crate::propagate) and
+    /// [`depropagate`](crate::depropagate) rely on. A disabled configuration
+    /// gives a layer that does nothing.
+    ///
+    /// # Errors
+    ///
+    /// An endpoint that is not a URL, or an HTTP client that cannot be built.
+    pub fn build_layer<S>(&self) -> Result<(OtelLayer<S>, OtelGuard), OtelError>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+    {
+        if self.disabled {
+            let layer: OtelLayer<S> = Box::new(tracing_subscriber::layer::Identity::new());
+            return Ok((layer, OtelGuard::disabled()));
+        }
+        let mut exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_protocol(Protocol::HttpBinary)
+            .with_endpoint(self.traces_endpoint.clone());
+        if let Some(timeout) = self.timeout {
+            exporter = exporter.with_timeout(timeout);
+        }
+        if !self.headers.is_empty() {
+            exporter = exporter.with_headers(self.headers.iter().cloned().collect());
+        }
+        let exporter = exporter
+            .build()
+            .map_err(|error| OtelError::Build(error.to_string()))?;
+
+        let counts = Arc::new(Counts::default());
+        let mut batch = BatchConfigBuilder::default();
+        if let Some(size) = self.max_queue_size {
+            batch = batch.with_max_queue_size(size);
+        }
+        if let Some(delay) = self.scheduled_delay {
+            batch = batch.with_scheduled_delay(delay);
+        }
+        let processor = BatchSpanProcessor::builder(CountingExporter {
+            inner: exporter,
+            counts: counts.clone(),
+        })
+        .with_batch_config(batch.build())
+        .build();
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(CountingProcessor {
+                inner: processor,
+                counts: counts.clone(),
+            })
+            .with_resource(self.resource())
+            .build();
+        let scope = InstrumentationScope::builder("alamos")
+            .with_version(env!("CARGO_PKG_VERSION"))
+            .build();
+        let layer = tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer_with_scope(scope))
+            .with_context_activation(true);
+        let guard = OtelGuard {
+            provider: Some(provider),
+            counts,
+            endpoint: self.traces_endpoint.clone(),
+        };
+        Ok((Box::new(layer), guard))
+    }
+
+    fn resource(&self) -> Resource {
+        let attributes: Vec<KeyValue> = self
+            .resource_attributes
+            .iter()
+            .filter(|(key, _)| key != "service.name")
+            .map(|(key, value)| KeyValue::new(key.clone(), value.clone()))
+            .collect();
+        let service_name = self.service_name.clone().or_else(|| {
+            // From OTEL_RESOURCE_ATTRIBUTES, when OTEL_SERVICE_NAME is unset.
+            self.resource_attributes
+                .iter()
+                .find(|(key, _)| key == "service.name")
+                .map(|(_, value)| value.clone())
+        });
+        Resource::builder_empty()
+            .with_detector(Box::new(TelemetryResourceDetector))
+            .with_attributes(attributes)
+            .with_service_name(service_name.unwrap_or_else(default_service_name))
+            .build()
+    }
+}
+
+/// `<base>/v1/traces`, with one `/` between.
+fn traces_url(base: &str) -> String {
+    format!("{}{TRACES_PATH}", base.trim_end_matches('/'))
+}
+
+/// `unknown_service:<executable name>`, as the OpenTelemetry specification
+/// names a service that did not name itself.
+fn default_service_name() -> String {
+    let executable = std::env::current_exe().ok().and_then(|path| {
+        path.file_stem()
+            .map(|stem| stem.to_string_lossy().into_owned())
+    });
+    match executable {
+        Some(name) => format!("unknown_service:{name}"),
+        None => "unknown_service".to_owned(),
+    }
+}
+
+/// Parses `key=value,key2=value2`: keys and values trimmed, values
+/// percent-decoded, empty members skipped.
+///
+/// # Errors
+///
+/// A member without `=` or with an empty key rejects the whole value, as
+/// the OpenTelemetry specification asks.
+fn parse_resource_attributes(text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut attributes: Vec<(String, String)> = Vec::new();
+    for member in text.split(',') {
+        let member = member.trim();
+        if member.is_empty() {
+            continue;
+        }
+        let Some((key, value)) = member.split_once('=') else {
+            return Err(format!("{member:?} is not `key=value`"));
+        };
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(format!("{member:?} has no key"));
+        }
+        let value = percent_decode_lossy(value.trim());
+        attributes.retain(|(k, _)| k != key);
+        attributes.push((key.to_owned(), value));
+    }
+    Ok(attributes)
+}
+
+/// Decodes `%XX` escapes; anything else, broken escapes included, stays.
+fn percent_decode_lossy(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        if let Some(byte) = escaped {
+            out.push(byte);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// What happened to the spans that finished.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExportReport {
+    /// Sampled spans that finished and were handed to the exporter's queue.
+    pub finished: u64,
+    /// Spans the receiver accepted.
+    pub exported: u64,
+    /// Spans in export requests that failed (the receiver was unreachable
+    /// or refused them).
+    pub failed: u64,
+}
+
+impl ExportReport {
+    /// Spans that finished but were not exported: dropped from a full queue,
+    /// in a failed request, or still waiting.
+    pub fn lost(&self) -> u64 {
+        self.finished.saturating_sub(self.exported)
+    }
+
+    /// Whether every finished span was exported.
+    pub fn is_complete(&self) -> bool {
+        self.exported >= self.finished
+    }
+}
+
+impl fmt::Display for ExportReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} of {} finished spans exported ({} in failed requests)",
+            self.exported, self.finished, self.failed
+        )
+    }
+}
+
+/// Flushes and stops span export; returned by [`OtelConfig::build_layer`].
+///
+/// Dropping it is a graceful shutdown: every finished span is exported
+/// (waiting at most a few seconds for the receiver), and spans lost on the
+/// way are reported on stderr. [`OtelGuard::shutdown`] does the same and
+/// returns the outcome instead.
+#[must_use = "dropping the guard stops span export"]
+pub struct OtelGuard {
+    provider: Option<SdkTracerProvider>,
+    counts: Arc<Counts>,
+    endpoint: String,
+}
+
+impl OtelGuard {
+    fn disabled() -> Self {
+        OtelGuard {
+            provider: None,
+            counts: Arc::new(Counts::default()),
+            endpoint: String::new(),
+        }
+    }
+
+    /// Exports every span finished so far, and waits for the receiver.
+    ///
+    /// # Errors
+    ///
+    /// The export failed or timed out.
+    pub fn flush(&self) -> Result<ExportReport, OtelError> {
+        if let Some(provider) = &self.provider {
+            provider.force_flush().map_err(OtelError::Sdk)?;
+        }
+        Ok(self.report())
+    }
+
+    /// How many spans finished and were exported so far.
+    pub fn report(&self) -> ExportReport {
+        self.counts.report()
+    }
+
+    /// The tracer provider, to install as OpenTelemetry's global one for
+    /// code that uses the OpenTelemetry API directly; `None` when export is
+    /// disabled.
+    pub fn provider(&self) -> Option<&SdkTracerProvider> {
+        self.provider.as_ref()
+    }
+
+    /// Exports every finished span and stops export; spans that finish
+    /// later are dropped.
+    ///
+    /// # Errors
+    ///
+    /// [`OtelError::Lost`] when some finished span was not exported, and
+    /// [`OtelError::Sdk`] when the shutdown itself failed.
+    pub fn shutdown(mut self) -> Result<ExportReport, OtelError> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Result<ExportReport, OtelError> {
+        let Some(provider) = self.provider.take() else {
+            return Ok(self.report());
+        };
+        let result = provider.shutdown();
+        let report = self.report();
+        result.map_err(OtelError::Sdk)?;
+        if report.is_complete() {
+            Ok(report)
+        } else {
+            Err(OtelError::Lost(report))
+        }
+    }
+}
+
+impl Drop for OtelGuard {
+    fn drop(&mut self) {
+        if let Err(error) = self.stop() {
+            eprintln!("alamos: span export to {}: {error}", self.endpoint);
+        }
+    }
+}
+
+impl fmt::Debug for OtelGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OtelGuard")
+            .field("endpoint", &self.endpoint)
+            .field("running", &self.provider.is_some())
+            .field("report", &self.report())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why span export could not start or did not finish cleanly.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum OtelError {
+    /// The exporter could not be built: a bad endpoint, say.
+    Build(String),
+    /// The OpenTelemetry SDK failed to flush or shut down.
+    Sdk(OTelSdkError),
+    /// Shutdown finished, but some finished spans were not exported.
+    Lost(ExportReport),
+}
+
+impl fmt::Display for OtelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OtelError::Build(error) => write!(f, "cannot build the OTLP exporter: {error}"),
+            OtelError::Sdk(error) => write!(f, "OpenTelemetry: {error}"),
+            OtelError::Lost(report) => write!(f, "spans lost: {report}"),
+        }
+    }
+}
+
+impl std::error::Error for OtelError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            OtelError::Sdk(error) => Some(error),
+            OtelError::Build(_) | OtelError::Lost(_) => None,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    finished: AtomicU64,
+    exported: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl Counts {
+    fn report(&self) -> ExportReport {
+        ExportReport {
+            finished: self.finished.load(Ordering::Acquire),
+            exported: self.exported.load(Ordering::Acquire),
+            failed: self.failed.load(Ordering::Acquire),
+        }
+    }
+}
+
+/// Counts the spans handed to the batch processor.
+#[derive(Debug)]
+struct CountingProcessor<P> {
+    inner: P,
+    counts: Arc<Counts>,
+}
+
+impl<P: SpanProcessor> SpanProcessor for CountingProcessor<P> {
+    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &opentelemetry::Context) {
+        self.inner.on_start(span, cx);
+    }
+
+    fn on_end(&self, span: SpanData) {
+        // The batch processor exports sampled spans only.
+        if span.span_context.is_sampled() {
+            self.counts.finished.fetch_add(1, Ordering::AcqRel);
+        }
+        self.inner.on_end(span);
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+/// Counts the spans the receiver accepted or refused.
+#[derive(Debug)]
+struct CountingExporter<E> {
+    inner: E,
+    counts: Arc<Counts>,
+}
+
+impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let spans = batch.len() as u64;
+        let result = self.inner.export(batch).await;
+        let counter = if result.is_ok() {
+            &self.counts.exported
+        } else {
+            &self.counts.failed
+        };
+        counter.fetch_add(spans, Ordering::AcqRel);
+        result
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn defaults() {
+        let config = OtelConfig::from_vars(vars(&[]));
+        assert_eq!(config, OtelConfig::new());
+        assert_eq!(config.traces_endpoint(), "http://localhost:4318/v1/traces");
+        assert!(config.service_name().starts_with("unknown_service:"));
+        assert!(!config.is_disabled());
+        assert!(config.problems().is_empty());
+    }
+
+    #[test]
+    fn endpoints() {
+        let base = OtelConfig::from_vars(vars(&[(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "http://127.0.0.1:14318/",
+        )]));
+        assert_eq!(base.traces_endpoint(), "http://127.0.0.1:14318/v1/traces");
+        let with_path = OtelConfig::from_vars(vars(&[(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "http://collector:4318/otlp",
+        )]));
+        assert_eq!(
+            with_path.traces_endpoint(),
+            "http://collector:4318/otlp/v1/traces"
+        );
+        let signal = OtelConfig::from_vars(vars(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://ignored:1"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "http://127.0.0.1:9/custom",
+            ),
+        ]));
+        assert_eq!(signal.traces_endpoint(), "http://127.0.0.1:9/custom");
+        let blank = OtelConfig::from_vars(vars(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "  ")]));
+        assert_eq!(blank.traces_endpoint(), "http://localhost:4318/v1/traces");
+        assert_eq!(
+            OtelConfig::new()
+                .with_endpoint("http://h:1")
+                .traces_endpoint(),
+            "http://h:1/v1/traces"
+        );
+        assert_eq!(
+            OtelConfig::new()
+                .with_traces_endpoint("http://h:1/t")
+                .traces_endpoint(),
+            "http://h:1/t"
+        );
+    }
+
+    #[test]
+    fn service_name_and_resource_attributes() {
+        let config = OtelConfig::from_vars(vars(&[(
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "service.name=from-attrs, deployment.environment=prod,team=a%20b%2Cc",
+        )]));
+        assert!(config.problems().is_empty(), "{:?}", config.problems());
+        let attributes: Vec<_> = config.resource_attributes().collect();
+        assert_eq!(
+            attributes,
+            [
+                ("service.name", "from-attrs"),
+                ("deployment.environment", "prod"),
+                ("team", "a b,c"),
+            ]
+        );
+        let resource = config.resource();
+        let get = |key: &'static str| {
+            resource
+                .get(&opentelemetry::Key::new(key))
+                .map(|v| v.to_string())
+        };
+        assert_eq!(get("service.name").as_deref(), Some("from-attrs"));
+        assert_eq!(get("team").as_deref(), Some("a b,c"));
+        assert_eq!(get("telemetry.sdk.language").as_deref(), Some("rust"));
+
+        let named = OtelConfig::from_vars(vars(&[
+            ("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attrs"),
+            ("OTEL_SERVICE_NAME", "from-name"),
+        ]));
+        assert_eq!(named.service_name(), "from-name");
+        let resource = named.resource();
+        assert_eq!(
+            resource
+                .get(&opentelemetry::Key::new("service.name"))
+                .map(|v| v.to_string())
+                .as_deref(),
+            Some("from-name")
+        );
+
+        let set = OtelConfig::new()
+            .with_resource_attribute("k", "1")
+            .with_resource_attribute("k", "2")
+            .with_resource_attribute("service.name", "svc");
+        assert_eq!(set.service_name(), "svc");
+        assert_eq!(set.resource_attributes().collect::<Vec<_>>(), [("k", "2")]);
+    }
+
+    #[test]
+    fn malformed_variables_are_reported_and_ignored() {
+        let config = OtelConfig::from_vars(vars(&[
+            ("OTEL_RESOURCE_ATTRIBUTES", "good=1,bad"),
+            ("OTEL_SDK_DISABLED", "yes"),
+        ]));
+        assert_eq!(config.resource_attributes().count(), 0);
+        assert!(!config.is_disabled());
+        assert_eq!(config.problems().len(), 2, "{:?}", config.problems());
+        assert!(config.problems()[0].contains("OTEL_RESOURCE_ATTRIBUTES"));
+        assert!(config.problems()[0].contains("\"bad\""));
+        assert!(config.problems()[1].contains("OTEL_SDK_DISABLED"));
+        assert!(parse_resource_attributes("=v")
+            .unwrap_err()
+            .contains("no key"));
+    }
+
+    #[test]
+    fn disabled() {
+        let config = OtelConfig::from_vars(vars(&[("OTEL_SDK_DISABLED", "TRUE")]));
+        assert!(config.is_disabled());
+        let (_layer, guard) = config
+            .build_layer::<tracing_subscriber::Registry>()
+            .unwrap();
+        assert!(guard.provider().is_none());
+        assert_eq!(guard.shutdown().unwrap(), ExportReport::default());
+        assert!(!OtelConfig::new()
+            .with_disabled(true)
+            .with_disabled(false)
+            .is_disabled());
+    }
+
+    #[test]
+    fn bad_endpoints_are_errors() {
+        let Err(err) = OtelConfig::new()
+            .with_traces_endpoint("not a url")
+            .build_layer::<tracing_subscriber::Registry>()
+        else {
+            panic!("an endpoint that is not a URL was accepted");
+        };
+        assert!(matches!(err, OtelError::Build(_)), "{err:?}");
+        assert!(err.to_string().contains("not a url"), "{err}");
+    }
+
+    #[test]
+    fn percent_decoding_is_lossy() {
+        assert_eq!(percent_decode_lossy("a%20b"), "a b");
+        assert_eq!(percent_decode_lossy("100%"), "100%");
+        assert_eq!(percent_decode_lossy("%zz%2"), "%zz%2");
+        assert_eq!(percent_decode_lossy("%C3%BC"), "ü");
+        assert_eq!(percent_decode_lossy("%FF"), "\u{FFFD}");
+    }
+
+    #[test]
+    fn reports() {
+        let report = ExportReport {
+            finished: 5,
+            exported: 3,
+            failed: 2,
+        };
+        assert_eq!(report.lost(), 2);
+        assert!(!report.is_complete());
+        assert_eq!(
+            report.to_string(),
+            "3 of 5 finished spans exported (2 in failed requests)"
+        );
+        assert_eq!(
+            OtelError::Lost(report).to_string(),
+            "spans lost: 3 of 5 finished spans exported (2 in failed requests)"
+        );
+    }
+}

@@ -1,0 +1,169 @@
+"""An OTLP/HTTP receiver for tests: oteltest's HttpSink on a loopback port.
+
+oteltest's HttpSink decodes OTLP/HTTP bodies (protobuf or JSON) and hands each
+ExportTraceServiceRequest to a listener. This wrapper binds it to 127.0.0.1
+only (HttpSink itself listens on all interfaces), keeps every span with its
+resource's service.name, and lets a test wait for spans with a deadline.
+
+Run on its own to watch what a program exports:
+
+    python tests/interop/sink.py 4318
+"""
+
+import http.server
+import logging
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+import oteltest.sink as oteltest_sink
+from oteltest.sink.handler import RequestHandler
+
+
+class _LoopbackHTTPServer(http.server.HTTPServer):
+    """HTTPServer that binds the loopback address whatever host it is given,
+    and does not log every request on stderr."""
+
+    def __init__(self, address, handler, *args, **kwargs):
+        quiet = type(handler.__name__, (handler,), {"log_message": lambda self, *a: None})
+        super().__init__(("127.0.0.1", address[1]), quiet, *args, **kwargs)
+
+
+# HttpSink builds its server as `HTTPServer(("", port), Handler)`; it looks the
+# name up in its module, so this is where to make it loopback-only.
+oteltest_sink.HTTPServer = _LoopbackHTTPServer
+
+
+@dataclass
+class Span:
+    service: str
+    name: str
+    trace_id: str
+    span_id: str
+    parent_id: str  # "" for a root span
+    kind: int
+    status: int  # 0 unset, 1 ok, 2 error
+    attributes: dict = field(default_factory=dict)
+
+
+def _value(any_value):
+    kind = any_value.WhichOneof("value")
+    return getattr(any_value, kind) if kind else None
+
+
+class _Collector(RequestHandler):
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.spans = []
+        self.requests = 0
+
+    def handle_trace(self, request, headers):
+        received = []
+        for resource_spans in request.resource_spans:
+            resource = {kv.key: _value(kv.value) for kv in resource_spans.resource.attributes}
+            service = resource.get("service.name", "")
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    received.append(
+                        Span(
+                            service=service,
+                            name=span.name,
+                            trace_id=span.trace_id.hex(),
+                            span_id=span.span_id.hex(),
+                            parent_id=span.parent_span_id.hex(),
+                            kind=span.kind,
+                            status=span.status.code,
+                            attributes={kv.key: _value(kv.value) for kv in span.attributes},
+                        )
+                    )
+        with self.lock:
+            self.requests += 1
+            self.spans.extend(received)
+
+    def handle_metrics(self, request, headers):
+        pass
+
+    def handle_logs(self, request, headers):
+        pass
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, deadline_s=10.0):
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+class Sink:
+    """oteltest's HttpSink on a free loopback port, collecting spans."""
+
+    def __init__(self, port=None):
+        self.port = port or free_port()
+        self._collector = _Collector()
+        self._sink = oteltest_sink.HttpSink(
+            self._collector, logging.getLogger("oteltest"), port=self.port, daemon=True
+        )
+
+    @property
+    def endpoint(self):
+        """The base URL, as OTEL_EXPORTER_OTLP_ENDPOINT takes it."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        self._sink.start()
+        if not wait_for_port(self.port):
+            raise RuntimeError(f"the sink did not listen on 127.0.0.1:{self.port}")
+        return self
+
+    def stop(self):
+        self._sink.stop()
+
+    def spans(self):
+        with self._collector.lock:
+            return list(self._collector.spans)
+
+    def wait(self, predicate, deadline_s=15.0):
+        """Waits until predicate(spans) is true; returns the spans either way."""
+        deadline = time.monotonic() + deadline_s
+        while True:
+            spans = self.spans()
+            if predicate(spans) or time.monotonic() >= deadline:
+                return spans
+            time.sleep(0.05)
+
+
+def main():
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 4318
+    sink = Sink(port).start()
+    print(f"listening for OTLP/HTTP on {sink.endpoint}/v1/traces; Ctrl-C stops", flush=True)
+    seen = 0
+    try:
+        while True:
+            spans = sink.spans()
+            for span in spans[seen:]:
+                parent = span.parent_id[:8] or "root"
+                print(
+                    f"{span.trace_id[:8]} {span.span_id[:8]} <- {parent:8}  "
+                    f"{span.service}: {span.name}",
+                    flush=True,
+                )
+            seen = len(spans)
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        sink.stop()
+
+
+if __name__ == "__main__":
+    main()

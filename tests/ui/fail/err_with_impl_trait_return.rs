@@ -1,0 +1,8 @@
+#[alamos::experiment("storage", err)]
+fn frames() -> impl Iterator<Item = u8> {
+    0..3
+}
+
+fn main() {
+    let _ = frames().count();
+}

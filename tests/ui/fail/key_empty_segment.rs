@@ -1,0 +1,6 @@
+#[alamos::experiment("storage..cesium")]
+fn write() {}
+
+fn main() {
+    write();
+}

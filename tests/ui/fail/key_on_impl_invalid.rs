@@ -1,0 +1,10 @@
+struct Writer;
+
+#[alamos::experiment("Storage")]
+impl Writer {
+    fn write(&self) {}
+}
+
+fn main() {
+    Writer.write();
+}

@@ -1,0 +1,6 @@
+#[alamos::experiment("storage.frame writer")]
+fn write() {}
+
+fn main() {
+    write();
+}

@@ -1,0 +1,6 @@
+#[alamos::experiment("storage.")]
+fn write() {}
+
+fn main() {
+    write();
+}

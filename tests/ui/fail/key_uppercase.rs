@@ -1,0 +1,6 @@
+#[alamos::experiment("storage.Cesium")]
+fn write() {}
+
+fn main() {
+    write();
+}

@@ -1,0 +1,6 @@
+#[alamos::level(debug)]
+fn write() {}
+
+fn main() {
+    write();
+}

@@ -1,0 +1,6 @@
+#[alamos::skip]
+fn write() {}
+
+fn main() {
+    write();
+}

@@ -1,0 +1,6 @@
+#[alamos::experiment("storage", verbose)]
+fn write() {}
+
+fn main() {
+    write();
+}

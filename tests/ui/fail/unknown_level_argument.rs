@@ -1,0 +1,6 @@
+#[alamos::experiment("storage", level = verbose)]
+fn write() {}
+
+fn main() {
+    write();
+}

@@ -1,0 +1,7 @@
+#[alamos::experiment("storage")]
+#[alamos::level(verbose)]
+fn write() {}
+
+fn main() {
+    write();
+}

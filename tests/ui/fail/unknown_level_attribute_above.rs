@@ -1,0 +1,7 @@
+#[alamos::level(critical)]
+#[alamos::experiment("storage")]
+fn write() {}
+
+fn main() {
+    write();
+}
