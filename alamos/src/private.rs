@@ -28,3 +28,10 @@ impl Scope {
         crate::key::ROOT
     }
 }
+
+/// Parses an HTTP request head the way the `/metrics` endpoint does; for the
+/// fuzzer. Returns whether the head was accepted.
+#[cfg(feature = "runtime")]
+pub fn fuzz_http_request_head(head: &[u8]) -> bool {
+    crate::prometheus::parse_request(head).is_ok()
+}

@@ -19,7 +19,7 @@ use metrics::{
 };
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-pub(crate) use self::http::{parse_listen_addr, Server};
+pub(crate) use self::http::{parse_listen_addr, parse_request, Server};
 pub(crate) use self::native::SeriesId;
 use self::native::Store;
 use crate::call::Outcome;
