@@ -43,6 +43,7 @@
 // The hot-path helpers are inlined into every instrumented function on
 // purpose: a disabled call must cost one load and a branch (see BENCHMARKS.md).
 #![allow(clippy::inline_always)]
+#![warn(missing_docs)]
 
 mod call;
 mod callsite;

@@ -335,15 +335,17 @@ pub struct UnknownExperiment {
 
 impl UnknownExperiment {
     fn new(key: &str, nodes: &BTreeSet<&'static str>) -> Self {
+        // Keys that extend what was typed (`dist` → `distribution`) come
+        // first, then the closest by edit distance.
         let mut ranked: Vec<_> = nodes
             .iter()
             .filter(|node| !node.is_empty())
-            .map(|node| (edit_distance(key, node), *node))
+            .map(|node| (!node.starts_with(key), edit_distance(key, node), *node))
             .collect();
         ranked.sort_unstable();
         UnknownExperiment {
             key: key.to_owned(),
-            nearest: ranked.into_iter().take(3).map(|(_, node)| node).collect(),
+            nearest: ranked.into_iter().take(3).map(|(_, _, node)| node).collect(),
         }
     }
 
@@ -426,6 +428,8 @@ mod tests {
         let nodes = BTreeSet::from(["", "storage", "storage.cesium", "distribution", "api"]);
         let unknown = UnknownExperiment::new("storage.cesum", &nodes);
         assert_eq!(unknown.nearest()[0], "storage.cesium");
+        let unknown = UnknownExperiment::new("dist", &nodes);
+        assert_eq!(unknown.nearest()[0], "distribution");
         assert!(unknown
             .to_string()
             .contains("nearest known: storage.cesium"));
