@@ -428,11 +428,11 @@ mod tests {
         let nodes = BTreeSet::from(["", "storage", "storage.cesium", "distribution", "api"]);
         let unknown = UnknownExperiment::new("storage.cesum", &nodes);
         assert_eq!(unknown.nearest()[0], "storage.cesium");
-        let unknown = UnknownExperiment::new("dist", &nodes);
-        assert_eq!(unknown.nearest()[0], "distribution");
         assert!(unknown
             .to_string()
             .contains("nearest known: storage.cesium"));
+        let unknown = UnknownExperiment::new("dist", &nodes);
+        assert_eq!(unknown.nearest()[0], "distribution");
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("", "abc"), 3);
     }
