@@ -155,6 +155,7 @@ fn encode(filter: LevelFilter) -> u8 {
 }
 
 /// The current threshold of the root experiment.
+#[cfg(feature = "runtime")]
 pub(crate) fn root_threshold() -> LevelFilter {
     let encoded = ROOT_THRESHOLD.load(Ordering::Relaxed);
     if encoded == OFF - 1 {
@@ -169,6 +170,7 @@ pub(crate) fn root_threshold() -> LevelFilter {
 }
 
 /// Creates the series of every enabled function at zero.
+#[cfg(feature = "runtime")]
 pub(crate) fn preregister_enabled() {
     tree().preregister_enabled();
 }
