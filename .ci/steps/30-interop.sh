@@ -23,7 +23,7 @@ echo "--- unit tests, otel build (propagation and export config)"
 cargo test -p alamos --features otel,http --lib -- propagate otel
 
 echo "--- OTLP export and propagation through OpenTelemetry; Builder::otel"
-cargo test -p alamos-tests --features otel --test propagation_otel --test builder_otel
+cargo test -p alamos-tests --features otel --test propagation_otel --test builder_otel --test secrets_otel
 
 echo "--- Python environment: oteltest, the OpenTelemetry SDK and OTLP/HTTP exporter"
 venv="$target_dir/interop-venv"

@@ -600,14 +600,26 @@ fn closure_body(
     let guard = Ident::new("__alamos_call", Span::mixed_site());
     let start = sync_start(call, &guard);
     let stmts = &block.stmts;
-    let returns_value = match &sig.output {
-        ReturnType::Default => false,
-        ReturnType::Type(_, ty) => !matches!(**ty, syn::Type::Never(_)),
+    let (returns_value, diverges) = match &sig.output {
+        ReturnType::Default => (false, false),
+        ReturnType::Type(_, ty) => {
+            let diverges = matches!(**ty, syn::Type::Never(_));
+            (!diverges, diverges)
+        }
     };
-    if !returns_value {
+    if diverges {
         return quote! {
             #start
             ::alamos::__private::call_once(move || { #(#stmts)* })
+        };
+    }
+    if !returns_value {
+        let ret = Ident::new("__alamos_ret", Span::mixed_site());
+        return quote! {
+            #start
+            let #ret = ::alamos::__private::call_once(move || { #(#stmts)* });
+            #guard.completed();
+            #ret
         };
     }
     let ret = Ident::new("__alamos_ret", Span::mixed_site());
@@ -616,6 +628,7 @@ fn closure_body(
     quote! {
         #start
         let #ret = ::alamos::__private::call_once #pinned (move || { #(#stmts)* });
+        #guard.completed();
         if #guard.is_active() {
             let __alamos_value = &#ret;
             if { #record } {

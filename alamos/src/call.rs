@@ -68,8 +68,6 @@ const STATUS_FIELD: &str = "otel.status_code";
 struct Recording {
     handles: HandlesRef,
     start: u64,
-    /// A panic that was already unwinding when the call began is not its own.
-    was_panicking: bool,
 }
 
 impl Recording {
@@ -88,12 +86,7 @@ impl Recording {
         Recording {
             handles,
             start: clock::now(),
-            was_panicking: std::thread::panicking(),
         }
-    }
-
-    fn is_unwinding(&self) -> bool {
-        std::thread::panicking() && !self.was_panicking
     }
 
     /// Records the outcome; failures also mark `span` for OpenTelemetry.
@@ -117,6 +110,10 @@ pub struct FnCall {
 struct ActiveCall {
     recording: Recording,
     error: Cell<bool>,
+    /// Set when the body returned. Dropped without it while the thread
+    /// panics, the call unwound; this holds even for a call that began while
+    /// another panic was already unwinding (from a `Drop`).
+    completed: Cell<bool>,
     // Dropped after the metrics are recorded, so they happen inside the span.
     span: EnteredSpan,
 }
@@ -141,6 +138,7 @@ impl FnCall {
             active: ManuallyDrop::new(Some(ActiveCall {
                 recording: Recording::start(callsite, labels),
                 error: Cell::new(false),
+                completed: Cell::new(false),
                 span,
             })),
         }
@@ -168,9 +166,18 @@ impl FnCall {
         }
     }
 
+    /// Records that the body returned normally.
+    #[inline]
+    pub fn completed(&self) {
+        if let Some(active) = &*self.active {
+            active.completed.set(true);
+        }
+    }
+
     /// Passes a returned value through, classifying it with `is_error`.
     #[inline(always)]
     pub fn returned<T>(&self, value: T, is_error: impl FnOnce(&T) -> bool) -> T {
+        self.completed();
         if self.is_active() && is_error(&value) {
             self.mark_error();
         }
@@ -192,7 +199,7 @@ impl Drop for FnCall {
 #[inline(never)]
 fn finish_call(active: Option<ActiveCall>) {
     if let Some(active) = active {
-        let outcome = if active.recording.is_unwinding() {
+        let outcome = if !active.completed.get() && std::thread::panicking() {
             Outcome::Panic
         } else if active.error.get() {
             Outcome::Error
@@ -251,13 +258,20 @@ where
     }
 }
 
-/// Finishes the call as a panic if `poll` unwinds.
-struct PollGuard<'a>(&'a mut Option<Recording>, &'a Span);
+/// Finishes the call as a panic if `poll` unwinds: dropped before `poll`
+/// returned.
+struct PollGuard<'a> {
+    recording: &'a mut Option<Recording>,
+    span: &'a Span,
+    returned: bool,
+}
 
 impl Drop for PollGuard<'_> {
     fn drop(&mut self) {
-        if let Some(recording) = self.0.take_if(|recording| recording.is_unwinding()) {
-            recording.finish(Outcome::Panic, self.1);
+        if !self.returned {
+            if let Some(recording) = self.recording.take() {
+                recording.finish(Outcome::Panic, self.span);
+            }
         }
     }
 }
@@ -274,11 +288,19 @@ where
         // fields are not structurally pinned.
         let this = unsafe { self.get_unchecked_mut() };
         let _enter = this.span.enter();
-        let guard = PollGuard(&mut this.recording, &this.span);
+        let mut guard = PollGuard {
+            recording: &mut this.recording,
+            span: &this.span,
+            returned: false,
+        };
         // SAFETY: see above; `future` stays in place until dropped in `drop`.
         let future = unsafe { Pin::new_unchecked(&mut *this.future) };
-        let output = std::task::ready!(future.poll(cx));
-        if let Some(recording) = guard.0.take() {
+        let poll = future.poll(cx);
+        guard.returned = true;
+        let Poll::Ready(output) = poll else {
+            return Poll::Pending;
+        };
+        if let Some(recording) = guard.recording.take() {
             let is_error = this
                 .is_error
                 .take()
@@ -288,7 +310,7 @@ where
             } else {
                 Outcome::Ok
             };
-            recording.finish(outcome, guard.1);
+            recording.finish(outcome, guard.span);
         }
         Poll::Ready(output)
     }

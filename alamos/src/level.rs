@@ -99,7 +99,7 @@ impl FromStr for Level {
     /// Parses a level name, ignoring ASCII case: `bench` (or `trace`), `debug`,
     /// `prod` (or `info`), `warn`, `error`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match LevelFilter::from_str(s)? {
+        match LevelFilter::from_str(s).map_err(|_| ParseLevelError::new(s, false))? {
             LevelFilter::Level(level) => Ok(level),
             LevelFilter::Off => Err(ParseLevelError::new(s, false)),
         }
@@ -276,6 +276,8 @@ mod tests {
     fn off_is_a_filter_not_a_level() {
         assert_eq!("off".parse::<LevelFilter>(), Ok(LevelFilter::Off));
         let err = "off".parse::<Level>().unwrap_err().to_string();
+        assert!(!err.ends_with("off"), "{err}");
+        let err = "verbose".parse::<Level>().unwrap_err().to_string();
         assert!(!err.ends_with("off"), "{err}");
         let err = "verbose".parse::<LevelFilter>().unwrap_err().to_string();
         assert!(err.contains("\"verbose\"") && err.ends_with("off"), "{err}");

@@ -347,7 +347,11 @@ impl UnknownExperiment {
         ranked.sort_unstable();
         UnknownExperiment {
             key: key.to_owned(),
-            nearest: ranked.into_iter().take(3).map(|(_, _, node)| node).collect(),
+            nearest: ranked
+                .into_iter()
+                .take(3)
+                .map(|(_, _, node)| node)
+                .collect(),
         }
     }
 

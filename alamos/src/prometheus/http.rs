@@ -12,7 +12,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::Exporter;
 
@@ -97,6 +97,11 @@ fn accept_loop(listener: &TcpListener, exporter: &Arc<Exporter>, stopping: &Atom
             active.fetch_sub(1, Ordering::SeqCst);
             let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
             let _ = respond(&mut stream, Status::Unavailable, "", false);
+            // Closing with the request unread would make the kernel send a
+            // reset that can overtake the 503: close our side, drain briefly.
+            let _ = stream.shutdown(std::net::Shutdown::Write);
+            let _ = stream.set_read_timeout(Some(Duration::from_millis(50)));
+            let _ = io::Read::read(&mut stream, &mut [0_u8; 1024]);
             continue;
         }
         let exporter = Arc::clone(exporter);
@@ -113,12 +118,34 @@ fn accept_loop(listener: &TcpListener, exporter: &Arc<Exporter>, stopping: &Atom
     }
 }
 
+/// Reads from a stream until a deadline: a client that sends its request
+/// head a byte at a time, each within the read timeout, is still cut off.
+struct DeadlineReader {
+    stream: TcpStream,
+    deadline: Instant,
+}
+
+impl io::Read for DeadlineReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let remaining = self.deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        self.stream.set_read_timeout(Some(remaining))?;
+        self.stream.read(buf)
+    }
+}
+
 fn serve(stream: TcpStream, exporter: &Exporter) -> io::Result<()> {
-    stream.set_read_timeout(Some(IDLE_TIMEOUT))?;
     stream.set_write_timeout(Some(IDLE_TIMEOUT))?;
     let mut writer = stream.try_clone()?;
-    let mut reader = BufReader::new(stream);
+    let mut reader = BufReader::new(DeadlineReader {
+        stream,
+        deadline: Instant::now() + IDLE_TIMEOUT,
+    });
     loop {
+        // Each request head, idle time before it included, gets IDLE_TIMEOUT.
+        reader.get_mut().deadline = Instant::now() + IDLE_TIMEOUT;
         let Some(head) = read_head(&mut reader)? else {
             return Ok(());
         };

@@ -100,9 +100,7 @@ impl Cesium {
 
     #[alamos::skip]
     fn size(&self) -> usize {
-        self.files
-            .lock()
-            .map_or(0, |files| files.values().sum())
+        self.files.lock().map_or(0, |files| files.values().sum())
     }
 }
 

@@ -1,0 +1,1 @@
+//! Empty: the bench is in `benches/stripped.rs`.
