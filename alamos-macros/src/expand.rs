@@ -655,14 +655,10 @@ fn record_outcome(
         }
     });
     let err = spec.args.err.as_ref().map(|err| {
-        let error = formatted(err, &quote!(__alamos_error));
+        let event = error_event(err);
         quote! {
             if let ::core::option::Option::Some(__alamos_error) = #value.__alamos_err() {
-                ::alamos::__private::tracing::event!(
-                    target: ::core::module_path!(),
-                    ::alamos::__private::tracing::Level::ERROR,
-                    error = #error
-                );
+                #event
             }
         }
     });
@@ -701,6 +697,18 @@ fn formatted(setting: &Setting<Format>, value: &TokenStream) -> TokenStream {
     }
 }
 
+/// An ERROR event recording the local `__alamos_error` as `err` asks.
+fn error_event(err: &Setting<Format>) -> TokenStream {
+    let error = formatted(err, &quote!(__alamos_error));
+    quote! {
+        ::alamos::__private::tracing::event!(
+            target: ::core::module_path!(),
+            ::alamos::__private::tracing::Level::ERROR,
+            error = #error
+        );
+    }
+}
+
 /// `#[track_caller]`: a closure would report its own location, so the body
 /// stays inline and its own exits (`return`, `?`, the tail) are rewritten to
 /// report errors. Exits inside macro bodies are not seen here.
@@ -719,16 +727,8 @@ fn inline_body(
         quote!(let #classify = |__alamos_value: &#ty| -> ::core::primitive::bool { #record };)
     });
     let record_err = spec.args.err.as_ref().map(|err| {
-        let error = formatted(err, &quote!(__alamos_error));
-        quote! {
-            |__alamos_error| {
-                ::alamos::__private::tracing::event!(
-                    target: ::core::module_path!(),
-                    ::alamos::__private::tracing::Level::ERROR,
-                    error = #error
-                );
-            }
-        }
+        let event = error_event(err);
+        quote!(|__alamos_error| { #event })
     });
     let mut exits = Exits {
         call: &guard,
