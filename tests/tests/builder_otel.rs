@@ -2,7 +2,9 @@
 //! together, as a binary would; dropping the guard exports every span.
 #![cfg(feature = "otel")]
 
+// Shared with propagation_otel, which uses more of it.
 #[path = "propagation_otel/receiver.rs"]
+#[allow(dead_code)]
 mod receiver;
 
 use receiver::Receiver;
