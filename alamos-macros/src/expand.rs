@@ -365,7 +365,7 @@ fn expand_method(
     };
     let vis = {
         let vis = &method.vis;
-        let defaultness = &method.defaultness;
+        let defaultness = &method.modifiers.defaultness;
         quote!(#vis #defaultness)
     };
     expand_fn(&spec, &method.attrs, &vis, &method.sig, &method.block)
@@ -505,7 +505,9 @@ fn level_tokens(level: LevelName) -> (TokenStream, TokenStream) {
 struct Call<'a> {
     /// The local holding `&'static FnCallsite`.
     callsite: Ident,
-    span: TokenStream,
+    /// `tracing::span!` for a function whose span records fields of its
+    /// own; `None` for the callsite's own span, `FnCallsite::span`.
+    span: Option<TokenStream>,
     label_values: Vec<&'a syn::Expr>,
 }
 
@@ -525,13 +527,25 @@ fn instrumented(
     let label_names = labels
         .iter()
         .map(|label| LitStr::new(&label.name.unraw().to_string(), label.name.span()));
+    let span_name = LitStr::new(&format!("{}.{}", key.value(), spec.name), key.span());
+    let this = Ident::new("__ALAMOS_CALLSITE", Span::mixed_site());
+    let location = quote! {
+        ::alamos::__private::Location {
+            span_name: #span_name,
+            module_path: ::core::module_path!(),
+            file: ::core::file!(),
+            line: ::core::line!(),
+        }
+    };
     let constructor = if labels.is_empty() {
-        quote!(::alamos::__private::FnCallsite::new(#key, #function, #level))
+        quote!(::alamos::__private::FnCallsite::new(&#this, #key, #function, #level, #location))
     } else {
-        quote!(::alamos::__private::FnCallsite::with_labels(#key, #function, #level, &[#(#label_names),*]))
+        quote!(::alamos::__private::FnCallsite::with_labels(
+            &#this, #key, #function, #level, #location, &[#(#label_names),*]
+        ))
     };
     let call = Call {
-        span: span_tokens(spec, &tracing_level),
+        span: span_tokens(spec, &tracing_level, &callsite),
         label_values: labels.iter().map(|label| &label.value).collect(),
         callsite,
     };
@@ -552,32 +566,37 @@ fn instrumented(
         #vis #sig {
             #scope
             let #callsite: &'static ::alamos::__private::FnCallsite = {
-                static __ALAMOS_CALLSITE: ::alamos::__private::FnCallsite = #constructor;
+                static #this: ::alamos::__private::FnCallsite = #constructor;
                 #[::alamos::__private::linkme::distributed_slice(::alamos::__private::FN_CALLSITES)]
                 #[linkme(crate = ::alamos::__private::linkme)]
-                static __ALAMOS_CALLSITE_REF: &::alamos::__private::FnCallsite = &__ALAMOS_CALLSITE;
-                &__ALAMOS_CALLSITE
+                static __ALAMOS_CALLSITE_REF: &::alamos::__private::FnCallsite = &#this;
+                &#this
             };
             #body
         }
     }
 }
 
-/// Starts the call: `FnCall::start` when the callsite is enabled.
+/// Starts the call: `FnCall::enter`, which records it when the callsite is
+/// enabled; with labels or fields of its own, their values are only
+/// evaluated then.
 fn sync_start(call: &Call<'_>, guard: &Ident) -> TokenStream {
     let Call {
         callsite,
         span,
         label_values,
     } = call;
-    let start = if label_values.is_empty() {
-        quote!(::alamos::__private::FnCall::start(#callsite, #span))
-    } else {
-        quote!(::alamos::__private::FnCall::start_labeled(
-            #callsite,
-            #span,
-            &[#(&(#label_values) as &dyn ::core::fmt::Display),*],
-        ))
+    let start = match (label_values.is_empty(), span) {
+        (true, None) => return quote!(let #guard = ::alamos::__private::FnCall::enter(#callsite);),
+        (true, Some(span)) => quote!(::alamos::__private::FnCall::start_span(#callsite, #span)),
+        (false, span) => {
+            let span = span.clone().unwrap_or_else(|| quote!(#callsite.span()));
+            quote!(::alamos::__private::FnCall::start_labeled(
+                #callsite,
+                #span,
+                &[#(&(#label_values) as &dyn ::core::fmt::Display),*],
+            ))
+        }
     };
     quote! {
         let #guard = if #callsite.is_enabled() {
@@ -779,6 +798,7 @@ fn async_body(
             }
         }
     });
+    let span = span.clone().unwrap_or_else(|| quote!(#callsite.span()));
     let enabled = Ident::new("__alamos_enabled", Span::mixed_site());
     let span_var = Ident::new("__alamos_span", Span::mixed_site());
     let future = Ident::new("__alamos_future", Span::mixed_site());
@@ -831,27 +851,34 @@ fn async_body(
     }
 }
 
-/// `tracing::span!` with the alamos fields and the opt-in ones.
-fn span_tokens(spec: &Spec<'_>, tracing_level: &TokenStream) -> TokenStream {
+/// `tracing::span!` with the alamos fields and the opt-in ones, for a
+/// function that records fields of its own; `None` for the others, whose
+/// span comes from their callsite's metadata.
+fn span_tokens(
+    spec: &Spec<'_>,
+    tracing_level: &TokenStream,
+    callsite: &Ident,
+) -> Option<TokenStream> {
+    let redacted: &[Ident] = spec.args.redact.as_ref().map_or(&[], |r| &r.value);
+    let own_fields = spec.args.fields.as_ref().map_or(&[][..], |f| &f.value[..]);
+    if own_fields.is_empty() && redacted.is_empty() {
+        return None;
+    }
     let key = &spec.key;
     let span_name = LitStr::new(&format!("{}.{}", key.value(), spec.name), key.span());
-    let function = LitStr::new(&spec.function, key.span());
-    let redacted: &[Ident] = spec.args.redact.as_ref().map_or(&[], |r| &r.value);
     let mut fields = Vec::new();
     let mut recorded = Vec::new();
-    if let Some(setting) = &spec.args.fields {
-        for field in &setting.value {
-            match field {
-                Field::Arg { ident, .. } if redacted.contains(ident) => {
-                    fields.push(quote!(#ident = "<redacted>"));
-                    recorded.push(ident.clone());
-                }
-                Field::Arg { ident, .. } => {
-                    fields.push(field.to_token_stream());
-                    recorded.push(ident.clone());
-                }
-                Field::Expr { .. } => fields.push(field.to_token_stream()),
+    for field in own_fields {
+        match field {
+            Field::Arg { ident, .. } if redacted.contains(ident) => {
+                fields.push(quote!(#ident = "<redacted>"));
+                recorded.push(ident.clone());
             }
+            Field::Arg { ident, .. } => {
+                fields.push(field.to_token_stream());
+                recorded.push(ident.clone());
+            }
+            Field::Expr { .. } => fields.push(field.to_token_stream()),
         }
     }
     for ident in redacted {
@@ -859,16 +886,16 @@ fn span_tokens(spec: &Spec<'_>, tracing_level: &TokenStream) -> TokenStream {
             fields.push(quote!(#ident = "<redacted>"));
         }
     }
-    quote! {
+    Some(quote! {
         ::alamos::__private::tracing::span!(
             target: ::core::module_path!(),
             #tracing_level,
             #span_name,
             alamos.experiment = #key,
-            code.function = #function,
+            code.function = #callsite.function(),
             code.namespace = ::core::module_path!(),
             otel.status_code = ::alamos::__private::tracing::field::Empty
             #(, #fields)*
         )
-    }
+    })
 }

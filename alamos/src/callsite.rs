@@ -10,6 +10,11 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering};
 
+use tracing::callsite::{DefaultCallsite, Identifier};
+use tracing::field::{FieldSet, Value};
+use tracing::metadata::Kind;
+use tracing::{Metadata, Span};
+
 use crate::handles::{HandleCache, LabelSets};
 use crate::level::Level;
 use crate::tree;
@@ -62,35 +67,91 @@ pub(crate) trait Gate: Sync {
     }
 }
 
+/// The names of the span fields every instrumented function records, shared
+/// by every callsite's span metadata.
+pub(crate) static SPAN_FIELDS: [&str; 4] = [
+    "alamos.experiment",
+    "code.function",
+    "code.namespace",
+    STATUS_FIELD,
+];
+
+/// `tracing-opentelemetry` maps this span field to the span status.
+pub(crate) const STATUS_FIELD: &str = "otel.status_code";
+
 /// The callsite of an instrumented function.
+///
+/// It also holds the metadata and the `tracing` callsite of the function's
+/// span, so an expansion is one `static` built by a `const fn` rather than a
+/// `tracing::span!` per function: the span is created by [`FnCallsite::span`],
+/// one function shared by every callsite.
 #[doc(hidden)]
 pub struct FnCallsite {
     interest: Interest,
     experiment: &'static str,
     function: &'static str,
+    module_path: &'static str,
     level: Level,
+    span_metadata: Metadata<'static>,
+    span_callsite: DefaultCallsite,
     pub(crate) handles: HandleCache,
     pub(crate) label_sets: LabelSets,
 }
 
+/// Where an instrumented function is, for its span's metadata: what the
+/// expansion passes to [`FnCallsite::new`].
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub struct Location {
+    /// `experiment.name`: the span's name.
+    pub span_name: &'static str,
+    /// `module_path!()`: the span's target and `code.namespace`.
+    pub module_path: &'static str,
+    /// `file!()`.
+    pub file: &'static str,
+    /// `line!()`.
+    pub line: u32,
+}
+
 impl FnCallsite {
-    /// Used by generated code only.
-    pub const fn new(experiment: &'static str, function: &'static str, level: Level) -> Self {
-        FnCallsite::with_labels(experiment, function, level, &[])
+    /// Used by generated code only: `this` is the static being built, which
+    /// the span metadata and the `tracing` callsite point at each other through.
+    pub const fn new(
+        this: &'static FnCallsite,
+        experiment: &'static str,
+        function: &'static str,
+        level: Level,
+        location: Location,
+    ) -> Self {
+        FnCallsite::with_labels(this, experiment, function, level, location, &[])
     }
 
     /// Used by generated code only: a callsite with `labels(...)`.
     pub const fn with_labels(
+        this: &'static FnCallsite,
         experiment: &'static str,
         function: &'static str,
         level: Level,
+        location: Location,
         labels: &'static [&'static str],
     ) -> Self {
         FnCallsite {
             interest: Interest::new(),
             experiment,
             function,
+            module_path: location.module_path,
             level,
+            span_metadata: Metadata::new(
+                location.span_name,
+                location.module_path,
+                level.as_tracing(),
+                Some(location.file),
+                Some(location.line),
+                Some(location.module_path),
+                FieldSet::new(&SPAN_FIELDS, Identifier(&this.span_callsite)),
+                Kind::SPAN,
+            ),
+            span_callsite: DefaultCallsite::new(&this.span_metadata),
             handles: HandleCache::new(),
             label_sets: LabelSets::new(labels),
         }
@@ -100,6 +161,44 @@ impl FnCallsite {
     #[inline(always)]
     pub fn is_enabled(&'static self) -> bool {
         self.interest.is_enabled(self)
+    }
+
+    /// A new span for a call, with the standard fields, or a disabled span
+    /// when no subscriber wants it: what `tracing::span!` does, for the
+    /// metadata of this callsite.
+    #[inline]
+    pub fn span(&'static self) -> Span {
+        let metadata = &self.span_metadata;
+        let level = *metadata.level();
+        if level > tracing::level_filters::STATIC_MAX_LEVEL
+            || level > tracing::level_filters::LevelFilter::current()
+        {
+            return Span::none();
+        }
+        let interest = self.span_callsite.interest();
+        if interest.is_never()
+            || (!interest.is_always()
+                && !tracing::dispatcher::get_default(|dispatch| dispatch.enabled(metadata)))
+        {
+            return Span::none();
+        }
+        let fields = metadata.fields();
+        let mut names = fields.iter();
+        let (Some(experiment), Some(function), Some(namespace), Some(status)) =
+            (names.next(), names.next(), names.next(), names.next())
+        else {
+            // The metadata is built with the four standard fields above.
+            return Span::none();
+        };
+        Span::new(
+            metadata,
+            &fields.value_set(&[
+                (&experiment, Some(&self.experiment as &dyn Value)),
+                (&function, Some(&self.function as &dyn Value)),
+                (&namespace, Some(&self.module_path as &dyn Value)),
+                (&status, None),
+            ]),
+        )
     }
 
     /// The experiment key.

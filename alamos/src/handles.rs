@@ -108,30 +108,67 @@ impl Handles {
         }))
     }
 
-    /// A call started.
+    /// A call started; what it returns lets [`Handles::finish_here`] skip
+    /// looking up the thread's cells again.
     #[inline]
-    pub(crate) fn start(&self) {
+    pub(crate) fn start(&self) -> Started {
         match self {
-            Handles::Facade(handles) => handles.in_flight.increment(1.0),
+            Handles::Facade(handles) => {
+                handles.in_flight.increment(1.0);
+                Started::default()
+            }
             #[cfg(feature = "runtime")]
-            Handles::Native(series) => series.start(),
+            Handles::Native(series) => Started {
+                cells: series.start(),
+            },
         }
     }
 
-    /// A call finished with `outcome` after `nanos`.
+    /// A call finished with `outcome` after `nanos`, on any thread.
     #[inline]
     pub(crate) fn finish(&self, outcome: Outcome, nanos: u64) {
         match self {
-            Handles::Facade(handles) => {
-                #[allow(clippy::cast_precision_loss)]
-                handles.duration.record(nanos as f64 / 1e9);
-                handles.in_flight.decrement(1.0);
-                handles.calls[outcome as usize].increment(1);
-            }
+            Handles::Facade(handles) => handles.finish(outcome, nanos),
             #[cfg(feature = "runtime")]
             Handles::Native(series) => series.finish(outcome, nanos),
         }
     }
+
+    /// A call finished with `outcome` after `nanos`, on the thread where
+    /// `start` returned `started`, before that thread exits.
+    #[inline]
+    pub(crate) fn finish_here(&self, started: Started, outcome: Outcome, nanos: u64) {
+        #[cfg(not(feature = "runtime"))]
+        let Started {} = started;
+        match self {
+            Handles::Facade(handles) => handles.finish(outcome, nanos),
+            #[cfg(feature = "runtime")]
+            Handles::Native(series) => match started.cells {
+                // SAFETY: `started` comes from `start` on this thread, whose
+                // cells live until it exits, which it has not.
+                Some(cells) => unsafe { series.finish_local(cells, outcome, nanos) },
+                None => series.finish(outcome, nanos),
+            },
+        }
+    }
+}
+
+impl FacadeHandles {
+    #[inline]
+    fn finish(&self, outcome: Outcome, nanos: u64) {
+        #[allow(clippy::cast_precision_loss)]
+        self.duration.record(nanos as f64 / 1e9);
+        self.in_flight.decrement(1.0);
+        self.calls[outcome as usize].increment(1);
+    }
+}
+
+/// What starting a call leaves for finishing it on the same thread.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Started {
+    /// The calling thread's cells of the series, with alamos's recorder.
+    #[cfg(feature = "runtime")]
+    cells: Option<crate::prometheus::LocalCells>,
 }
 
 /// Handles of one callsite, either cached for the process, shared by the calls
@@ -169,16 +206,18 @@ impl HandleCache {
 
     #[inline]
     pub(crate) fn get(&self, experiment: &'static str, function: &'static str) -> HandlesRef {
-        metrics::with_recorder(|recorder| {
-            let address = recorder_address(recorder);
-            let cached = self.0.load(Ordering::Acquire);
-            // SAFETY: a non-null pointer was published by `refresh` from a
-            // leaked box, which is never freed.
-            match unsafe { cached.as_ref() } {
-                Some(cached) if cached.recorder == address => HandlesRef::Cached(&cached.handles),
-                _ => self.refresh(recorder, address, experiment, function),
-            }
-        })
+        // Only the address is taken under `with_recorder`, so that its
+        // thread-local access inlines here; `refresh` asks again.
+        let address = metrics::with_recorder(recorder_address);
+        let cached = self.0.load(Ordering::Acquire);
+        // SAFETY: a non-null pointer was published by `refresh` from a
+        // leaked box, which is never freed.
+        match unsafe { cached.as_ref() } {
+            Some(cached) if cached.recorder == address => HandlesRef::Cached(&cached.handles),
+            _ => metrics::with_recorder(|recorder| {
+                self.refresh(recorder, recorder_address(recorder), experiment, function)
+            }),
+        }
     }
 
     #[cold]
@@ -206,6 +245,7 @@ impl HandleCache {
     }
 }
 
+#[inline]
 pub(crate) fn recorder_address(recorder: &dyn Recorder) -> usize {
     ptr::from_ref(recorder).cast::<()>() as usize
 }

@@ -8,7 +8,7 @@ pub use crate::call::{
     call_once, debug, display, CallFuture, ErrOfOther, ErrOfResult, FnCall, IsErrOther,
     IsErrResult, Observe, RecordDebug, RecordDisplay,
 };
-pub use crate::callsite::{FnCallsite, LogCallsite, FN_CALLSITES, LOG_CALLSITES};
+pub use crate::callsite::{FnCallsite, Location, LogCallsite, FN_CALLSITES, LOG_CALLSITES};
 
 /// The receiver through which a log macro finds its experiment.
 ///

@@ -639,3 +639,60 @@ fn disabled_callsite_opens_no_span_and_evaluates_no_field() {
         "a field expression ran for a disabled callsite"
     );
 }
+
+/// The span's metadata is the callsite's own: built once in a `static` by the
+/// expansion, with the function's location, not the macro's.
+#[test]
+fn span_metadata_names_the_function_and_where_it_is() {
+    use std::sync::{Arc, Mutex};
+    use tracing_subscriber::layer::{Context, SubscriberExt};
+
+    type Seen = Arc<Mutex<Vec<&'static tracing::Metadata<'static>>>>;
+    struct Metadata(Seen);
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Metadata {
+        fn on_new_span(
+            &self,
+            attrs: &tracing::span::Attributes<'_>,
+            _: &tracing::span::Id,
+            _: Context<'_, S>,
+        ) {
+            self.0.lock().unwrap().push(attrs.metadata());
+        }
+    }
+
+    #[alamos::experiment("spans.metadata")]
+    fn located() {}
+    let line = line!() - 2;
+
+    let seen = Seen::default();
+    let subscriber = tracing_subscriber::registry().with(Metadata(Arc::clone(&seen)));
+    tracing::subscriber::with_default(subscriber, || {
+        located();
+        located();
+    });
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2);
+    assert!(std::ptr::eq(seen[0], seen[1]), "one metadata per callsite");
+    let metadata = seen[0];
+    assert_eq!(metadata.name(), "spans.metadata.located");
+    assert_eq!(metadata.target(), "spans");
+    assert_eq!(metadata.module_path(), Some("spans"));
+    assert_eq!(metadata.file(), Some(file!()));
+    assert!(
+        metadata.line().is_some_and(|at| at.abs_diff(line) <= 1),
+        "{:?} is not near line {line}",
+        metadata.line()
+    );
+    assert!(metadata.is_span());
+    assert_eq!(*metadata.level(), tracing::Level::INFO);
+    let fields: Vec<&str> = metadata.fields().iter().map(|f| f.name()).collect();
+    assert_eq!(
+        fields,
+        [
+            "alamos.experiment",
+            "code.function",
+            "code.namespace",
+            "otel.status_code"
+        ]
+    );
+}

@@ -20,8 +20,8 @@ use metrics::{
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 pub(crate) use self::http::{parse_listen_addr, parse_request, Server};
-pub(crate) use self::native::SeriesId;
 use self::native::Store;
+pub(crate) use self::native::{LocalCells, SeriesId};
 use crate::call::Outcome;
 use crate::handles::{CALLS_IN_FLIGHT, CALLS_TOTAL, CALL_DURATION_SECONDS};
 
@@ -111,9 +111,22 @@ impl std::fmt::Debug for NativeSeries {
 }
 
 impl NativeSeries {
+    /// Counts a call started, and returns the calling thread's cells of the
+    /// series when it has them.
     #[inline]
-    pub(crate) fn start(self) {
-        self.id.start(self.store);
+    pub(crate) fn start(self) -> Option<LocalCells> {
+        self.id.start(self.store)
+    }
+
+    /// [`NativeSeries::finish`] through the cells `start` returned.
+    ///
+    /// # Safety
+    ///
+    /// `cells` came from `start` of this series on the calling thread.
+    #[inline]
+    pub(crate) unsafe fn finish_local(self, cells: LocalCells, outcome: Outcome, nanos: u64) {
+        // SAFETY: as the caller promises.
+        unsafe { cells.finish(self.store, outcome, nanos) }
     }
 
     #[inline]

@@ -15,7 +15,7 @@
 
 use std::cell::OnceCell;
 use std::collections::HashMap;
-use std::ptr;
+use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
@@ -312,6 +312,13 @@ thread_local! {
     static LOCAL: Local = const { Local(OnceCell::new()) };
 }
 
+#[inline(always)]
+fn finished(cells: &mut Cells<'_>, outcome: Outcome, bucket: usize, nanos: u64) {
+    cells.add(FINISHED + outcome as usize, 1);
+    cells.add(BUCKETS + bucket, 1);
+    cells.add(SUM_NANOS, nanos);
+}
+
 /// Where an update lands: the thread's own cells, written with a plain load
 /// and store since only this thread writes them, or the shared totals, under
 /// the store's lock, while the thread is exiting.
@@ -337,22 +344,28 @@ impl Cells<'_> {
 }
 
 /// Runs `update` on this thread's cells of `id`, or on the shared totals
-/// while the thread is exiting or beyond the per-thread capacity.
-#[inline]
-fn write(store: &'static Store, id: SeriesId, update: impl Fn(&mut Cells<'_>)) {
-    let done = LOCAL.try_with(|local| {
-        let block = local.0.get_or_init(|| register_thread(store));
-        match block.cells(id) {
-            Some(cells) => {
+/// while the thread is exiting or beyond the per-thread capacity; returns
+/// the thread's cells when they were used.
+#[inline(always)]
+fn write(
+    store: &'static Store,
+    id: SeriesId,
+    update: impl Fn(&mut Cells<'_>),
+) -> Option<LocalCells> {
+    let own = LOCAL
+        .try_with(|local| {
+            let block = local.0.get_or_init(|| register_thread(store));
+            block.cells(id).map(|cells| {
                 update(&mut Cells::Own(cells));
-                true
-            }
-            None => false,
-        }
-    });
-    if done != Ok(true) {
+                LocalCells(NonNull::from(&cells[0]))
+            })
+        })
+        .ok()
+        .flatten();
+    if own.is_none() {
         store.retire(id, |cells| update(&mut Cells::Shared(cells)));
     }
+    own
 }
 
 #[cold]
@@ -362,22 +375,48 @@ fn register_thread(store: &Store) -> Arc<Block> {
     block
 }
 
+/// The calling thread's cells of one series, found when a call started so
+/// that finishing it on the same thread does not look them up again.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LocalCells(NonNull<AtomicU64>);
+
+// SAFETY: a `LocalCells` is only dereferenced by `LocalCells::finish`,
+// whose contract is to be called on the thread the cells belong to. An async
+// call carries one to other threads without ever using it there.
+unsafe impl Send for LocalCells {}
+// SAFETY: as for `Send`; `&LocalCells` gives no access to the cells.
+unsafe impl Sync for LocalCells {}
+
+impl LocalCells {
+    /// [`SeriesId::finish`] through the cells [`SeriesId::start`] returned.
+    ///
+    /// # Safety
+    ///
+    /// `self` came from `start` with this `store`, on the calling thread:
+    /// the thread has not exited, so its cells are alive.
+    #[inline]
+    pub(crate) unsafe fn finish(self, store: &'static Store, outcome: Outcome, nanos: u64) {
+        let bucket = store.bucket(nanos);
+        // SAFETY: `start` made `self` from the first of its series'
+        // `store.width` cells in the thread's block, which lives as long as
+        // the thread.
+        let cells = unsafe { std::slice::from_raw_parts(self.0.as_ptr(), store.width) };
+        finished(&mut Cells::Own(cells), outcome, bucket, nanos);
+    }
+}
+
 impl SeriesId {
     /// A call of this series started.
     #[inline]
-    pub(crate) fn start(self, store: &'static Store) {
-        write(store, self, |cells| cells.add(STARTED, 1));
+    pub(crate) fn start(self, store: &'static Store) -> Option<LocalCells> {
+        write(store, self, |cells| cells.add(STARTED, 1))
     }
 
     /// A call of this series finished after `nanos`.
     #[inline]
     pub(crate) fn finish(self, store: &'static Store, outcome: Outcome, nanos: u64) {
         let bucket = store.bucket(nanos);
-        write(store, self, |cells| {
-            cells.add(FINISHED + outcome as usize, 1);
-            cells.add(BUCKETS + bucket, 1);
-            cells.add(SUM_NANOS, nanos);
-        });
+        write(store, self, |cells| finished(cells, outcome, bucket, nanos));
     }
 
     /// Counts `count` calls finished with `outcome`, for `metrics` counters
