@@ -545,7 +545,7 @@ fn instrumented(
         ))
     };
     let call = Call {
-        span: span_tokens(spec, &tracing_level, &callsite),
+        span: span_tokens(spec, &span_name, &tracing_level, &callsite),
         label_values: labels.iter().map(|label| &label.value).collect(),
         callsite,
     };
@@ -856,6 +856,7 @@ fn async_body(
 /// span comes from their callsite's metadata.
 fn span_tokens(
     spec: &Spec<'_>,
+    span_name: &LitStr,
     tracing_level: &TokenStream,
     callsite: &Ident,
 ) -> Option<TokenStream> {
@@ -865,7 +866,6 @@ fn span_tokens(
         return None;
     }
     let key = &spec.key;
-    let span_name = LitStr::new(&format!("{}.{}", key.value(), spec.name), key.span());
     let mut fields = Vec::new();
     let mut recorded = Vec::new();
     for field in own_fields {
