@@ -324,6 +324,14 @@ impl LabelSets {
                     if let Some(handles) = state.sets.get(&values) {
                         return HandlesRef::Shared(Arc::clone(handles));
                     }
+                    // Past the cap, every new label set overflows: no need
+                    // to wait for the write lock.
+                    if let Some((handles, overflowed)) = &state.overflow {
+                        if state.sets.len() >= MAX_LABEL_SETS.load(Ordering::Relaxed) {
+                            overflowed.increment(1);
+                            return HandlesRef::Shared(Arc::clone(handles));
+                        }
+                    }
                 }
             }
             let mut state = self.state.write().unwrap_or_else(PoisonError::into_inner);
