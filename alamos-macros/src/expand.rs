@@ -511,6 +511,16 @@ struct Call<'a> {
     label_values: Vec<&'a syn::Expr>,
 }
 
+impl Call<'_> {
+    /// The expression creating the call's span, either way.
+    fn span_expr(&self) -> TokenStream {
+        let callsite = &self.callsite;
+        self.span
+            .clone()
+            .unwrap_or_else(|| quote!(#callsite.span()))
+    }
+}
+
 fn instrumented(
     spec: &Spec<'_>,
     attrs: &[Attribute],
@@ -589,8 +599,8 @@ fn sync_start(call: &Call<'_>, guard: &Ident) -> TokenStream {
     let start = match (label_values.is_empty(), span) {
         (true, None) => return quote!(let #guard = ::alamos::__private::FnCall::enter(#callsite);),
         (true, Some(span)) => quote!(::alamos::__private::FnCall::start_span(#callsite, #span)),
-        (false, span) => {
-            let span = span.clone().unwrap_or_else(|| quote!(#callsite.span()));
+        (false, _) => {
+            let span = call.span_expr();
             quote!(::alamos::__private::FnCall::start_labeled(
                 #callsite,
                 #span,
@@ -780,8 +790,8 @@ fn async_body(
 ) -> TokenStream {
     let Call {
         callsite,
-        span,
         label_values,
+        ..
     } = call;
     let stmts = &block.stmts;
     // Pins the future's output type, so `?` in the body infers as in a fn.
@@ -798,7 +808,7 @@ fn async_body(
             }
         }
     });
-    let span = span.clone().unwrap_or_else(|| quote!(#callsite.span()));
+    let span = call.span_expr();
     let enabled = Ident::new("__alamos_enabled", Span::mixed_site());
     let span_var = Ident::new("__alamos_span", Span::mixed_site());
     let future = Ident::new("__alamos_future", Span::mixed_site());

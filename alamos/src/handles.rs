@@ -284,7 +284,22 @@ pub(crate) struct LabelSets {
 struct LabelState {
     recorder: usize,
     sets: BTreeMap<Vec<String>, Arc<Handles>>,
-    overflow: Option<(Arc<Handles>, Counter)>,
+    overflow: Option<Overflow>,
+}
+
+/// The series every label set past the cap folds into, and the counter of
+/// calls that did.
+struct Overflow {
+    handles: Arc<Handles>,
+    calls: Counter,
+}
+
+impl Overflow {
+    /// Counts one more overflowing call and hands out the overflow series.
+    fn hit(&self) -> HandlesRef {
+        self.calls.increment(1);
+        HandlesRef::Shared(Arc::clone(&self.handles))
+    }
 }
 
 impl LabelSets {
@@ -326,10 +341,9 @@ impl LabelSets {
                     }
                     // Past the cap, every new label set overflows: no need
                     // to wait for the write lock.
-                    if let Some((handles, overflowed)) = &state.overflow {
+                    if let Some(overflow) = &state.overflow {
                         if state.sets.len() >= MAX_LABEL_SETS.load(Ordering::Relaxed) {
-                            overflowed.increment(1);
-                            return HandlesRef::Shared(Arc::clone(handles));
+                            return overflow.hit();
                         }
                     }
                 }
@@ -351,7 +365,7 @@ impl LabelSets {
                 state.sets.insert(values, Arc::clone(&handles));
                 return HandlesRef::Shared(handles);
             }
-            let (handles, overflowed) = state.overflow.get_or_insert_with(|| {
+            let overflow = state.overflow.get_or_insert_with(|| {
                 let labels: Vec<Label> = self
                     .names
                     .iter()
@@ -362,18 +376,17 @@ impl LabelSets {
                     Label::from_static_parts("function", function),
                 ];
                 let metadata = metrics::Metadata::new(module_path!(), metrics::Level::INFO, None);
-                (
-                    Arc::new(Handles::register_with(
+                Overflow {
+                    handles: Arc::new(Handles::register_with(
                         recorder, experiment, function, &labels,
                     )),
-                    recorder.register_counter(
+                    calls: recorder.register_counter(
                         &Key::from_parts(LABEL_OVERFLOW_TOTAL, counter_labels),
                         &metadata,
                     ),
-                )
+                }
             });
-            overflowed.increment(1);
-            HandlesRef::Shared(Arc::clone(handles))
+            overflow.hit()
         })
     }
 
