@@ -19,10 +19,9 @@ use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 
 /// Histogram buckets in seconds, for every recorder the benches build, so
-/// durations render as Prometheus histograms rather than summaries.
-pub(crate) const BUCKETS: &[f64] = &[
-    1e-6, 5e-6, 1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0,
-];
+/// durations render as Prometheus histograms rather than summaries: alamos's
+/// defaults, so the figures are the ones users get.
+pub(crate) const BUCKETS: &[f64] = alamos::DEFAULT_DURATION_BUCKETS;
 
 /// How often the exporter folds recorded histogram samples into buckets, as
 /// its own HTTP listener would. Without upkeep, samples pile up in memory.
