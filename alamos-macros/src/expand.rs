@@ -577,9 +577,9 @@ fn instrumented(
             #scope
             let #callsite: &'static ::alamos::__private::FnCallsite = {
                 static #this: ::alamos::__private::FnCallsite = #constructor;
-                #[::alamos::__private::linkme::distributed_slice(::alamos::__private::FN_CALLSITES)]
+                #[::alamos::__private::linkme::distributed_slice(::alamos::__private::GATES)]
                 #[linkme(crate = ::alamos::__private::linkme)]
-                static __ALAMOS_CALLSITE_REF: &::alamos::__private::FnCallsite = &#this;
+                static __ALAMOS_CALLSITE_REF: &dyn ::alamos::__private::Gate = &#this;
                 &#this
             };
             #body

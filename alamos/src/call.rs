@@ -20,50 +20,13 @@ use tracing::Span;
 
 use crate::callsite::{FnCallsite, STATUS_FIELD};
 use crate::clock;
-use crate::handles::{HandlesRef, Started};
-
-/// How a call ended: the `outcome` label of `alamos_calls_total`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Outcome {
-    /// It returned, and not an `Err`.
-    Ok,
-    /// It returned an `Err`, directly or through `?`.
-    Error,
-    /// It unwound.
-    Panic,
-    /// Its future was dropped before completing.
-    Cancelled,
-}
-
-impl Outcome {
-    /// Every outcome, in label order.
-    pub const ALL: [Outcome; 4] = [
-        Outcome::Ok,
-        Outcome::Error,
-        Outcome::Panic,
-        Outcome::Cancelled,
-    ];
-
-    /// The label value: `ok`, `error`, `panic` or `cancelled`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Ok => "ok",
-            Outcome::Error => "error",
-            Outcome::Panic => "panic",
-            Outcome::Cancelled => "cancelled",
-        }
-    }
-}
-
-impl fmt::Display for Outcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
-    }
-}
+use crate::metric::calls::{CallHandles, Started};
+use crate::metric::outcome::Outcome;
+use crate::metric::sink::HandleRef;
 
 /// The metrics side of a call in progress.
 struct Recording {
-    handles: HandlesRef,
+    handles: HandleRef<CallHandles>,
     started: Started,
     start: u64,
 }
@@ -72,15 +35,7 @@ impl Recording {
     /// `labels` holds the values of the callsite's `labels(...)`, if any.
     #[inline(always)]
     fn start(callsite: &'static FnCallsite, labels: &[&dyn fmt::Display]) -> Self {
-        let handles = if labels.is_empty() {
-            callsite
-                .handles
-                .get(callsite.experiment(), callsite.function())
-        } else {
-            callsite
-                .label_sets
-                .get(callsite.experiment(), callsite.function(), labels)
-        };
+        let handles = callsite.call_handles(labels);
         let started = handles.start();
         Recording {
             handles,

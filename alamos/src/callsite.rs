@@ -1,71 +1,24 @@
-//! Callsites: the per-annotation statics that generated code checks.
+//! Callsites of instrumented functions and log macros: the per-annotation
+//! statics that generated code checks.
 //!
 //! Every annotated function and every log macro owns one `static` callsite,
-//! built by a `const fn` and listed in a link-time registry (a `linkme`
-//! distributed slice), so the experiment tree knows every key before the first
-//! call. A callsite caches whether it is enabled in one atomic byte: the
-//! disabled path is a relaxed load and a branch. The tree rewrites the byte of
-//! every affected callsite when a threshold changes.
+//! built by a `const fn` and listed in the tree's link-time registry of
+//! gates, so the experiment tree knows every key before the first call. A
+//! function's callsite also holds its span's metadata and its cached metric
+//! handles.
 
+use std::any::Any;
 use std::fmt;
-use std::sync::atomic::{AtomicU8, Ordering};
 
 use tracing::callsite::{DefaultCallsite, Identifier};
 use tracing::field::{FieldSet, Value};
 use tracing::metadata::Kind;
 use tracing::{Metadata, Span};
 
-use crate::handles::{HandleCache, LabelSets};
 use crate::level::Level;
-use crate::tree;
-
-const UNREGISTERED: u8 = 0;
-const DISABLED: u8 = 1;
-const ENABLED: u8 = 2;
-
-/// The cached enabled state shared by both kinds of callsite.
-pub(crate) struct Interest(AtomicU8);
-
-impl Interest {
-    const fn new() -> Self {
-        Interest(AtomicU8::new(UNREGISTERED))
-    }
-
-    #[inline(always)]
-    fn is_enabled(&self, gate: &'static dyn Gate) -> bool {
-        match self.0.load(Ordering::Relaxed) {
-            ENABLED => true,
-            DISABLED => false,
-            _ => register(gate),
-        }
-    }
-
-    pub(crate) fn set(&self, enabled: bool) {
-        self.0
-            .store(if enabled { ENABLED } else { DISABLED }, Ordering::Relaxed);
-    }
-
-    pub(crate) fn is_registered(&self) -> bool {
-        self.0.load(Ordering::Relaxed) != UNREGISTERED
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn register(gate: &'static dyn Gate) -> bool {
-    tree::register(gate);
-    gate.interest().0.load(Ordering::Relaxed) == ENABLED
-}
-
-/// What the tree needs to know of a callsite.
-pub(crate) trait Gate: Sync {
-    fn experiment(&self) -> &'static str;
-    fn level(&self) -> Level;
-    fn interest(&self) -> &Interest;
-    fn as_fn(&self) -> Option<&FnCallsite> {
-        None
-    }
-}
+use crate::metric::calls::{CallHandles, CallLabels};
+use crate::metric::sink::{HandleCache, HandleRef, LabelSets};
+use crate::tree::{Gate, Interest};
 
 /// The names of the span fields every instrumented function records, shared
 /// by every callsite's span metadata.
@@ -94,8 +47,8 @@ pub struct FnCallsite {
     level: Level,
     span_metadata: Metadata<'static>,
     span_callsite: DefaultCallsite,
-    pub(crate) handles: HandleCache,
-    pub(crate) label_sets: LabelSets,
+    handles: HandleCache<CallHandles>,
+    label_sets: LabelSets<CallHandles>,
 }
 
 /// Where an instrumented function is, for its span's metadata: what the
@@ -206,12 +159,18 @@ impl FnCallsite {
         self.experiment
     }
 
-    /// Registers this callsite's metric handles now rather than at its first
-    /// call, so its series exist from start-up.
-    pub(crate) fn preregister(&self) {
-        // A labelled callsite's series depend on values only calls provide.
-        if self.label_sets.names().is_empty() {
-            drop(self.handles.get(self.experiment, self.function));
+    /// The metric handles of a call with these `labels(...)` values (none
+    /// for a callsite without labels).
+    #[inline]
+    pub(crate) fn call_handles(&self, labels: &[&dyn fmt::Display]) -> HandleRef<CallHandles> {
+        let names = CallLabels {
+            experiment: self.experiment,
+            function: self.function,
+        };
+        if labels.is_empty() {
+            self.handles.get(&names)
+        } else {
+            self.label_sets.get(&names, labels)
         }
     }
 
@@ -236,8 +195,17 @@ impl Gate for FnCallsite {
     fn interest(&self) -> &Interest {
         &self.interest
     }
-    fn as_fn(&self) -> Option<&FnCallsite> {
-        Some(self)
+    fn enabled(&self) {
+        // A labelled callsite's series depend on values only calls provide.
+        if self.label_sets.names().is_empty() {
+            self.handles.preregister(&CallLabels {
+                experiment: self.experiment,
+                function: self.function,
+            });
+        }
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
     }
 }
 
@@ -294,6 +262,12 @@ impl Gate for LogCallsite {
     fn interest(&self) -> &Interest {
         &self.interest
     }
+    fn names_experiment(&self) -> bool {
+        false
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
 }
 
 impl fmt::Debug for LogCallsite {
@@ -304,13 +278,3 @@ impl fmt::Debug for LogCallsite {
             .finish_non_exhaustive()
     }
 }
-
-/// Every instrumented function in the binary, collected at link time.
-#[doc(hidden)]
-#[linkme::distributed_slice]
-pub static FN_CALLSITES: [&'static FnCallsite];
-
-/// Every log macro in the binary, collected at link time.
-#[doc(hidden)]
-#[linkme::distributed_slice]
-pub static LOG_CALLSITES: [&'static LogCallsite];

@@ -3,19 +3,19 @@
 //! Libraries never call this; a binary calls it once at start-up and keeps the
 //! returned [`Guard`] alive until exit.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::sync::mpsc;
-use std::thread::JoinHandle;
-use std::time::Duration;
 
 use tracing::Metadata;
 use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::{filter, Layer, Registry};
 
-use crate::prometheus::{parse_listen_addr, AlamosRecorder, Server, DEFAULT_DURATION_BUCKETS};
+use crate::metric::recorder::AlamosRecorder;
+use crate::metric::{buckets, name, sink, store};
+use crate::prometheus::{parse_listen_addr, Server};
 use crate::tree;
 
 /// Selects JSON log lines instead of human-readable ones: `json` or `text`.
@@ -23,8 +23,6 @@ pub const LOG_FORMAT_ENV: &str = "ALAMOS_LOG_FORMAT";
 /// Serves the Prometheus exposition on this address, such as `127.0.0.1:9464`
 /// (a bare port binds loopback).
 pub const PROMETHEUS_ADDR_ENV: &str = "ALAMOS_PROMETHEUS_ADDR";
-
-const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 /// How log lines are written to stderr.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -78,6 +76,8 @@ pub struct Builder {
     log_format: Option<LogFormat>,
     endpoint: Endpoint,
     buckets: Vec<f64>,
+    histogram_buckets: HashMap<String, Vec<f64>>,
+    thread_series: Option<usize>,
     subscriber: bool,
     recorder: bool,
     span_events: bool,
@@ -99,7 +99,9 @@ impl Builder {
         Builder {
             log_format: None,
             endpoint: Endpoint::FromEnv,
-            buckets: DEFAULT_DURATION_BUCKETS.to_vec(),
+            buckets: buckets::DURATIONS.to_vec(),
+            histogram_buckets: HashMap::new(),
+            thread_series: None,
             subscriber: true,
             recorder: true,
             span_events: true,
@@ -139,10 +141,31 @@ impl Builder {
     }
 
     /// Upper bounds, in seconds, of the `alamos_call_duration_seconds`
-    /// buckets (and of the buckets of every other histogram recorded through
-    /// the installed recorder). Must be finite and strictly ascending.
+    /// buckets (default [`crate::buckets::DURATIONS`]). Must be finite and
+    /// strictly ascending.
     pub fn duration_buckets(mut self, bounds: &[f64]) -> Self {
         self.buckets = bounds.to_vec();
+        self
+    }
+
+    /// Upper bounds of the buckets of the histogram `name` recorded through
+    /// the `metrics` facade (`metrics::histogram!`). Without this, such a
+    /// histogram is bucketed by its unit: [`crate::buckets::DURATIONS`] for
+    /// seconds, [`crate::buckets::BYTES`] for bytes (described with
+    /// `metrics::describe_histogram!`, or a name ending in `_seconds` or
+    /// `_bytes`), else [`crate::buckets::COUNTS`]. alamos's own
+    /// `histogram!` takes its buckets at the callsite.
+    pub fn histogram_buckets(mut self, name: impl Into<String>, bounds: &[f64]) -> Self {
+        self.histogram_buckets.insert(name.into(), bounds.to_vec());
+        self
+    }
+
+    /// Caps the series each thread keeps cells of its own for (default
+    /// 256): a thread's updates to further series take atomic operations on
+    /// shared cells instead, so a thread costs a bounded amount of memory
+    /// however many series it touches.
+    pub fn max_thread_series(mut self, max: usize) -> Self {
+        self.thread_series = Some(max);
         self
     }
 
@@ -181,32 +204,27 @@ impl Builder {
     /// Fails, installing nothing, if the buckets are invalid or the endpoint's
     /// address cannot be bound.
     pub fn install(self) -> Result<Guard, InitError> {
-        validate_buckets(&self.buckets)?;
+        buckets::check(&self.buckets).map_err(InitError::Buckets)?;
+        for (name, bounds) in &self.histogram_buckets {
+            buckets::check(bounds)
+                .map_err(|reason| InitError::Buckets(format!("{name}: {reason}")))?;
+        }
         let addr = match self.endpoint {
             Endpoint::FromEnv => env_prometheus_addr(),
             Endpoint::Off => None,
             Endpoint::At(addr) => Some(addr),
         };
-        let recorder = if self.recorder {
-            Some(
-                AlamosRecorder::new(&self.buckets)
-                    .map_err(|err| InitError::Buckets(err.to_string()))?,
-            )
-        } else {
-            None
-        };
-        let server = match (addr, &recorder) {
-            (Some(addr), Some(recorder)) => Some(
-                Server::start(addr, std::sync::Arc::clone(recorder.exporter()))
-                    .map_err(|source| InitError::Bind { addr, source })?,
-            ),
-            (Some(addr), None) => {
+        let server = match addr {
+            Some(addr) if self.recorder => {
+                Some(Server::start(addr).map_err(|source| InitError::Bind { addr, source })?)
+            }
+            Some(addr) => {
                 eprintln!(
                     "alamos: not serving metrics on {addr}: the builder was told not to install a recorder"
                 );
                 None
             }
-            (None, _) => None,
+            None => None,
         };
 
         if let Some(max) = self.max_label_sets {
@@ -221,35 +239,12 @@ impl Builder {
             install_subscriber(format, self.span_events, otel_layer);
         }
 
-        let mut upkeep = None;
-        let mut exporter = None;
-        if let Some(recorder) = recorder {
-            let handle = recorder.upkeep_handle();
-            let candidate = std::sync::Arc::clone(recorder.exporter());
-            match metrics::set_global_recorder(recorder) {
-                Ok(()) => {
-                    if let Some(address) = crate::handles::global_recorder_address() {
-                        crate::prometheus::publish(std::sync::Arc::clone(&candidate), address);
-                    }
-                    metrics::describe_counter!(
-                        crate::LABEL_OVERFLOW_TOTAL,
-                        metrics::Unit::Count,
-                        "Calls whose labels(...) values were folded into the __overflow__ series: their function already had the maximum number of label sets."
-                    );
-                    exporter = Some(candidate);
-                    upkeep = Upkeep::start(handle);
-                    tree::preregister_enabled();
-                }
-                Err(_) => eprintln!(
-                    "alamos: a metrics recorder is already installed; keeping it (alamos's metrics go to it, and alamos serves no exposition)"
-                ),
-            }
-        }
-        let server = if exporter.is_some() { server } else { None };
+        let recorder = self.recorder
+            && install_recorder(&self.buckets, self.histogram_buckets, self.thread_series);
+        let server = if recorder { server } else { None };
         Ok(Guard {
             server,
-            upkeep,
-            exporter,
+            recorder,
             #[cfg(feature = "otel")]
             otel,
         })
@@ -280,23 +275,34 @@ impl Builder {
     }
 }
 
-fn validate_buckets(bounds: &[f64]) -> Result<(), InitError> {
-    if bounds.is_empty() {
-        return Err(InitError::Buckets("no bucket bounds given".into()));
+/// Installs alamos's recorder as the global one; false if another recorder
+/// was there first, which then keeps alamos's metrics.
+fn install_recorder(
+    call_bounds: &[f64],
+    histogram_buckets: HashMap<String, Vec<f64>>,
+    thread_series: Option<usize>,
+) -> bool {
+    let store = store::store(call_bounds);
+    if let Some(max) = thread_series {
+        store.set_thread_series(max);
     }
-    if let Some(bad) = bounds.iter().find(|b| !b.is_finite()) {
-        return Err(InitError::Buckets(format!("bound {bad} is not finite")));
+    if metrics::set_global_recorder(AlamosRecorder::new(store, histogram_buckets)).is_err() {
+        eprintln!(
+            "alamos: a metrics recorder is already installed; keeping it (alamos's metrics go to it, and alamos serves no exposition)"
+        );
+        return false;
     }
-    for pair in bounds.windows(2) {
-        if let [low, high] = pair {
-            if low >= high {
-                return Err(InitError::Buckets(format!(
-                    "bounds must ascend strictly, but {low} is followed by {high}"
-                )));
-            }
-        }
-    }
-    Ok(())
+    let Some(address) = sink::probe_global_recorder() else {
+        eprintln!(
+            "alamos: cannot start a thread to find the recorder; metrics go through the facade"
+        );
+        return true;
+    };
+    sink::publish_store_recorder(address);
+    let overflow = name::LABEL_OVERFLOW;
+    store.describe(overflow.name, Some(overflow.help), overflow.unit);
+    tree::notify_enabled();
+    true
 }
 
 fn env_log_format() -> LogFormat {
@@ -379,48 +385,11 @@ where
     }
 }
 
-/// Runs the inner recorder's histogram upkeep until dropped.
-struct Upkeep {
-    stop: mpsc::Sender<()>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Upkeep {
-    fn start(handle: metrics_exporter_prometheus::PrometheusHandle) -> Option<Upkeep> {
-        let (stop, stopped) = mpsc::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("alamos-upkeep".into())
-            .spawn(move || {
-                while let Err(mpsc::RecvTimeoutError::Timeout) =
-                    stopped.recv_timeout(UPKEEP_INTERVAL)
-                {
-                    handle.run_upkeep();
-                }
-                handle.run_upkeep();
-            })
-            .ok()?;
-        Some(Upkeep {
-            stop,
-            thread: Some(thread),
-        })
-    }
-}
-
-impl Drop for Upkeep {
-    fn drop(&mut self) {
-        let _ = self.stop.send(());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
 /// Keeps what [`init`] set up running; flushes and stops it when dropped.
 #[must_use = "metrics are served and flushed only while the guard lives"]
 pub struct Guard {
     server: Option<Server>,
-    upkeep: Option<Upkeep>,
-    exporter: Option<std::sync::Arc<crate::prometheus::Exporter>>,
+    recorder: bool,
     #[cfg(feature = "otel")]
     otel: Option<crate::OtelGuard>,
 }
@@ -429,8 +398,7 @@ impl Guard {
     fn empty() -> Guard {
         Guard {
             server: None,
-            upkeep: None,
-            exporter: None,
+            recorder: false,
             #[cfg(feature = "otel")]
             otel: None,
         }
@@ -443,14 +411,17 @@ impl Guard {
 
     /// The Prometheus exposition, if alamos's recorder was installed.
     pub fn render(&self) -> Option<String> {
-        self.exporter.as_ref().map(|exporter| exporter.render())
+        if self.recorder {
+            crate::prometheus::render_current()
+        } else {
+            None
+        }
     }
 }
 
 impl Drop for Guard {
     fn drop(&mut self) {
         self.server.take();
-        self.upkeep.take();
         // Exports every finished span; reports on stderr what could not be.
         #[cfg(feature = "otel")]
         self.otel.take();
@@ -463,7 +434,7 @@ impl fmt::Debug for Guard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Guard")
             .field("prometheus_addr", &self.prometheus_addr())
-            .field("recorder", &self.exporter.is_some())
+            .field("recorder", &self.recorder)
             .finish_non_exhaustive()
     }
 }

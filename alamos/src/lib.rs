@@ -49,12 +49,16 @@ mod call;
 mod callsite;
 mod clock;
 mod directive;
-mod handles;
 #[cfg(feature = "runtime")]
 mod init;
+mod inventory;
 mod key;
 mod level;
 mod log;
+// Without `runtime` nothing installs alamos's recorder, so the store and its
+// snapshots go unused: callsites then record through the `metrics` facade.
+#[cfg_attr(not(feature = "runtime"), allow(dead_code))]
+mod metric;
 #[cfg(feature = "otel")]
 mod otel;
 #[cfg(feature = "runtime")]
@@ -62,7 +66,6 @@ mod prometheus;
 mod propagate;
 mod strip;
 mod tree;
-#[cfg(feature = "runtime")]
 mod view;
 
 #[doc(hidden)]
@@ -71,22 +74,23 @@ pub mod __private;
 
 pub use alamos_macros::{experiment, level, skip};
 
-pub use crate::call::Outcome;
 pub use crate::directive::{parse_directives, Directive, DirectiveError, Directives};
-pub use crate::handles::{
-    set_max_label_sets, CALLS_IN_FLIGHT, CALLS_TOTAL, CALL_DURATION_SECONDS,
-    DEFAULT_MAX_LABEL_SETS, LABEL_OVERFLOW_TOTAL, OVERFLOW_LABEL_VALUE,
-};
 #[cfg(feature = "runtime")]
 pub use crate::init::{
     init, Builder, Guard, InitError, LogFormat, LOG_FORMAT_ENV, PROMETHEUS_ADDR_ENV,
 };
+pub use crate::inventory::{experiments, Experiment, Instrument, InstrumentValue, MetricKind};
 pub use crate::key::{validate_key, KeyError, ROOT};
 pub use crate::level::{Level, LevelFilter, ParseLevelError};
+pub use crate::metric::name::{
+    Unit, CALLS_IN_FLIGHT, CALLS_TOTAL, CALL_DURATION_SECONDS, LABEL_OVERFLOW_TOTAL,
+    OVERFLOW_LABEL_VALUE,
+};
+pub use crate::metric::observe::{observe, Observer, Watch};
+pub use crate::metric::outcome::Outcome;
+pub use crate::metric::sink::{set_max_label_sets, DEFAULT_MAX_LABEL_SETS};
 #[cfg(feature = "otel")]
 pub use crate::otel::{ExportReport, OtelConfig, OtelError, OtelGuard, OtelLayer};
-#[cfg(feature = "runtime")]
-pub use crate::prometheus::{render_prometheus, AlamosRecorder, DEFAULT_DURATION_BUCKETS};
 pub use crate::propagate::{
     depropagate, propagate, with_parent, Baggage, BaggageError, Carrier, EnteredContext,
     InvalidBaggageKey, RemoteContext, TraceParent, TraceParentError, TraceState, TraceStateError,
@@ -94,16 +98,15 @@ pub use crate::propagate::{
 };
 pub use crate::strip::STATIC_MAX_LEVEL;
 pub use crate::tree::{
-    experiments, set_directives, set_level, threshold, Experiment, SetLevelError,
-    UnknownExperiment, LEVEL_ENV,
+    set_directives, set_level, threshold, SetLevelError, UnknownExperiment, LEVEL_ENV,
 };
-#[cfg(feature = "runtime")]
 pub use crate::view::{tree, TreeView};
 
-/// Whether alamos's recorder is the global one, so series can be created early.
-fn prometheus_installed() -> bool {
-    #[cfg(feature = "runtime")]
-    return prometheus::installed().is_some();
-    #[cfg(not(feature = "runtime"))]
-    return false;
+/// Histogram bucket presets for `histogram!` and [`Builder`].
+pub mod buckets {
+    pub use crate::metric::buckets::{BYTES, COUNTS, DURATIONS};
 }
+
+/// The default buckets of `alamos_call_duration_seconds`.
+#[deprecated(note = "use `alamos::buckets::DURATIONS`")]
+pub const DEFAULT_DURATION_BUCKETS: &[f64] = buckets::DURATIONS;

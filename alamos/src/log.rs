@@ -92,9 +92,9 @@ macro_rules! __alamos_log {
             $crate::__private::LogCallsite::new($crate::Level::$level, || {
                 (&&&&&&&&$crate::__private::Scope).__alamos_experiment()
             });
-        #[$crate::__private::linkme::distributed_slice($crate::__private::LOG_CALLSITES)]
+        #[$crate::__private::linkme::distributed_slice($crate::__private::GATES)]
         #[linkme(crate = $crate::__private::linkme)]
-        static __ALAMOS_CALLSITE_REF: &$crate::__private::LogCallsite = &__ALAMOS_CALLSITE;
+        static __ALAMOS_CALLSITE_REF: &dyn $crate::__private::Gate = &__ALAMOS_CALLSITE;
         if __ALAMOS_CALLSITE.is_enabled() {
             $crate::__private::tracing::event!(
                 target: ::core::module_path!(),

@@ -8,7 +8,10 @@ pub use crate::call::{
     call_once, debug, display, CallFuture, ErrOfOther, ErrOfResult, FnCall, IsErrOther,
     IsErrResult, Observe, RecordDebug, RecordDisplay,
 };
-pub use crate::callsite::{FnCallsite, Location, LogCallsite, FN_CALLSITES, LOG_CALLSITES};
+pub use crate::callsite::{FnCallsite, Location, LogCallsite};
+pub use crate::metric::instrument::{ExperimentOf, InstrumentCallsite, InstrumentSpec};
+pub use crate::metric::name::Kind;
+pub use crate::tree::{Gate, GATES};
 
 /// The receiver through which a log macro finds its experiment.
 ///

@@ -1,21 +1,30 @@
-//! A readable rendering of the experiment tree.
+//! A readable rendering of the experiment tree: a reader of the tree and of
+//! metric snapshots.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::call::Outcome;
-use crate::tree::{self, Experiment};
+use crate::inventory::{self, Instrument, InstrumentValue};
+use crate::level::LevelFilter;
+use crate::metric::name::{CALLS_IN_FLIGHT, CALLS_TOTAL, CALL_DURATION_SECONDS};
+use crate::metric::outcome::Outcome;
+use crate::metric::snapshot::{Snapshot, Value};
+use crate::tree as experiment_tree;
 
 /// A snapshot of the experiment tree: every experiment and its ancestors,
-/// with level, threshold and, when alamos's recorder is installed, call counts.
+/// with level and threshold, and, when alamos's recorder is installed, call
+/// counts by outcome, calls in flight, latency quantiles and the current
+/// value of each instrument.
 ///
 /// Its `Display` draws the tree:
 ///
 /// ```text
-/// experiment                     level  threshold      calls   errors
-/// (root)                         -      prod
-/// ├── distribution               -      debug
-/// │   └── distribution.writer    debug  debug            120        3
-/// └── storage                    prod   prod              40        0
+/// experiment                   level  threshold   calls  errors  panics  cancelled  in flight    p50     p99
+/// (root)                       -      prod
+/// ├── distribution             -      debug
+/// │   └── distribution.writer  debug  debug         120       3       0          0          0  41 µs  130 µs
+/// │         frame_writer_bytes_total  counter  30720
+/// └── storage                  prod   prod           40       0       0          0          1  2.6 ms  9.8 ms
 /// ```
 #[derive(Clone, Debug)]
 pub struct TreeView {
@@ -28,18 +37,64 @@ struct Row {
     depth: usize,
     /// Whether each ancestor column (and this node) is the last child.
     last: Vec<bool>,
-    experiment: Option<Experiment>,
-    threshold: crate::LevelFilter,
-    calls: Option<[u64; Outcome::ALL.len()]>,
+    level: Option<crate::Level>,
+    threshold: LevelFilter,
+    calls: Option<Calls>,
+    instruments: Vec<Instrument>,
+}
+
+/// The call metrics of one experiment, summed over its functions.
+#[derive(Clone, Debug, Default)]
+struct Calls {
+    by_outcome: [u64; Outcome::ALL.len()],
+    in_flight: f64,
+    /// Cumulative duration buckets, over the bounds.
+    buckets: Vec<u64>,
+    bounds: Vec<f64>,
+}
+
+impl Calls {
+    /// The `q` quantile of durations, in seconds, interpolated within its
+    /// bucket as Prometheus' `histogram_quantile` does.
+    #[allow(clippy::cast_precision_loss)]
+    fn quantile(&self, q: f64) -> Option<f64> {
+        let total = *self.buckets.last()?;
+        if total == 0 {
+            return None;
+        }
+        let rank = q * total as f64;
+        let bucket = self
+            .buckets
+            .iter()
+            .position(|&count| count as f64 >= rank)?;
+        let Some(&upper) = self.bounds.get(bucket) else {
+            // In `+Inf`: the highest finite bound is all that is known.
+            return self.bounds.last().copied();
+        };
+        let lower = if bucket == 0 {
+            0.0
+        } else {
+            self.bounds[bucket - 1]
+        };
+        let below = if bucket == 0 {
+            0
+        } else {
+            self.buckets[bucket - 1]
+        };
+        let inside = (self.buckets[bucket] - below) as f64;
+        Some(lower + (upper - lower) * (rank - below as f64) / inside.max(1.0))
+    }
 }
 
 /// Takes a snapshot of the experiment tree for display.
 pub fn tree() -> TreeView {
-    let experiments = crate::experiments();
-    let counts = crate::prometheus::installed().map(|exporter| exporter.calls_by_experiment());
+    let snapshot = crate::metric::snapshot();
+    let calls = snapshot.as_ref().map(calls_by_experiment);
+    let mut instruments = inventory::instruments_by_key(snapshot.as_ref());
+    let named = experiment_tree::named();
     let mut keys: Vec<String> = vec![String::new()];
-    for experiment in &experiments {
-        for ancestor in crate::key::lineage(experiment.key) {
+    for node in &named {
+        for ancestor in crate::key::lineage(node.key) {
             if !keys.iter().any(|k| k == ancestor) {
                 keys.push(ancestor.to_owned());
             }
@@ -65,15 +120,67 @@ pub fn tree() -> TreeView {
                 key: key.clone(),
                 depth,
                 last,
-                experiment: experiments.iter().find(|e| e.key == key).cloned(),
-                threshold: tree::threshold(key).unwrap_or_default(),
-                calls: counts
+                level: named.iter().find(|n| n.key == key).map(|n| n.level),
+                threshold: experiment_tree::threshold(key).unwrap_or_default(),
+                calls: calls
                     .as_ref()
-                    .and_then(|counts| counts.get(key.as_str()).copied()),
+                    .and_then(|calls| calls.get(key.as_str()).cloned()),
+                instruments: instruments.remove(key.as_str()).unwrap_or_default(),
             }
         })
         .collect();
     TreeView { rows }
+}
+
+/// The call metrics of every experiment, summed over its functions.
+fn calls_by_experiment(snapshot: &Snapshot) -> BTreeMap<String, Calls> {
+    let mut by_key: BTreeMap<String, Calls> = BTreeMap::new();
+    let experiment = |labels: &[(String, String)]| {
+        labels
+            .iter()
+            .find(|(name, _)| name == "experiment")
+            .map(|(_, key)| key.clone())
+    };
+    if let Some(family) = snapshot.family(CALLS_TOTAL) {
+        for series in &family.series {
+            let (Some(key), Some(outcome), Value::Counter(count)) = (
+                experiment(&series.labels),
+                series.label("outcome"),
+                &series.value,
+            ) else {
+                continue;
+            };
+            let calls = by_key.entry(key).or_default();
+            if let Some(index) = Outcome::ALL.iter().position(|o| o.as_str() == outcome) {
+                calls.by_outcome[index] += count;
+            }
+        }
+    }
+    if let Some(family) = snapshot.family(CALL_DURATION_SECONDS) {
+        for series in &family.series {
+            let (Some(key), Value::Histogram { buckets, .. }) =
+                (experiment(&series.labels), &series.value)
+            else {
+                continue;
+            };
+            let calls = by_key.entry(key).or_default();
+            if calls.buckets.is_empty() {
+                calls.buckets = vec![0; buckets.len()];
+                calls.bounds = family.bounds.to_vec();
+            }
+            for (total, count) in calls.buckets.iter_mut().zip(buckets) {
+                *total += count;
+            }
+        }
+    }
+    if let Some(family) = snapshot.family(CALLS_IN_FLIGHT) {
+        for series in &family.series {
+            if let (Some(key), Value::Gauge(value)) = (experiment(&series.labels), &series.value) {
+                by_key.entry(key).or_default().in_flight += value;
+            }
+        }
+    }
+    by_key
 }
 
 fn parent(key: &str) -> &str {
@@ -84,11 +191,27 @@ fn is_last_child(keys: &[String], key: &str) -> bool {
     let parent = parent(key);
     !keys
         .iter()
-        .any(|other| other.as_str() > key && !other.is_empty() && parent_of(other) == parent)
+        .any(|other| other.as_str() > key && !other.is_empty() && self::parent(other) == parent)
 }
 
-fn parent_of(key: &str) -> &str {
-    parent(key)
+/// A duration in seconds, to three significant digits in a fitting unit.
+fn duration(seconds: f64) -> String {
+    let (value, unit) = if seconds < 1e-6 {
+        (seconds * 1e9, "ns")
+    } else if seconds < 1e-3 {
+        (seconds * 1e6, "µs")
+    } else if seconds < 1.0 {
+        (seconds * 1e3, "ms")
+    } else {
+        (seconds, "s")
+    };
+    if value >= 100.0 {
+        format!("{value:.0} {unit}")
+    } else if value >= 10.0 {
+        format!("{value:.1} {unit}")
+    } else {
+        format!("{value:.2} {unit}")
+    }
 }
 
 impl fmt::Display for TreeView {
@@ -102,39 +225,106 @@ impl fmt::Display for TreeView {
             .max(10);
         writeln!(
             f,
-            "{:<width$}  {:<5}  {:<9}  {:>10}  {:>8}  {:>8}  {:>9}",
-            "experiment", "level", "threshold", "calls", "errors", "panics", "cancelled"
+            "{:<width$}  {:<5}  {:<9}  {:>8}  {:>6}  {:>6}  {:>9}  {:>9}  {:>8}  {:>8}",
+            "experiment",
+            "level",
+            "threshold",
+            "calls",
+            "errors",
+            "panics",
+            "cancelled",
+            "in flight",
+            "p50",
+            "p99"
         )?;
         for row in &self.rows {
+            let mut prefix = String::new();
             let mut name = String::new();
             if row.key.is_empty() {
                 name.push_str("(root)");
             } else {
                 let (own, ancestors) = row.last.split_last().unwrap_or((&true, &[]));
                 for ancestor_is_last in ancestors {
-                    name.push_str(if *ancestor_is_last { "    " } else { "│   " });
+                    prefix.push_str(if *ancestor_is_last { "    " } else { "│   " });
                 }
+                name.push_str(&prefix);
                 name.push_str(if *own { "└── " } else { "├── " });
                 name.push_str(&row.key);
+                prefix.push_str(if *own { "    " } else { "│   " });
             }
-            let level = row.experiment.as_ref().map_or("-", |e| e.level.as_str());
+            let level = row.level.map_or("-", crate::Level::as_str);
+            // `{:<width$}` counts chars, and the tree lines are one char each.
             write!(
                 f,
                 "{name:<width$}  {level:<5}  {:<9}",
                 row.threshold.as_str()
             )?;
-            if let Some(calls) = row.calls {
-                let total: u64 = calls.iter().sum();
+            if let Some(calls) = &row.calls {
+                let total: u64 = calls.by_outcome.iter().sum();
+                let quantile = |q| calls.quantile(q).map_or_else(|| "-".to_owned(), duration);
                 write!(
                     f,
-                    "  {total:>10}  {:>8}  {:>8}  {:>9}",
-                    calls[Outcome::Error as usize],
-                    calls[Outcome::Panic as usize],
-                    calls[Outcome::Cancelled as usize]
+                    "  {total:>8}  {:>6}  {:>6}  {:>9}  {:>9}  {:>8}  {:>8}",
+                    calls.by_outcome[Outcome::Error as usize],
+                    calls.by_outcome[Outcome::Panic as usize],
+                    calls.by_outcome[Outcome::Cancelled as usize],
+                    calls.in_flight,
+                    quantile(0.5),
+                    quantile(0.99),
                 )?;
             }
             writeln!(f)?;
+            for instrument in &row.instruments {
+                let value = match instrument.value() {
+                    Some(InstrumentValue::Counter(count)) => count.to_string(),
+                    Some(InstrumentValue::Gauge(value)) => value.to_string(),
+                    Some(InstrumentValue::Histogram { count, sum }) => {
+                        #[allow(clippy::cast_precision_loss)]
+                        let mean = if count == 0 { 0.0 } else { sum / count as f64 };
+                        format!("{count} values, mean {mean:.3}")
+                    }
+                    None => "-".to_owned(),
+                };
+                let off = if instrument.is_enabled() {
+                    ""
+                } else {
+                    " (off)"
+                };
+                writeln!(
+                    f,
+                    "{prefix}      {}  {}  {value}{off}",
+                    instrument.name(),
+                    instrument.kind().as_str()
+                )?;
+            }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_interpolate_within_their_bucket() {
+        let calls = Calls {
+            buckets: vec![0, 50, 100, 100],
+            bounds: vec![0.001, 0.002, 0.004],
+            ..Calls::default()
+        };
+        assert_eq!(calls.quantile(0.5), Some(0.002));
+        let p75 = calls.quantile(0.75).unwrap();
+        assert!((p75 - 0.003).abs() < 1e-12, "{p75}");
+        let empty = Calls::default();
+        assert_eq!(empty.quantile(0.5), None);
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(duration(0.000_041), "41.0 µs");
+        assert_eq!(duration(0.0026), "2.60 ms");
+        assert_eq!(duration(12.0), "12.0 s");
+        assert_eq!(duration(0.000_000_5), "500 ns");
     }
 }

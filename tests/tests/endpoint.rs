@@ -195,9 +195,16 @@ fn the_tree_view_draws_every_experiment_with_counts() {
         .collect();
     assert_eq!(
         numbers,
-        [2, 0, 0, 0],
-        "calls, errors, panics, cancelled: {leaf}"
+        [2, 0, 0, 0, 0],
+        "calls, errors, panics, cancelled, in flight: {leaf}"
     );
+    // p50 and p99 of the two calls' durations, in a time unit.
+    let units = leaf
+        .split_whitespace()
+        .filter(|w| ["ns", "µs", "ms", "s"].contains(w))
+        .count();
+    assert_eq!(units, 2, "p50 and p99: {leaf}");
+    assert!(view.lines().next().unwrap().contains("p99"), "{view}");
     let quiet = line("endpoint.tree.quiet");
     assert!(quiet.contains("debug") && quiet.contains("prod"), "{quiet}");
 }

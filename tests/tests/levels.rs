@@ -507,7 +507,7 @@ fn experiments_lists_every_key_of_the_binary_even_never_called() {
         ],
         "sorted, named keys only, never the root: {experiments:#?}"
     );
-    let find = |key: &str| experiments.iter().find(|e| e.key == key).unwrap();
+    let find = |key: &str| experiments.iter().find(|e| e.key() == key).unwrap();
     let expected = [
         (
             "levels.never_called.free",

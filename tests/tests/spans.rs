@@ -506,7 +506,7 @@ fn level_attribute_above_or_below_experiment() {
     let level_of = |key: &str| {
         experiments
             .iter()
-            .find(|e| e.key == key)
+            .find(|e| e.key() == key)
             .map(alamos::Experiment::level)
     };
     assert_eq!(level_of("spans.level_attr.above"), Some(Level::Debug));

@@ -14,8 +14,6 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::Exporter;
-
 const MAX_CONNECTIONS: usize = 64;
 const MAX_HEAD_BYTES: usize = 8 * 1024;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -49,7 +47,7 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    pub(crate) fn start(addr: SocketAddr, exporter: Arc<Exporter>) -> io::Result<Server> {
+    pub(crate) fn start(addr: SocketAddr) -> io::Result<Server> {
         let listener = TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
         let stopping = Arc::new(AtomicBool::new(false));
@@ -57,7 +55,7 @@ impl Server {
             .name("alamos-metrics-http".into())
             .spawn({
                 let stopping = Arc::clone(&stopping);
-                move || accept_loop(&listener, &exporter, &stopping)
+                move || accept_loop(&listener, &stopping)
             })?;
         Ok(Server {
             addr,
@@ -82,7 +80,7 @@ impl Drop for Server {
     }
 }
 
-fn accept_loop(listener: &TcpListener, exporter: &Arc<Exporter>, stopping: &AtomicBool) {
+fn accept_loop(listener: &TcpListener, stopping: &AtomicBool) {
     let active = Arc::new(AtomicUsize::new(0));
     for stream in listener.incoming() {
         if stopping.load(Ordering::SeqCst) {
@@ -104,12 +102,11 @@ fn accept_loop(listener: &TcpListener, exporter: &Arc<Exporter>, stopping: &Atom
             let _ = io::Read::read(&mut stream, &mut [0_u8; 1024]);
             continue;
         }
-        let exporter = Arc::clone(exporter);
         let active_here = Arc::clone(&active);
         let spawned = std::thread::Builder::new()
             .name("alamos-metrics-conn".into())
             .spawn(move || {
-                let _ = serve(stream, &exporter);
+                let _ = serve(stream);
                 active_here.fetch_sub(1, Ordering::SeqCst);
             });
         if spawned.is_err() {
@@ -136,7 +133,7 @@ impl io::Read for DeadlineReader {
     }
 }
 
-fn serve(stream: TcpStream, exporter: &Exporter) -> io::Result<()> {
+fn serve(stream: TcpStream) -> io::Result<()> {
     stream.set_write_timeout(Some(IDLE_TIMEOUT))?;
     let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(DeadlineReader {
@@ -152,7 +149,9 @@ fn serve(stream: TcpStream, exporter: &Exporter) -> io::Result<()> {
         match parse_request(&head) {
             Ok(request) => {
                 let (status, body) = match (request.method, request.path) {
-                    ("GET", "/metrics") => (Status::Ok, exporter.render()),
+                    ("GET", "/metrics") => {
+                        (Status::Ok, super::render_current().unwrap_or_default())
+                    }
                     (_, "/metrics") => (Status::MethodNotAllowed, String::new()),
                     _ => (Status::NotFound, String::new()),
                 };

@@ -21,7 +21,7 @@ use tracing_subscriber::layer::SubscriberExt;
 /// Histogram buckets in seconds, for every recorder the benches build, so
 /// durations render as Prometheus histograms rather than summaries: alamos's
 /// defaults, so the figures are the ones users get.
-pub(crate) const BUCKETS: &[f64] = alamos::DEFAULT_DURATION_BUCKETS;
+pub(crate) const BUCKETS: &[f64] = alamos::buckets::DURATIONS;
 
 /// How often the exporter folds recorded histogram samples into buckets, as
 /// its own HTTP listener would. Without upkeep, samples pile up in memory.

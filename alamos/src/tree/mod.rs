@@ -8,13 +8,19 @@
 //! experiment, by whole segments, sets its threshold. After each change the
 //! tree rewrites the cached state of every callsite, so the hot path never
 //! looks anything up.
+//!
+//! The tree sits below every other runtime layer: it knows callsites only as
+//! [`Gate`]s, and nothing of spans, metrics or exporters.
+
+mod gate;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
-use crate::callsite::{Gate, FN_CALLSITES, LOG_CALLSITES};
+pub(crate) use self::gate::Interest;
+pub use self::gate::{Gate, GATES};
 use crate::directive::{parse_directives, Directive, DirectiveError};
 use crate::key::{covers, lineage, validate_key, KeyError, ROOT};
 use crate::level::{Level, LevelFilter};
@@ -49,11 +55,8 @@ impl Tree {
             nodes: BTreeSet::from([ROOT]),
             directives: Vec::new(),
         };
-        for callsite in FN_CALLSITES {
-            tree.add(*callsite);
-        }
-        for callsite in LOG_CALLSITES {
-            tree.add(*callsite);
+        for gate in GATES {
+            tree.add(*gate);
         }
         let spec = match std::env::var(LEVEL_ENV) {
             Ok(spec) => spec,
@@ -73,7 +76,7 @@ impl Tree {
 
     fn add(&mut self, gate: &'static dyn Gate) {
         let key = gate.experiment();
-        if gate.as_fn().is_some() || key != ROOT {
+        if gate.names_experiment() || key != ROOT {
             let level = self.named.entry(key).or_insert(gate.level());
             *level = (*level).min(gate.level());
         }
@@ -91,22 +94,15 @@ impl Tree {
             gate.interest().set(enabled);
         }
         ROOT_THRESHOLD.store(encode(self.threshold(ROOT)), Ordering::Relaxed);
-        if crate::prometheus_installed() {
-            self.preregister_enabled();
-        }
+        self.notify_enabled();
     }
 
-    /// Creates the series of every enabled function at zero, so that
-    /// `rate()` and `increase()` work from the first scrape.
-    fn preregister_enabled(&self) {
+    /// Tells every enabled gate it is enabled, so that callsites can create
+    /// their series at zero and `rate()` works from the first scrape.
+    fn notify_enabled(&self) {
         for gate in &self.gates {
-            if let Some(callsite) = gate.as_fn() {
-                if self
-                    .threshold(callsite.experiment())
-                    .enables(callsite.level())
-                {
-                    callsite.preregister();
-                }
+            if self.threshold(gate.experiment()).enables(gate.level()) {
+                gate.enabled();
             }
         }
     }
@@ -169,10 +165,11 @@ pub(crate) fn root_threshold() -> LevelFilter {
         .map_or(LevelFilter::Off, LevelFilter::Level)
 }
 
-/// Creates the series of every enabled function at zero.
+/// Tells every enabled gate it is enabled: for an exporter that starts
+/// after the tree was built, so enabled callsites create their series.
 #[cfg(feature = "runtime")]
-pub(crate) fn preregister_enabled() {
-    tree().preregister_enabled();
+pub(crate) fn notify_enabled() {
+    tree().notify_enabled();
 }
 
 /// Adds a callsite the link-time registry did not list, and caches its state.
@@ -186,53 +183,31 @@ pub(crate) fn register(gate: &'static dyn Gate) {
     gate.interest().set(enabled);
 }
 
-/// An experiment: a key named by an instrumentation macro in this binary.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Experiment {
-    /// The dot-separated key, such as `distribution.frame_writer`.
-    pub key: &'static str,
-    /// The most verbose level among the experiment's callsites: the threshold
-    /// at which all of its instrumentation is on.
-    pub level: Level,
-    /// The current threshold.
-    pub threshold: LevelFilter,
+/// A node named by a callsite: its key, the most verbose level among its
+/// callsites and its current threshold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Node {
+    pub(crate) key: &'static str,
+    pub(crate) level: Level,
+    pub(crate) threshold: LevelFilter,
 }
 
-impl Experiment {
-    /// The dot-separated key.
-    pub fn key(&self) -> &'static str {
-        self.key
-    }
-
-    /// The most verbose level among the experiment's callsites.
-    pub fn level(&self) -> Level {
-        self.level
-    }
-
-    /// The current threshold.
-    pub fn threshold(&self) -> LevelFilter {
-        self.threshold
-    }
-
-    /// Whether the experiment's most verbose instrumentation is on.
-    pub fn is_enabled(&self) -> bool {
-        self.threshold.enables(self.level)
-    }
-}
-
-/// Every experiment named by a macro in this binary, sorted by key, with its
-/// level and current threshold.
-pub fn experiments() -> Vec<Experiment> {
+/// Every key named by a callsite, sorted.
+pub(crate) fn named() -> Vec<Node> {
     let tree = tree();
     tree.named
         .iter()
-        .map(|(&key, &level)| Experiment {
+        .map(|(&key, &level)| Node {
             key,
             level,
             threshold: tree.threshold(key),
         })
         .collect()
+}
+
+/// Every gate the tree knows, in registration order.
+pub(crate) fn gates() -> Vec<&'static dyn Gate> {
+    tree().gates.clone()
 }
 
 /// The current threshold of the experiment `key` (empty for the root).

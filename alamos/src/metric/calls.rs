@@ -1,0 +1,156 @@
+//! The metrics of one instrumented function: what a call records when it
+//! starts and when it finishes.
+//!
+//! `alamos_calls_total{outcome}`, `alamos_call_duration_seconds` and
+//! `alamos_calls_in_flight` go to one call series of the store when alamos's
+//! recorder is installed, or to six facade handles otherwise.
+
+use metrics::{Counter, Gauge, Histogram};
+
+use crate::metric::name::{CALLS_IN_FLIGHT, CALLS_TOTAL, CALL_DURATION_SECONDS, CALL_METRICS};
+use crate::metric::outcome::Outcome;
+use crate::metric::sink::{facade_key, metadata, owned_labels, Register, Target};
+use crate::metric::store::{Layout, LocalCells, Series, SeriesSpec, Store};
+
+/// The names a function's call metrics are labelled with.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct CallLabels {
+    pub(crate) experiment: &'static str,
+    pub(crate) function: &'static str,
+}
+
+impl CallLabels {
+    fn labels(self, extra: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
+        let mut labels = vec![
+            ("experiment", self.experiment.to_owned()),
+            ("function", self.function.to_owned()),
+        ];
+        labels.extend_from_slice(extra);
+        labels
+    }
+}
+
+impl Register for CallLabels {
+    type Handles = CallHandles;
+
+    fn register(&self, target: &Target<'_>, extra: &[(&'static str, String)]) -> CallHandles {
+        let labels = self.labels(extra);
+        match target {
+            Target::Store(store) => store
+                .series(SeriesSpec {
+                    name: CALLS_TOTAL,
+                    layout: Layout::Calls,
+                    labels: owned_labels(&labels),
+                    bounds: &[],
+                    unit: None,
+                    help: None,
+                })
+                .map_or_else(
+                    || CallHandles::Facade(Box::new(FacadeCalls::noop())),
+                    |series| CallHandles::Store { series, store },
+                ),
+            Target::Facade { recorder, .. } => {
+                for description in &CALL_METRICS {
+                    target.describe(description);
+                }
+                let metadata = metadata();
+                let calls = Outcome::ALL.map(|outcome| {
+                    let mut labels = labels.clone();
+                    labels.push(("outcome", outcome.as_str().to_owned()));
+                    recorder.register_counter(&facade_key(CALLS_TOTAL, &labels), &metadata)
+                });
+                CallHandles::Facade(Box::new(FacadeCalls {
+                    calls,
+                    duration: recorder
+                        .register_histogram(&facade_key(CALL_DURATION_SECONDS, &labels), &metadata),
+                    in_flight: recorder
+                        .register_gauge(&facade_key(CALLS_IN_FLIGHT, &labels), &metadata),
+                }))
+            }
+        }
+    }
+
+    fn overflow_labels(&self) -> Vec<(&'static str, String)> {
+        self.labels(&[])
+    }
+}
+
+/// What one function's calls report through.
+#[derive(Debug)]
+pub(crate) enum CallHandles {
+    Store {
+        series: Series,
+        store: &'static Store,
+    },
+    Facade(Box<FacadeCalls>),
+}
+
+#[derive(Debug)]
+pub(crate) struct FacadeCalls {
+    calls: [Counter; Outcome::ALL.len()],
+    duration: Histogram,
+    in_flight: Gauge,
+}
+
+impl FacadeCalls {
+    fn noop() -> Self {
+        FacadeCalls {
+            calls: Outcome::ALL.map(|_| Counter::noop()),
+            duration: Histogram::noop(),
+            in_flight: Gauge::noop(),
+        }
+    }
+
+    #[inline]
+    fn finish(&self, outcome: Outcome, nanos: u64) {
+        #[allow(clippy::cast_precision_loss)]
+        self.duration.record(nanos as f64 / 1e9);
+        self.in_flight.decrement(1.0);
+        self.calls[outcome as usize].increment(1);
+    }
+}
+
+/// What starting a call leaves for finishing it on the same thread.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Started(Option<LocalCells>);
+
+impl CallHandles {
+    /// A call started; what it returns lets [`CallHandles::finish_here`]
+    /// skip looking up the thread's cells again.
+    #[inline]
+    pub(crate) fn start(&self) -> Started {
+        match self {
+            CallHandles::Facade(handles) => {
+                handles.in_flight.increment(1.0);
+                Started(None)
+            }
+            CallHandles::Store { series, store } => Started(Some(series.call_started(store))),
+        }
+    }
+
+    /// A call finished with `outcome` after `nanos`, on any thread.
+    #[inline]
+    pub(crate) fn finish(&self, outcome: Outcome, nanos: u64) {
+        match self {
+            CallHandles::Facade(handles) => handles.finish(outcome, nanos),
+            CallHandles::Store { series, store } => series.call_finished(store, outcome, nanos),
+        }
+    }
+
+    /// A call finished with `outcome` after `nanos`, on the thread where
+    /// `start` returned `started`, before that thread exits.
+    #[inline]
+    pub(crate) fn finish_here(&self, started: Started, outcome: Outcome, nanos: u64) {
+        match (self, started.0) {
+            (CallHandles::Facade(handles), _) => handles.finish(outcome, nanos),
+            // SAFETY: `started` comes from `start` on this thread, whose
+            // cells live until it exits, which it has not.
+            (CallHandles::Store { store, .. }, Some(cells)) => unsafe {
+                cells.call_finished(store, outcome, nanos);
+            },
+            (CallHandles::Store { series, store }, None) => {
+                series.call_finished(store, outcome, nanos);
+            }
+        }
+    }
+}

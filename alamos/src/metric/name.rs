@@ -1,0 +1,107 @@
+//! Metric names, kinds, units and HELP text: what every exporter writes and
+//! what the `describe_*` calls of the `metrics` facade carry.
+
+/// Counter of finished calls, labelled by `experiment`, `function`, `outcome`.
+pub const CALLS_TOTAL: &str = "alamos_calls_total";
+/// Histogram of call durations in seconds, labelled by `experiment`, `function`.
+pub const CALL_DURATION_SECONDS: &str = "alamos_call_duration_seconds";
+/// Gauge of calls in progress, labelled by `experiment`, `function`.
+pub const CALLS_IN_FLIGHT: &str = "alamos_calls_in_flight";
+/// Counter of calls or instrument updates whose label values were folded
+/// into the overflow series because their callsite already had the maximum
+/// number of label sets, labelled by `experiment` and `function` (or
+/// `metric` for an instrument).
+pub const LABEL_OVERFLOW_TOTAL: &str = "alamos_label_overflow_total";
+
+/// The value every extra label takes in the overflow series.
+pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
+
+/// What kind of series a metric has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// A monotonic count.
+    Counter,
+    /// A value that goes up and down.
+    Gauge,
+    /// Bucketed observations with their sum and count.
+    Histogram,
+}
+
+impl Kind {
+    /// The Prometheus `# TYPE` of the kind.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+        }
+    }
+}
+
+/// The unit of an instrument: its name ends in it, its buckets default to
+/// it, and exporters announce it (`# UNIT`, OTLP's unit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Unit {
+    /// Sizes in bytes.
+    Bytes,
+    /// Durations in seconds.
+    Seconds,
+}
+
+impl Unit {
+    /// The suffix of a metric name in this unit: `bytes` or `seconds`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Unit::Bytes => "bytes",
+            Unit::Seconds => "seconds",
+        }
+    }
+
+    /// The unit as the `metrics` facade spells it.
+    pub(crate) const fn to_metrics(self) -> metrics::Unit {
+        match self {
+            Unit::Bytes => metrics::Unit::Bytes,
+            Unit::Seconds => metrics::Unit::Seconds,
+        }
+    }
+}
+
+/// How a metric is announced: its kind, HELP text and unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Description {
+    pub(crate) name: &'static str,
+    pub(crate) kind: Kind,
+    pub(crate) help: &'static str,
+    pub(crate) unit: Option<Unit>,
+}
+
+/// alamos's three per-call metrics, in the order exporters write them.
+pub(crate) const CALL_METRICS: [Description; 3] = [
+    Description {
+        name: CALLS_TOTAL,
+        kind: Kind::Counter,
+        help: "Finished calls of instrumented functions, by experiment, function and outcome (ok, error, panic, cancelled).",
+        unit: None,
+    },
+    Description {
+        name: CALL_DURATION_SECONDS,
+        kind: Kind::Histogram,
+        help: "Duration of calls of instrumented functions, in seconds.",
+        unit: Some(Unit::Seconds),
+    },
+    Description {
+        name: CALLS_IN_FLIGHT,
+        kind: Kind::Gauge,
+        help: "Calls of instrumented functions in progress.",
+        unit: None,
+    },
+];
+
+/// The counter of label sets folded into the overflow series.
+pub(crate) const LABEL_OVERFLOW: Description = Description {
+    name: LABEL_OVERFLOW_TOTAL,
+    kind: Kind::Counter,
+    help: "Calls and instrument updates whose label values were folded into the __overflow__ series: their callsite already had the maximum number of label sets.",
+    unit: None,
+};

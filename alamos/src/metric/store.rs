@@ -1,0 +1,1096 @@
+//! alamos's metric storage, built for the hot path.
+//!
+//! Every instrumented call touches its series' counters and histogram.
+//! Shared atomics would cost a locked read-modify-write each (5 to 8 ns) and
+//! bounce between cores as soon as two threads call the same function. Here
+//! each thread owns the cells it writes, so an update is a plain load and
+//! store; a read adds every thread's cells to the series' shared cells. A
+//! thread that exits folds its cells into the shared ones first.
+//!
+//! # Memory
+//!
+//! A thread owns cells only for the series it writes, allocated at its first
+//! write to each, and for at most [`Store::set_thread_series`] of them
+//! (default [`DEFAULT_THREAD_SERIES`]). Past that budget its writes go to the
+//! shared cells with atomic read-modify-writes: slower, but the memory a
+//! thread costs is bounded (about 70 KiB at the default with the default
+//! buckets) however many series it touches. Gauges are only ever shared: a
+//! gauge is set, not summed.
+//!
+//! # Layouts
+//!
+//! A call series (the three metrics of an instrumented function) has the
+//! words: calls started, calls finished by outcome, the sum of durations in
+//! nanoseconds, and the duration buckets (not cumulative, the last for
+//! `+Inf`). Calls in flight are started minus finished, so a call may start
+//! on one thread and finish on another (an `async fn` moving between
+//! workers). A counter is one word; a histogram is the sum (an `f64`) and its
+//! buckets; a gauge is its value (an `f64`).
+
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
+use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+
+use crate::metric::name::{Kind, Unit};
+use crate::metric::outcome::Outcome;
+
+const STARTED: usize = 0;
+const FINISHED: usize = 1;
+const SUM_NANOS: usize = FINISHED + Outcome::ALL.len();
+const CALL_BUCKETS: usize = SUM_NANOS + 1;
+const HISTOGRAM_SUM: usize = 0;
+const HISTOGRAM_BUCKETS: usize = 1;
+
+/// Series per page of a thread's index.
+const INDEX_PAGE: usize = 128;
+/// Words per chunk of a thread's cells.
+const CHUNK_WORDS: usize = 2048;
+
+/// The default of [`Store::set_thread_series`].
+pub(crate) const DEFAULT_THREAD_SERIES: usize = 256;
+
+/// Label pairs of one series, in the order they were given.
+pub(crate) type Labels = Arc<[(String, String)]>;
+
+/// How the words of a series are laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// The three metrics of an instrumented function.
+    Calls,
+    Counter,
+    Gauge,
+    /// Buckets for this many bounds, plus `+Inf`.
+    Histogram(usize),
+}
+
+impl Layout {
+    fn width(self, call_bounds: usize) -> usize {
+        match self {
+            Layout::Calls => CALL_BUCKETS + call_bounds + 1,
+            Layout::Counter | Layout::Gauge => 1,
+            Layout::Histogram(bounds) => HISTOGRAM_BUCKETS + bounds + 1,
+        }
+    }
+
+    /// Whether word `word` holds the bits of an `f64` rather than a count.
+    fn is_float(self, word: usize) -> bool {
+        match self {
+            Layout::Gauge => true,
+            Layout::Histogram(_) => word == HISTOGRAM_SUM,
+            Layout::Calls | Layout::Counter => false,
+        }
+    }
+}
+
+/// A metric name as registered, with what its series share.
+#[derive(Clone, Debug)]
+pub(crate) struct Family {
+    pub(crate) name: Arc<str>,
+    pub(crate) layout: Layout,
+    pub(crate) help: Option<Arc<str>>,
+    pub(crate) unit: Option<Unit>,
+    /// Bucket bounds of a histogram (seconds for calls); empty otherwise.
+    pub(crate) bounds: Arc<[f64]>,
+}
+
+impl Family {
+    pub(crate) fn kind(&self) -> Kind {
+        match self.layout {
+            Layout::Counter => Kind::Counter,
+            Layout::Gauge => Kind::Gauge,
+            Layout::Histogram(_) | Layout::Calls => Kind::Histogram,
+        }
+    }
+}
+
+/// Registers a series: the metric it belongs to and its labels.
+#[derive(Debug)]
+pub(crate) struct SeriesSpec<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) layout: Layout,
+    pub(crate) labels: Vec<(String, String)>,
+    /// Bounds for a histogram family created by this registration.
+    pub(crate) bounds: &'a [f64],
+    pub(crate) unit: Option<Unit>,
+    pub(crate) help: Option<&'a str>,
+}
+
+/// A registered series: how the hot path finds its cells.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Series {
+    index: u32,
+    width: u32,
+    shared: NonNull<AtomicU64>,
+    /// Bounds of a histogram series, for bucketing an observation.
+    bounds: &'static [f64],
+}
+
+// SAFETY: `shared` points to the series' shared cells, atomics that live as
+// long as the process (they are never freed) and are only used atomically.
+unsafe impl Send for Series {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for Series {}
+
+#[derive(Debug)]
+struct SeriesEntry {
+    family: usize,
+    labels: Labels,
+    layout: Layout,
+    shared: &'static [AtomicU64],
+}
+
+#[derive(Default)]
+struct Registry {
+    families: Vec<Family>,
+    by_name: HashMap<Arc<str>, usize>,
+    series: Vec<SeriesEntry>,
+    by_labels: HashMap<(usize, Labels), usize>,
+    /// HELP and unit given before the metric was registered.
+    descriptions: HashMap<String, (Option<Arc<str>>, Option<Unit>)>,
+}
+
+/// Every series and every thread's cells.
+pub(crate) struct Store {
+    /// Duration bounds of call series, in seconds and in nanoseconds.
+    call_bounds: Arc<[f64]>,
+    call_bounds_nanos: Box<[u64]>,
+    /// For each bit length of a duration in nanoseconds, the first bucket
+    /// that can hold it: the search then steps over at most a few bounds.
+    first_bucket: [u8; 65],
+    registry: Mutex<Registry>,
+    threads: Mutex<Vec<Arc<Block>>>,
+    thread_series: AtomicUsize,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+static STORE: OnceLock<Store> = OnceLock::new();
+
+/// The process's store, created with `call_bounds` (seconds) for the
+/// durations of calls if it does not exist yet; the first caller's stick.
+pub(crate) fn store(call_bounds: &[f64]) -> &'static Store {
+    STORE.get_or_init(|| Store::new(call_bounds))
+}
+
+/// The process's store, if anything created it.
+pub(crate) fn existing() -> Option<&'static Store> {
+    STORE.get()
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Leaked on purpose: series live as long as the process, and the hot path
+/// keeps raw pointers to their shared cells.
+fn shared_cells(width: usize) -> &'static [AtomicU64] {
+    Box::leak((0..width).map(|_| AtomicU64::new(0)).collect())
+}
+
+impl Store {
+    fn new(call_bounds: &[f64]) -> Store {
+        // Durations are whole nanoseconds: `le` on seconds is `<=` on nanos
+        // rounded down, so a bound of 1 us holds a call of exactly 1000 ns.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let call_bounds_nanos: Box<[u64]> = call_bounds.iter().map(|b| (b * 1e9) as u64).collect();
+        let first_bucket = std::array::from_fn(|bits| {
+            let smallest = if bits == 0 { 0 } else { 1_u64 << (bits - 1) };
+            let first = call_bounds_nanos.partition_point(|&bound| bound < smallest);
+            u8::try_from(first).unwrap_or(u8::MAX)
+        });
+        Store {
+            call_bounds: call_bounds.into(),
+            call_bounds_nanos,
+            first_bucket,
+            registry: Mutex::new(Registry::default()),
+            threads: Mutex::new(Vec::new()),
+            thread_series: AtomicUsize::new(DEFAULT_THREAD_SERIES),
+        }
+    }
+
+    /// Caps the series each thread keeps cells of its own for; writes to
+    /// further series go to the shared cells. Applies to series a thread
+    /// first writes from now on.
+    pub(crate) fn set_thread_series(&self, max: usize) {
+        self.thread_series.store(max, Ordering::Relaxed);
+    }
+
+    /// The bounds, in seconds, of call durations.
+    pub(crate) fn call_bounds(&self) -> &Arc<[f64]> {
+        &self.call_bounds
+    }
+
+    /// Records HELP text and a unit for `name`, for its family now or when
+    /// it is registered.
+    pub(crate) fn describe(&self, name: &str, help: Option<&str>, unit: Option<Unit>) {
+        let mut registry = lock(&self.registry);
+        let help: Option<Arc<str>> = help.filter(|help| !help.is_empty()).map(Arc::from);
+        if let Some(&family) = registry.by_name.get(name) {
+            let family = &mut registry.families[family];
+            if help.is_some() {
+                family.help = help;
+            }
+            family.unit = unit.or(family.unit);
+            return;
+        }
+        let entry = registry.descriptions.entry(name.to_owned()).or_default();
+        if help.is_some() {
+            entry.0 = help;
+        }
+        entry.1 = unit.or(entry.1);
+    }
+
+    /// The unit described for a metric not registered yet.
+    pub(crate) fn described_unit(&self, name: &str) -> Option<Unit> {
+        let registry = lock(&self.registry);
+        match registry.by_name.get(name) {
+            Some(&family) => registry.families[family].unit,
+            None => registry.descriptions.get(name).and_then(|(_, unit)| *unit),
+        }
+    }
+
+    /// The series with these labels, registered on first use; `None` when
+    /// the name is already registered as another kind of metric.
+    pub(crate) fn series(&self, spec: SeriesSpec<'_>) -> Option<Series> {
+        let mut registry = lock(&self.registry);
+        let registry = &mut *registry;
+        let known = registry.by_name.get(spec.name).copied();
+        let family = if let Some(family) = known {
+            family
+        } else {
+            {
+                let name: Arc<str> = Arc::from(spec.name);
+                let described = registry.descriptions.remove(spec.name);
+                let (help, described_unit) = described.unwrap_or_default();
+                let bounds: Arc<[f64]> = match spec.layout {
+                    Layout::Calls => Arc::clone(&self.call_bounds),
+                    Layout::Histogram(_) => spec.bounds.into(),
+                    Layout::Counter | Layout::Gauge => Arc::new([]),
+                };
+                registry.families.push(Family {
+                    name: Arc::clone(&name),
+                    layout: match spec.layout {
+                        Layout::Histogram(_) => Layout::Histogram(bounds.len()),
+                        layout => layout,
+                    },
+                    help: spec.help.map(Arc::from).or(help),
+                    unit: spec.unit.or(described_unit),
+                    bounds,
+                });
+                let family = registry.families.len() - 1;
+                registry.by_name.insert(name, family);
+                family
+            }
+        };
+        let layout = registry.families[family].layout;
+        let same_kind = match (layout, spec.layout) {
+            (Layout::Histogram(_), Layout::Histogram(_)) => true,
+            (layout, requested) => layout == requested,
+        };
+        if !same_kind {
+            return None;
+        }
+        let labels: Labels = spec.labels.into();
+        let known = registry
+            .by_labels
+            .get(&(family, Arc::clone(&labels)))
+            .copied();
+        let index = if let Some(index) = known {
+            index
+        } else {
+            {
+                let width = layout.width(self.call_bounds.len());
+                registry.series.push(SeriesEntry {
+                    family,
+                    labels: Arc::clone(&labels),
+                    layout,
+                    shared: shared_cells(width),
+                });
+                let index = registry.series.len() - 1;
+                registry.by_labels.insert((family, labels), index);
+                index
+            }
+        };
+        let entry = &registry.series[index];
+        let bounds: &'static [f64] = match layout {
+            // Bounds of a family never change; leaked once per series handle
+            // would be wasteful, so keep one leaked copy per family.
+            Layout::Histogram(_) => leaked_bounds(&registry.families[family].bounds),
+            _ => &[],
+        };
+        Some(Series {
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+            width: u32::try_from(entry.shared.len()).unwrap_or(u32::MAX),
+            shared: NonNull::from(&entry.shared[0]),
+            bounds,
+        })
+    }
+
+    /// The bucket a call duration falls in: the first whose bound is not
+    /// below it.
+    #[inline]
+    fn call_bucket(&self, nanos: u64) -> usize {
+        let bits = (u64::BITS - nanos.leading_zeros()) as usize;
+        let mut bucket = usize::from(self.first_bucket[bits]);
+        while bucket < self.call_bounds_nanos.len() && self.call_bounds_nanos[bucket] < nanos {
+            bucket += 1;
+        }
+        bucket
+    }
+
+    /// Every family and the sums of every series, over all threads.
+    pub(crate) fn read(&self) -> Reading {
+        let (families, entries) = {
+            let registry = lock(&self.registry);
+            let entries: Vec<(usize, Labels, Layout, &'static [AtomicU64])> = registry
+                .series
+                .iter()
+                .map(|entry| {
+                    (
+                        entry.family,
+                        Arc::clone(&entry.labels),
+                        entry.layout,
+                        entry.shared,
+                    )
+                })
+                .collect();
+            (registry.families.clone(), entries)
+        };
+        let mut words: Vec<Vec<u64>> = Vec::with_capacity(entries.len());
+        let threads = lock(&self.threads);
+        for (_, _, _, shared) in &entries {
+            words.push(shared.iter().map(|w| w.load(Ordering::Relaxed)).collect());
+        }
+        for block in threads.iter() {
+            block.for_each_owned(entries.len(), |index, cells| {
+                let layout = entries[index].2;
+                for (word, (total, cell)) in words[index].iter_mut().zip(cells).enumerate() {
+                    *total = add_word(layout, word, *total, cell.load(Ordering::Relaxed));
+                }
+            });
+        }
+        drop(threads);
+        let series = entries
+            .into_iter()
+            .zip(words)
+            .map(|((family, labels, layout, _), words)| SeriesReading {
+                family,
+                labels,
+                layout,
+                words,
+            })
+            .collect();
+        Reading { families, series }
+    }
+
+    fn thread_series(&self) -> usize {
+        self.thread_series.load(Ordering::Relaxed)
+    }
+}
+
+/// The leaked copy of a family's bounds, shared by all its series.
+fn leaked_bounds(bounds: &Arc<[f64]>) -> &'static [f64] {
+    static LEAKED: Mutex<Vec<&'static [f64]>> = Mutex::new(Vec::new());
+    let mut leaked = lock(&LEAKED);
+    if let Some(found) = leaked.iter().find(|known| ***known == **bounds) {
+        return found;
+    }
+    let copy: &'static [f64] = Box::leak(bounds.to_vec().into_boxed_slice());
+    leaked.push(copy);
+    copy
+}
+
+fn add_word(layout: Layout, word: usize, total: u64, delta: u64) -> u64 {
+    if layout.is_float(word) {
+        (f64::from_bits(total) + f64::from_bits(delta)).to_bits()
+    } else {
+        total.wrapping_add(delta)
+    }
+}
+
+/// What [`Store::read`] found.
+#[derive(Debug)]
+pub(crate) struct Reading {
+    pub(crate) families: Vec<Family>,
+    pub(crate) series: Vec<SeriesReading>,
+}
+
+/// One series summed over all threads.
+#[derive(Debug)]
+pub(crate) struct SeriesReading {
+    pub(crate) family: usize,
+    pub(crate) labels: Labels,
+    layout: Layout,
+    words: Vec<u64>,
+}
+
+impl SeriesReading {
+    /// Finished calls with `outcome`, for a call series.
+    pub(crate) fn calls(&self, outcome: Outcome) -> u64 {
+        debug_assert_eq!(self.layout, Layout::Calls);
+        self.words[FINISHED + outcome as usize]
+    }
+
+    /// Calls in progress, for a call series.
+    pub(crate) fn in_flight(&self) -> u64 {
+        // A call counted finished on one thread may be read before its start
+        // on another; never show a negative gauge for that instant.
+        let finished: u64 = Outcome::ALL.iter().map(|o| self.calls(*o)).sum();
+        self.words[STARTED].saturating_sub(finished)
+    }
+
+    /// The sum of a histogram, in seconds for a call series.
+    #[allow(clippy::cast_precision_loss)]
+    pub(crate) fn sum(&self) -> f64 {
+        match self.layout {
+            Layout::Calls => self.words[SUM_NANOS] as f64 / 1e9,
+            Layout::Histogram(_) => f64::from_bits(self.words[HISTOGRAM_SUM]),
+            Layout::Counter | Layout::Gauge => 0.0,
+        }
+    }
+
+    /// Cumulative bucket counts of a histogram (or a call series' durations):
+    /// one per bound and a last one for `+Inf`.
+    pub(crate) fn cumulative_buckets(&self) -> Vec<u64> {
+        let first = match self.layout {
+            Layout::Calls => CALL_BUCKETS,
+            Layout::Histogram(_) => HISTOGRAM_BUCKETS,
+            Layout::Counter | Layout::Gauge => return Vec::new(),
+        };
+        let mut running = 0_u64;
+        self.words[first..]
+            .iter()
+            .map(|count| {
+                running = running.wrapping_add(*count);
+                running
+            })
+            .collect()
+    }
+
+    /// The count of a counter.
+    pub(crate) fn count(&self) -> u64 {
+        self.words[0]
+    }
+
+    /// The value of a gauge.
+    pub(crate) fn value(&self) -> f64 {
+        f64::from_bits(self.words[0])
+    }
+}
+
+// ------------------------------------------------------------ per thread --
+
+/// One page of a thread's index: for each series, its cells in the thread's
+/// arena, or null when the thread owns none for it.
+struct IndexPage([AtomicPtr<AtomicU64>; INDEX_PAGE]);
+
+/// A thread's index, grown by the thread itself.
+struct Index(Box<[AtomicPtr<IndexPage>]>);
+
+/// What readers see of one thread: its index, through which they reach its
+/// cells. Readers only touch it under the store's threads lock, and the
+/// owning thread replaces its index only under that lock too.
+struct Block {
+    index: AtomicPtr<Index>,
+}
+
+impl Block {
+    /// Calls `f` with the index and cells of every series this thread owns
+    /// cells for, among the first `known` series. Only under the threads lock.
+    fn for_each_owned(&self, known: usize, mut f: impl FnMut(usize, &[AtomicU64])) {
+        // SAFETY: the index is replaced and freed only under the threads
+        // lock, which the caller holds.
+        let Some(index) = (unsafe { self.index.load(Ordering::Acquire).as_ref() }) else {
+            return;
+        };
+        for (page_number, page) in index.0.iter().enumerate() {
+            // SAFETY: pages live as long as the block's thread's arena, which
+            // is freed only after the block left the threads list.
+            let Some(page) = (unsafe { page.load(Ordering::Acquire).as_ref() }) else {
+                continue;
+            };
+            for (slot, cells) in page.0.iter().enumerate() {
+                let series = page_number * INDEX_PAGE + slot;
+                let cells = cells.load(Ordering::Acquire);
+                if cells.is_null() || series >= known {
+                    continue;
+                }
+                // SAFETY: published by `Local::claim`, which points it past
+                // a header holding the width; the arena outlives the reader.
+                f(series, unsafe { owned_cells(cells) });
+            }
+        }
+    }
+}
+
+/// The cells at `cells`, whose arena slot starts with their width.
+///
+/// # Safety
+///
+/// `cells` was published in an index page by `Local::claim`: it points one
+/// word past a header holding the width, in an arena chunk that outlives
+/// the returned slice.
+unsafe fn owned_cells<'a>(cells: *mut AtomicU64) -> &'a [AtomicU64] {
+    // SAFETY: as the caller promises.
+    unsafe {
+        let width = (*cells.sub(1)).load(Ordering::Relaxed);
+        std::slice::from_raw_parts(cells, usize::try_from(width).unwrap_or(0))
+    }
+}
+
+/// The calling thread's cells: its block, the arena its cells live in, and
+/// how many series it owns.
+struct Local {
+    block: OnceCell<Arc<Block>>,
+    arena: RefCell<Arena>,
+}
+
+#[derive(Default)]
+struct Arena {
+    chunks: Vec<Box<[AtomicU64]>>,
+    used: usize,
+    owned: usize,
+    // Boxed so that a page stays where the index points while the list grows.
+    #[allow(clippy::vec_box)]
+    pages: Vec<Box<IndexPage>>,
+}
+
+impl Arena {
+    /// Zeroed cells of `width` words, after a header word holding the width.
+    fn allocate(&mut self, width: usize) -> NonNull<AtomicU64> {
+        let needed = width + 1;
+        let fits = self
+            .chunks
+            .last()
+            .is_some_and(|chunk| chunk.len() - self.used >= needed);
+        if !fits {
+            let size = CHUNK_WORDS.max(needed);
+            self.chunks
+                .push((0..size).map(|_| AtomicU64::new(0)).collect());
+            self.used = 0;
+        }
+        // UNWRAP: a chunk was pushed above if there was none.
+        let chunk = self.chunks.last().unwrap_or_else(|| unreachable!());
+        let header = &chunk[self.used];
+        header.store(width as u64, Ordering::Relaxed);
+        let cells = NonNull::from(&chunk[self.used + 1]);
+        self.used += needed;
+        cells
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        let (Some(block), Some(store)) = (self.block.get(), STORE.get()) else {
+            return;
+        };
+        let mut threads = lock(&store.threads);
+        let registry = lock(&store.registry);
+        block.for_each_owned(registry.series.len(), |index, cells| {
+            let entry = &registry.series[index];
+            for (word, cell) in cells.iter().enumerate() {
+                add_shared(
+                    entry.layout,
+                    word,
+                    &entry.shared[word],
+                    cell.load(Ordering::Relaxed),
+                );
+            }
+        });
+        drop(registry);
+        threads.retain(|live| !Arc::ptr_eq(live, block));
+        let index = block.index.swap(ptr::null_mut(), Ordering::AcqRel);
+        drop(threads);
+        if !index.is_null() {
+            // SAFETY: made by `Box::into_raw` in `grow_index`, and no reader
+            // can reach it any more: the block left the threads list.
+            drop(unsafe { Box::from_raw(index) });
+        }
+    }
+}
+
+fn add_shared(layout: Layout, word: usize, cell: &AtomicU64, delta: u64) {
+    if layout.is_float(word) {
+        add_float(cell, f64::from_bits(delta));
+    } else if delta != 0 {
+        cell.fetch_add(delta, Ordering::Relaxed);
+    }
+}
+
+fn add_float(cell: &AtomicU64, delta: f64) {
+    if delta == 0.0 {
+        return;
+    }
+    let _ = cell.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |bits| {
+        Some((f64::from_bits(bits) + delta).to_bits())
+    });
+}
+
+thread_local! {
+    static LOCAL: Local = const {
+        Local {
+            block: OnceCell::new(),
+            arena: RefCell::new(Arena {
+                chunks: Vec::new(),
+                used: 0,
+                owned: 0,
+                pages: Vec::new(),
+            }),
+        }
+    };
+}
+
+impl Local {
+    /// This thread's cells of `series`, if it owns some; allocated at the
+    /// first write while the thread is under its budget.
+    #[inline(always)]
+    fn cells(&self, store: &'static Store, series: Series) -> Cells {
+        let block = self.block.get_or_init(|| register_thread(store));
+        let index = series.index as usize;
+        // SAFETY: only this thread replaces its index, so it may read it
+        // without the lock.
+        if let Some(index_table) = unsafe { block.index.load(Ordering::Relaxed).as_ref() } {
+            if let Some(page) = index_table.0.get(index / INDEX_PAGE) {
+                // SAFETY: pages are owned by this thread's arena.
+                if let Some(page) = unsafe { page.load(Ordering::Relaxed).as_ref() } {
+                    if let Some(cells) =
+                        NonNull::new(page.0[index % INDEX_PAGE].load(Ordering::Relaxed))
+                    {
+                        return Cells::Own(cells);
+                    }
+                }
+            }
+        }
+        self.claim(store, block, series)
+    }
+
+    /// Gives this thread cells of its own for `series` if its budget allows,
+    /// else the shared cells.
+    #[cold]
+    #[inline(never)]
+    fn claim(&self, store: &'static Store, block: &Block, series: Series) -> Cells {
+        let Ok(mut arena) = self.arena.try_borrow_mut() else {
+            return Cells::Shared(series.shared);
+        };
+        if arena.owned >= store.thread_series() {
+            return Cells::Shared(series.shared);
+        }
+        let index = series.index as usize;
+        let page_number = index / INDEX_PAGE;
+        // SAFETY: as in `cells`.
+        let table_len = unsafe { block.index.load(Ordering::Relaxed).as_ref() }
+            .map_or(0, |table| table.0.len());
+        if page_number >= table_len {
+            grow_index(store, block, page_number + 1);
+        }
+        // SAFETY: `grow_index` made the table long enough; as in `cells`.
+        let table = unsafe { &*block.index.load(Ordering::Relaxed) };
+        let slot = &table.0[page_number];
+        if slot.load(Ordering::Relaxed).is_null() {
+            let page = Box::new(IndexPage(std::array::from_fn(|_| {
+                AtomicPtr::new(ptr::null_mut())
+            })));
+            slot.store(ptr::from_ref(&*page).cast_mut(), Ordering::Release);
+            arena.pages.push(page);
+        }
+        // SAFETY: just made non-null; owned by this thread's arena.
+        let page = unsafe { &*slot.load(Ordering::Relaxed) };
+        let cells = arena.allocate(series.width as usize);
+        arena.owned += 1;
+        page.0[index % INDEX_PAGE].store(cells.as_ptr(), Ordering::Release);
+        Cells::Own(cells)
+    }
+}
+
+/// Replaces the thread's index with one of at least `pages` pages, under the
+/// threads lock so that no reader holds the old one.
+fn grow_index(store: &Store, block: &Block, pages: usize) {
+    let threads = lock(&store.threads);
+    let old = block.index.load(Ordering::Relaxed);
+    // SAFETY: as in `Local::cells`: only this thread replaces it.
+    let old_pages = unsafe { old.as_ref() }.map_or(&[][..], |old| &old.0[..]);
+    let len = pages.max(old_pages.len() * 2).max(8);
+    let table: Box<[AtomicPtr<IndexPage>]> = (0..len)
+        .map(|page| {
+            AtomicPtr::new(
+                old_pages
+                    .get(page)
+                    .map_or(ptr::null_mut(), |p| p.load(Ordering::Relaxed)),
+            )
+        })
+        .collect();
+    block
+        .index
+        .store(Box::into_raw(Box::new(Index(table))), Ordering::Release);
+    drop(threads);
+    if !old.is_null() {
+        // SAFETY: made by `Box::into_raw` here; readers reach an index only
+        // under the threads lock, released above after the new one was
+        // published, and this thread holds no reference to the old one.
+        drop(unsafe { Box::from_raw(old) });
+    }
+}
+
+#[cold]
+fn register_thread(store: &Store) -> Arc<Block> {
+    let block = Arc::new(Block {
+        index: AtomicPtr::new(ptr::null_mut()),
+    });
+    lock(&store.threads).push(Arc::clone(&block));
+    block
+}
+
+/// Where an update lands: the thread's own cells, written with a plain load
+/// and store since only this thread writes them, or the series' shared
+/// cells, written atomically.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Cells {
+    Own(NonNull<AtomicU64>),
+    Shared(NonNull<AtomicU64>),
+}
+
+// SAFETY: `Cells::Own` is only written through by `LocalCells::finish`,
+// whose contract is to run on the thread that owns the cells; an async call
+// carries one to other threads without using it there. `Cells::Shared`
+// points to atomics that live forever.
+unsafe impl Send for Cells {}
+// SAFETY: as for `Send`; `&Cells` gives no access to the cells.
+unsafe impl Sync for Cells {}
+
+impl Cells {
+    #[inline(always)]
+    fn word(self, word: usize) -> (&'static AtomicU64, bool) {
+        match self {
+            // SAFETY: `word` is within the series' width (the layouts'
+            // constants), and the cells outlive the thread's use of them.
+            Cells::Own(cells) => (unsafe { &*cells.as_ptr().add(word) }, true),
+            // SAFETY: as above; shared cells are never freed.
+            Cells::Shared(cells) => (unsafe { &*cells.as_ptr().add(word) }, false),
+        }
+    }
+
+    #[inline(always)]
+    fn add(self, word: usize, delta: u64) {
+        match self.word(word) {
+            (cell, true) => cell.store(
+                cell.load(Ordering::Relaxed).wrapping_add(delta),
+                Ordering::Relaxed,
+            ),
+            (cell, false) => {
+                cell.fetch_add(delta, Ordering::Relaxed);
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn add_float(self, word: usize, delta: f64) {
+        match self.word(word) {
+            (cell, true) => cell.store(
+                (f64::from_bits(cell.load(Ordering::Relaxed)) + delta).to_bits(),
+                Ordering::Relaxed,
+            ),
+            (cell, false) => add_float(cell, delta),
+        }
+    }
+}
+
+/// This thread's cells of `series`, or its shared cells while the thread is
+/// exiting.
+#[inline(always)]
+fn cells(store: &'static Store, series: Series) -> Cells {
+    LOCAL
+        .try_with(|local| local.cells(store, series))
+        .unwrap_or(Cells::Shared(series.shared))
+}
+
+/// The calling thread's cells of one series, found when a call started so
+/// that finishing it on the same thread does not look them up again.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LocalCells(Cells);
+
+impl Series {
+    /// A call of this call series started.
+    #[inline]
+    pub(crate) fn call_started(self, store: &'static Store) -> LocalCells {
+        let cells = cells(store, self);
+        cells.add(STARTED, 1);
+        LocalCells(cells)
+    }
+
+    /// A call of this call series finished after `nanos`, on any thread.
+    #[inline]
+    pub(crate) fn call_finished(self, store: &'static Store, outcome: Outcome, nanos: u64) {
+        finish_call(store, cells(store, self), outcome, nanos);
+    }
+
+    /// Counts `count` calls finished with `outcome`, for `metrics` counters
+    /// registered by hand on alamos's metric names.
+    pub(crate) fn count_calls(self, store: &'static Store, outcome: Outcome, count: u64) {
+        cells(store, self).add(FINISHED + outcome as usize, count);
+    }
+
+    /// Records a duration without counting a call, for histograms registered
+    /// by hand on alamos's metric names.
+    pub(crate) fn record_duration(self, store: &'static Store, seconds: f64) {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let nanos = (seconds.max(0.0) * 1e9) as u64;
+        let bucket = store.call_bucket(nanos);
+        let cells = cells(store, self);
+        cells.add(CALL_BUCKETS + bucket, 1);
+        cells.add(SUM_NANOS, nanos);
+    }
+
+    /// Adds to a counter.
+    #[inline]
+    pub(crate) fn increment(self, store: &'static Store, delta: u64) {
+        cells(store, self).add(0, delta);
+    }
+
+    /// Raises a counter to `value` if it is below: what the facade's
+    /// `Counter::absolute` means, for counters mirrored from elsewhere.
+    pub(crate) fn absolute(self, store: &'static Store, value: u64) {
+        let current = store
+            .read()
+            .series
+            .get(self.index as usize)
+            .map_or(0, SeriesReading::count);
+        if value > current {
+            Cells::Shared(self.shared).add(0, value - current);
+        }
+    }
+
+    /// Records one observation in a histogram.
+    #[inline]
+    pub(crate) fn record(self, store: &'static Store, value: f64) {
+        if value.is_nan() {
+            return;
+        }
+        let bucket = self.bounds.partition_point(|bound| *bound < value);
+        let cells = cells(store, self);
+        cells.add(HISTOGRAM_BUCKETS + bucket, 1);
+        cells.add_float(HISTOGRAM_SUM, value);
+    }
+
+    /// Sets a gauge.
+    #[inline]
+    pub(crate) fn set(self, value: f64) {
+        Cells::Shared(self.shared)
+            .word(0)
+            .0
+            .store(value.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Moves a gauge by `delta`.
+    #[inline]
+    pub(crate) fn add(self, delta: f64) {
+        Cells::Shared(self.shared).add_float(0, delta);
+    }
+}
+
+impl LocalCells {
+    /// [`Series::call_finished`] through the cells [`Series::call_started`]
+    /// returned.
+    ///
+    /// # Safety
+    ///
+    /// `self` came from `call_started` of a series of `store`, on the calling
+    /// thread: the thread has not exited, so its cells are alive.
+    #[inline]
+    pub(crate) unsafe fn call_finished(self, store: &'static Store, outcome: Outcome, nanos: u64) {
+        finish_call(store, self.0, outcome, nanos);
+    }
+}
+
+#[inline(always)]
+fn finish_call(store: &'static Store, cells: Cells, outcome: Outcome, nanos: u64) {
+    let bucket = store.call_bucket(nanos);
+    cells.add(FINISHED + outcome as usize, 1);
+    cells.add(CALL_BUCKETS + bucket, 1);
+    cells.add(SUM_NANOS, nanos);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metric::buckets::DURATIONS;
+
+    fn calls(store: &'static Store, test: &str) -> Series {
+        store
+            .series(SeriesSpec {
+                name: "alamos_calls_total",
+                layout: Layout::Calls,
+                labels: vec![("test".into(), test.into())],
+                bounds: &[],
+                unit: None,
+                help: None,
+            })
+            .unwrap()
+    }
+
+    fn reading(store: &Store, series: Series) -> SeriesReading {
+        store
+            .read()
+            .series
+            .into_iter()
+            .nth(series.index as usize)
+            .unwrap()
+    }
+
+    #[test]
+    fn threads_add_up_including_exited_ones() {
+        let store = store(DURATIONS);
+        let id = calls(store, "threads_add_up");
+        std::thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| {
+                    for _ in 0..1000 {
+                        id.call_started(store);
+                        id.call_finished(store, Outcome::Error, 2_000);
+                    }
+                });
+            }
+        });
+        id.call_started(store);
+        let totals = reading(store, id);
+        assert_eq!(totals.calls(Outcome::Error), 8000);
+        assert_eq!(totals.calls(Outcome::Ok), 0);
+        assert_eq!(totals.in_flight(), 1);
+        assert_eq!(totals.cumulative_buckets().last(), Some(&8000));
+        assert!((totals.sum() - 0.016).abs() < 1e-9);
+        id.call_finished(store, Outcome::Ok, 0);
+        assert_eq!(reading(store, id).in_flight(), 0);
+    }
+
+    #[test]
+    fn buckets_are_le() {
+        let store = store(DURATIONS);
+        let id = calls(store, "buckets_are_le");
+        id.call_finished(store, Outcome::Ok, 1_000);
+        id.call_finished(store, Outcome::Ok, 1_001);
+        let buckets = reading(store, id).cumulative_buckets();
+        // 1000 ns is in `le="0.000001"`, 1001 ns in the next bucket.
+        assert_eq!(&buckets[..3], &[1, 2, 2]);
+    }
+
+    #[test]
+    fn bucket_lookup_matches_a_binary_search() {
+        let store = store(DURATIONS);
+        let mut value = 0_u64;
+        while value < 200_000_000_000 {
+            for nanos in [value, value + 1, value.saturating_sub(1)] {
+                let expected = store
+                    .call_bounds_nanos
+                    .partition_point(|&bound| bound < nanos);
+                assert_eq!(store.call_bucket(nanos), expected, "{nanos} ns");
+            }
+            value = value * 3 / 2 + 1;
+        }
+        for bound in store.call_bounds_nanos.iter().copied() {
+            let expected = store.call_bounds_nanos.partition_point(|&b| b < bound);
+            assert_eq!(store.call_bucket(bound), expected);
+            assert_eq!(store.call_bucket(bound + 1), expected + 1);
+        }
+        assert_eq!(store.call_bucket(u64::MAX), store.call_bounds_nanos.len());
+    }
+
+    #[test]
+    fn the_same_labels_are_the_same_series() {
+        let store = store(DURATIONS);
+        let a = calls(store, "same");
+        let b = calls(store, "same");
+        let c = calls(store, "other");
+        assert_eq!(a.index, b.index);
+        assert_ne!(a.index, c.index);
+    }
+
+    fn spec<'a>(name: &'a str, layout: Layout, bounds: &'a [f64]) -> SeriesSpec<'a> {
+        SeriesSpec {
+            name,
+            layout,
+            labels: vec![("k".into(), "v".into())],
+            bounds,
+            unit: None,
+            help: None,
+        }
+    }
+
+    #[test]
+    fn a_name_keeps_its_first_kind() {
+        let store = store(DURATIONS);
+        assert!(store
+            .series(spec("store_kind_test", Layout::Counter, &[]))
+            .is_some());
+        assert!(store
+            .series(spec("store_kind_test", Layout::Gauge, &[]))
+            .is_none());
+    }
+
+    #[test]
+    fn histograms_bucket_by_their_family_bounds_and_sum_floats() {
+        let store = store(DURATIONS);
+        let h = store
+            .series(spec(
+                "store_histogram_test",
+                Layout::Histogram(3),
+                &[1.0, 10.0, 100.0],
+            ))
+            .unwrap();
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    for value in [0.5, 1.0, 5.0, 50.0, 500.0] {
+                        h.record(store, value);
+                    }
+                });
+            }
+        });
+        h.record(store, f64::NAN);
+        let totals = reading(store, h);
+        assert_eq!(totals.cumulative_buckets(), vec![8, 12, 16, 20]);
+        assert!((totals.sum() - 4.0 * 556.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn past_its_budget_a_thread_writes_the_shared_cells() {
+        let store = store(DURATIONS);
+        let series: Vec<Series> = (0..DEFAULT_THREAD_SERIES + 50)
+            .map(|i| {
+                store
+                    .series(spec(&format!("store_budget_{i}"), Layout::Counter, &[]))
+                    .unwrap()
+            })
+            .collect();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                for _ in 0..3 {
+                    for s in &series {
+                        s.increment(store, 1);
+                    }
+                }
+                let owned = LOCAL.with(|local| local.arena.borrow().owned);
+                assert!(owned <= DEFAULT_THREAD_SERIES, "{owned}");
+            });
+        });
+        let reading = store.read();
+        for s in &series {
+            assert_eq!(reading.series[s.index as usize].count(), 3);
+        }
+    }
+
+    #[test]
+    fn gauges_are_set_and_moved() {
+        let store = store(DURATIONS);
+        let g = store
+            .series(spec("store_gauge_test", Layout::Gauge, &[]))
+            .unwrap();
+        g.set(5.0);
+        g.add(-1.5);
+        assert!((reading(store, g).value() - 3.5).abs() < 1e-12);
+    }
+}
