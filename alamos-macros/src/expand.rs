@@ -445,7 +445,18 @@ fn expand_fn(
     })
 }
 
-const LOG_MACROS: [&str; 6] = ["bench", "debug", "prod", "info", "warn", "error"];
+/// Macros that find their experiment through the body's scope trait.
+const LOG_MACROS: [&str; 9] = [
+    "bench",
+    "debug",
+    "prod",
+    "info",
+    "warn",
+    "error",
+    "counter",
+    "gauge",
+    "histogram",
+];
 
 /// A local trait that tells the log macros in this body which experiment they
 /// are in, when the body may contain log macros that survive the ceiling.

@@ -24,6 +24,7 @@
 
 mod args;
 mod expand;
+mod instrument;
 mod nest;
 mod rewrite;
 mod strip;
@@ -49,4 +50,23 @@ pub fn level(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn skip(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::skip(args.into(), item.into()).into()
+}
+
+/// Adds to a counter of the enclosing experiment: see the `alamos` crate.
+#[proc_macro]
+pub fn counter(tokens: TokenStream) -> TokenStream {
+    instrument::instrument(instrument::Kind::Counter, tokens.into()).into()
+}
+
+/// Sets or moves a gauge of the enclosing experiment: see the `alamos` crate.
+#[proc_macro]
+pub fn gauge(tokens: TokenStream) -> TokenStream {
+    instrument::instrument(instrument::Kind::Gauge, tokens.into()).into()
+}
+
+/// Records a value in a histogram of the enclosing experiment: see the
+/// `alamos` crate.
+#[proc_macro]
+pub fn histogram(tokens: TokenStream) -> TokenStream {
+    instrument::instrument(instrument::Kind::Histogram, tokens.into()).into()
 }

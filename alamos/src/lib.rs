@@ -72,7 +72,7 @@ mod view;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use alamos_macros::{experiment, level, skip};
+pub use alamos_macros::{counter, experiment, gauge, histogram, level, skip};
 
 pub use crate::directive::{parse_directives, Directive, DirectiveError, Directives};
 #[cfg(feature = "runtime")]

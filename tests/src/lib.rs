@@ -237,26 +237,56 @@ pub fn record_metrics<R>(f: impl FnOnce() -> R) -> (R, Metrics) {
     (result, Metrics::take(&snapshotter))
 }
 
-/// A snapshot of a debugging recorder, looked up by name and labels.
+/// A snapshot of a debugging recorder, looked up by name and labels, with
+/// the unit and HELP text each metric was described with.
 #[derive(Debug, Default)]
-pub struct Metrics(Vec<Entry>);
+pub struct Metrics(Vec<Entry>, Vec<Description>);
+
+/// A metric name, its unit and its HELP text, as `describe_*` gave them.
+type Description = (String, Option<metrics::Unit>, String);
 
 impl Metrics {
     pub fn take(snapshotter: &Snapshotter) -> Self {
+        let mut descriptions: Vec<Description> = Vec::new();
         let entries = snapshotter
             .snapshot()
             .into_vec()
             .into_iter()
-            .map(|(key, _, _, value): (CompositeKey, _, _, DebugValue)| {
-                let (kind, key) = key.into_parts();
-                let labels = key
-                    .labels()
-                    .map(|l| (l.key().to_owned(), l.value().to_owned()))
-                    .collect();
-                (kind, key.name().to_owned(), labels, value)
-            })
+            .map(
+                |(key, unit, help, value): (CompositeKey, _, _, DebugValue)| {
+                    let (kind, key) = key.into_parts();
+                    let labels = key
+                        .labels()
+                        .map(|l| (l.key().to_owned(), l.value().to_owned()))
+                        .collect();
+                    if let Some(help) = help {
+                        let name = key.name().to_owned();
+                        if !descriptions.iter().any(|(known, _, _)| *known == name) {
+                            descriptions.push((name, unit, help.to_string()));
+                        }
+                    }
+                    (kind, key.name().to_owned(), labels, value)
+                },
+            )
             .collect();
-        Metrics(entries)
+        Metrics(entries, descriptions)
+    }
+
+    /// The unit and HELP text `name` was described with, if it was.
+    pub fn description(&self, name: &str) -> Option<(Option<metrics::Unit>, &str)> {
+        self.1
+            .iter()
+            .find(|(known, _, _)| known == name)
+            .map(|(_, unit, help)| (*unit, help.as_str()))
+    }
+
+    /// Every series of `name`, with its labels.
+    pub fn series(&self, name: &str) -> Vec<&[(String, String)]> {
+        self.0
+            .iter()
+            .filter(|(_, n, _, _)| n == name)
+            .map(|(_, _, labels, _)| labels.as_slice())
+            .collect()
     }
 
     fn find(&self, kind: MetricKind, name: &str, labels: &[(&str, &str)]) -> Option<&DebugValue> {
@@ -349,7 +379,7 @@ impl Metrics {
 #[derive(Debug)]
 pub struct Recorded {
     snapshotter: Snapshotter,
-    totals: Mutex<Vec<Entry>>,
+    totals: Mutex<(Vec<Entry>, Vec<Description>)>,
 }
 
 type Entry = (MetricKind, String, Vec<(String, String)>, DebugValue);
@@ -358,7 +388,7 @@ impl Recorded {
     pub fn new(snapshotter: Snapshotter) -> Self {
         Recorded {
             snapshotter,
-            totals: Mutex::new(Vec::new()),
+            totals: Mutex::new((Vec::new(), Vec::new())),
         }
     }
 
@@ -370,7 +400,13 @@ impl Recorded {
             .totals
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let fresh = Metrics::take(&self.snapshotter).0;
+        let Metrics(fresh, descriptions) = Metrics::take(&self.snapshotter);
+        let (totals, known) = &mut *totals;
+        for description in descriptions {
+            if !known.iter().any(|(name, _, _)| *name == description.0) {
+                known.push(description);
+            }
+        }
         for (kind, name, labels, value) in fresh {
             let existing = totals
                 .iter_mut()
@@ -399,6 +435,7 @@ impl Recorded {
                     (*kind, name.clone(), labels.clone(), value)
                 })
                 .collect(),
+            known.clone(),
         )
     }
 }

@@ -69,7 +69,10 @@ fn logs_belong_to_the_innermost_instrumented_function() {
 
 #[test]
 fn nested_experiments_are_registered_at_start_up() {
-    let keys: Vec<&str> = alamos::experiments().iter().map(alamos::Experiment::key).collect();
+    let keys: Vec<&str> = alamos::experiments()
+        .iter()
+        .map(alamos::Experiment::key)
+        .collect();
     for key in ["nesting.outer", "nesting.inner", "nesting.deep"] {
         assert!(keys.contains(&key), "{key} missing from {keys:?}");
     }

@@ -97,9 +97,19 @@ fn is_global(address: usize) -> bool {
     false
 }
 
+/// How many times [`probe_global_recorder`] started a thread.
+static PROBES: AtomicUsize = AtomicUsize::new(0);
+
+/// How many probe threads were started so far: for tests that check no
+/// call starts one.
+pub(crate) fn probes() -> usize {
+    PROBES.load(Ordering::Relaxed)
+}
+
 /// The address of the global recorder, asked of a fresh thread, which has
 /// no local recorder.
 pub(crate) fn probe_global_recorder() -> Option<usize> {
+    PROBES.fetch_add(1, Ordering::Relaxed);
     let global = std::thread::scope(|scope| {
         std::thread::Builder::new()
             .name("alamos-recorder-probe".into())
