@@ -103,6 +103,47 @@ fn metrics_histogram_timed(x: u64) -> u64 {
     result
 }
 
+#[inline(never)]
+fn metrics_histogram(x: u64) -> u64 {
+    #[allow(clippy::cast_precision_loss)]
+    metrics::histogram!("bench_plain_values").record(x as f64);
+    black_box(x).wrapping_add(1)
+}
+
+/// Instruments of an experiment enabled at `prod`.
+#[inline(never)]
+fn alamos_counter(x: u64) -> u64 {
+    alamos::counter!(experiment = "bench_instruments", "bench_events", 1);
+    black_box(x).wrapping_add(1)
+}
+
+/// Instruments of an experiment turned off at run time.
+#[inline(never)]
+fn alamos_counter_disabled(x: u64) -> u64 {
+    alamos::counter!(experiment = "bench_instruments_off", "bench_off_events", 1);
+    black_box(x).wrapping_add(1)
+}
+
+#[inline(never)]
+fn alamos_histogram(x: u64) -> u64 {
+    #[allow(clippy::cast_precision_loss)]
+    let value = x as f64;
+    alamos::histogram!(experiment = "bench_instruments", "bench_values", value);
+    black_box(x).wrapping_add(1)
+}
+
+#[inline(never)]
+fn alamos_histogram_disabled(x: u64) -> u64 {
+    #[allow(clippy::cast_precision_loss)]
+    let value = x as f64;
+    alamos::histogram!(
+        experiment = "bench_instruments_off",
+        "bench_off_values",
+        value
+    );
+    black_box(x).wrapping_add(1)
+}
+
 #[autometrics::autometrics]
 #[inline(never)]
 fn autometrics_fn(x: u64) -> u64 {
@@ -201,7 +242,20 @@ fn overhead(c: &mut Criterion) {
         "metrics_histogram_instant",
         metrics_histogram_timed,
     );
+    bench_call(&mut group, "metrics_histogram", metrics_histogram);
     bench_call(&mut group, "autometrics", autometrics_fn);
+    bench_call(&mut group, "alamos_counter", alamos_counter);
+    bench_call(
+        &mut group,
+        "alamos_counter_disabled",
+        alamos_counter_disabled,
+    );
+    bench_call(&mut group, "alamos_histogram", alamos_histogram);
+    bench_call(
+        &mut group,
+        "alamos_histogram_disabled",
+        alamos_histogram_disabled,
+    );
     bench_call(&mut group, "clock_std_instant", clock_std_instant);
     bench_call(&mut group, "clock_quanta_instant", clock_quanta_instant);
     #[cfg(target_arch = "x86_64")]
@@ -235,6 +289,8 @@ fn main() {
     common::install_subscriber();
     alamos::set_level("bench_key", alamos::LevelFilter::Off).expect("bench_key is registered");
     alamos::set_level("bench_metrics", alamos::Level::Bench).expect("bench_metrics is registered");
+    alamos::set_level("bench_instruments_off", alamos::LevelFilter::Off)
+        .expect("bench_instruments_off is registered");
     let mut c = common::criterion();
     overhead(&mut c);
     threads(&mut c);

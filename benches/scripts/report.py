@@ -41,7 +41,12 @@ ROWS = [
     ("overhead/metrics_counter", "`metrics::counter!` per call", OVERHEAD),
     ("overhead/metrics_counter_cached", "`metrics` cached `Counter` handle", OVERHEAD),
     ("overhead/metrics_histogram_instant", "`metrics::histogram!` + `Instant` timing", OVERHEAD),
+    ("overhead/metrics_histogram", "`metrics::histogram!` per call", OVERHEAD),
     ("overhead/autometrics", "`#[autometrics]` (prometheus-client backend)", OVERHEAD),
+    ("overhead/alamos_counter", "`alamos::counter!`, enabled", OVERHEAD),
+    ("overhead/alamos_counter_disabled", "`alamos::counter!`, disabled at run time", OVERHEAD),
+    ("overhead/alamos_histogram", "`alamos::histogram!`, enabled", OVERHEAD),
+    ("overhead/alamos_histogram_disabled", "`alamos::histogram!`, disabled at run time", OVERHEAD),
     ("overhead/clock_std_instant", "reference: `std::time::Instant::now()`", OVERHEAD),
     ("overhead/clock_quanta_instant", "reference: `quanta::Instant::now()`", OVERHEAD),
     ("overhead/clock_rdtsc", "reference: a bare `rdtsc`", OVERHEAD),
@@ -63,10 +68,14 @@ ROWS = [
     ("render/direct/10000", "render the same series written directly", SCALING),
     ("stripped/bare", "bare function (stripped build)", STRIPPED),
     ("stripped/alamos_max_level_off", "alamos with `max_level_off`", STRIPPED),
+    ("stripped/counter_max_level_off", "`counter!` with `max_level_off`", STRIPPED),
+    ("stripped/histogram_max_level_off", "`histogram!` with `max_level_off`", STRIPPED),
 ]
 # Ratios are to this row, when the row has no more specific reference.
 BASELINE = {"overhead": "overhead/bare", "stripped": "stripped/bare"}
 REFERENCE = {
+    "overhead/alamos_counter": "overhead/metrics_counter_cached",
+    "overhead/alamos_histogram": "overhead/metrics_histogram",
     "threads/atomic_u64/2": "threads/atomic_u64/1",
     "threads/alamos_metrics_only/2": "threads/alamos_metrics_only/1",
     "threads/alamos_span_metrics/2": "threads/alamos_span_metrics/1",
@@ -177,6 +186,20 @@ def targets(medians):
             f"{ratio:.3f}×",
             overlap or abs(ratio - 1.0) <= 0.03,
         ))
+    for row in ("alamos_counter_disabled", "alamos_histogram_disabled"):
+        if have(f"overhead/{row}", "overhead/bare"):
+            extra = m(f"overhead/{row}") - m("overhead/bare")
+            results.append((f"{row} ≤ bare + 0.5 ns", f"bare {extra:+.2f} ns", extra <= 0.5))
+    for row in ("counter_max_level_off", "histogram_max_level_off"):
+        if have(f"stripped/{row}", "stripped/bare"):
+            ratio = m(f"stripped/{row}") / m("stripped/bare")
+            results.append((f"stripped {row} within ±3% of bare", f"{ratio:.3f}×", abs(ratio - 1.0) <= 0.03))
+    if have("overhead/alamos_counter", "overhead/metrics_counter_cached"):
+        ratio = m("overhead/alamos_counter") / m("overhead/metrics_counter_cached")
+        results.append(("`counter!` ≤ 2× a cached `metrics` counter", f"{ratio:.2f}×", ratio <= 2.0))
+    if have("overhead/alamos_histogram", "overhead/metrics_histogram"):
+        ratio = m("overhead/alamos_histogram") / m("overhead/metrics_histogram")
+        results.append(("`histogram!` ≤ 0.5× `metrics::histogram!`", f"{ratio:.2f}×", ratio <= 0.5))
     if have("overhead/alamos_metrics_only", "overhead/autometrics"):
         ratio = m("overhead/alamos_metrics_only") / m("overhead/autometrics")
         results.append(("metrics only ≤ 0.1× autometrics", f"{ratio:.3f}×", ratio <= 0.1))

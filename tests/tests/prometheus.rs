@@ -54,10 +54,26 @@ fn guard() -> &'static alamos::Guard {
     })
 }
 
+/// Frames of 1,000 to 3,000 bytes: the median is in the `le="4096"` bucket.
+#[alamos::experiment("prom_test.frames")]
+fn frame(n: u32) {
+    alamos::histogram!("frame_size", f64::from(1_000 + n % 2_001), unit = bytes);
+    alamos::counter!("frames_written", 1, node = n % 2);
+    alamos::gauge!("frames_pending", f64::from(n % 7));
+}
+
+/// Switched off by the scrape test while Prometheus watches.
+#[alamos::experiment("prom_test.switch")]
+fn switched() {
+    alamos::counter!("switched_events", 1);
+}
+
 fn exercise(round: u32) {
     for n in 0..10 {
         let _ = write(round * 10 + n);
         relay(n);
+        frame(round * 97 + n * 13);
+        switched();
     }
     let _ = std::panic::catch_unwind(|| read(round == 0));
 }
@@ -109,6 +125,10 @@ fn promtool_accepts_the_exposition() {
         "# TYPE alamos_call_duration_seconds histogram",
         "# TYPE alamos_calls_in_flight gauge",
         "# HELP alamos_call_duration_seconds ",
+        "# TYPE frame_size_bytes histogram",
+        "# HELP frame_size_bytes ",
+        "# TYPE frames_written_total counter",
+        "# TYPE frames_pending gauge",
     ] {
         assert!(
             exposition.contains(family),
@@ -340,8 +360,41 @@ fn prometheus_scrapes_and_answers_queries() {
     assert_eq!(active["health"], "up", "{active}");
     assert_eq!(active["lastError"], "", "{active}");
 
+    // Frames are 1,000 to 3,000 bytes: their median lies in (1024, 4096].
+    let frame_median = prometheus.query(
+        r#"histogram_quantile(0.5, sum by (le) (frame_size_bytes_bucket{experiment="prom_test.frames"}))"#,
+    );
+    let frame_median = first_value(&frame_median).expect("a frame-size median");
+    assert!(
+        (1024.0..=4096.0).contains(&frame_median),
+        "median frame size {frame_median}"
+    );
+    let per_node =
+        prometheus.query(r#"sum by (node) (frames_written_total{experiment="prom_test.frames"})"#);
+    assert_eq!(per_node.as_array().map(Vec::len), Some(2), "{per_node}");
+
+    // A switched-off instrument's series stays and stops growing.
+    let switched = r#"switched_events_total{experiment="prom_test.switch"}"#;
+    prometheus.wait_until("seeing the switch grow", Duration::from_secs(20), || {
+        first_value(&prometheus.query(&format!("increase({switched}[3s])")))
+            .is_some_and(|v| v > 0.0)
+    });
+    alamos::set_level("prom_test.switch", alamos::LevelFilter::Off).expect("a known key");
+    let frozen = guard().render().and_then(|text| sample(&text, switched));
+    // Four scrapes later, every sample in the window equals the frozen value.
+    std::thread::sleep(Duration::from_secs(4));
+    let window = prometheus.query(&format!("changes({switched}[3s])"));
+    assert_eq!(first_value(&window), Some(0.0), "{window}");
+    let last = first_value(&prometheus.query(switched));
+    assert_eq!(
+        last, frozen,
+        "the value Prometheus holds is the one at switch-off"
+    );
+    alamos::set_level("prom_test.switch", alamos::Level::Prod).expect("a known key");
+
     eprintln!(
-        "prometheus: {ok_calls} = {:?}, median write {median:.6} s, {:.1} s from start to answer",
+        "prometheus: {ok_calls} = {:?}, median write {median:.6} s, median frame {frame_median:.0} B, \
+         {switched} frozen at {frozen:?}, {:.1} s from start to answer",
         first_value(&prometheus.query(ok_calls)),
         started.elapsed().as_secs_f64()
     );

@@ -12,11 +12,14 @@
 //! curl -s 127.0.0.1:9464/metrics | grep alamos_calls_total
 //! ```
 
+// Sizes and depths become `f64` instrument values, as users write them.
+#![allow(clippy::cast_precision_loss)]
+
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::thread;
@@ -30,6 +33,13 @@ const NODES: u32 = 3;
 struct Frame {
     channels: Vec<u32>,
     samples: usize,
+}
+
+impl Frame {
+    /// Its size on the wire and on disk: 8 bytes a sample.
+    fn bytes(&self) -> usize {
+        self.samples * self.channels.len() * 8
+    }
 }
 
 #[derive(Debug)]
@@ -85,6 +95,13 @@ impl Cesium {
         }
         spin(Duration::from_micros(20 + (count % 7) * 10));
         alamos::bench!(channels = frame.channels.len(), "appended frame");
+        // Storage throughput per node: on at the default threshold.
+        alamos::counter!(
+            "cesium_written",
+            frame.bytes() as u64,
+            unit = bytes,
+            node = self.node
+        );
         Ok(frame.samples * frame.channels.len())
     }
 
@@ -101,6 +118,11 @@ impl Cesium {
     #[alamos::skip]
     fn size(&self) -> usize {
         self.files.lock().map_or(0, |files| files.values().sum())
+    }
+
+    #[alamos::skip]
+    fn channels(&self) -> usize {
+        self.files.lock().map_or(0, |files| files.len())
     }
 }
 
@@ -128,6 +150,13 @@ impl FrameWriter {
     /// Routes a frame to the node that owns its first channel.
     #[alamos::experiment(fields(node = self.node, channels = frame.channels.len()))]
     fn write(&mut self, frame: Frame) -> Result<usize, StorageError> {
+        // Mean frame sizes along the writer's pathway (RFC 0011 §3.0.1).
+        alamos::histogram!(
+            "frame_size",
+            frame.bytes() as f64,
+            unit = bytes,
+            describe = "Size of the frames written through a frame writer."
+        );
         let owner = frame.channels[0] % NODES;
         let written = if owner == self.node {
             self.cluster.storage[owner as usize].write(&frame)?
@@ -149,6 +178,8 @@ impl FrameWriter {
 struct Cluster {
     storage: Vec<Cesium>,
     relayed: AtomicU64,
+    /// Frames handed to the relay and not yet stored on their owner.
+    relay_queue: AtomicUsize,
 }
 
 #[alamos::experiment("distribution.relay", level = debug)]
@@ -156,9 +187,23 @@ impl Cluster {
     /// Forwards a frame to another node's storage (a network hop, simulated).
     fn relay(&self, from: u32, to: u32, frame: &Frame) -> Result<usize, StorageError> {
         alamos::bench!(from, to, "relaying frame");
+        let depth = self.relay_queue.fetch_add(1, Ordering::Relaxed) + 1;
+        // The network load on the distribution layer: off until
+        // `ALAMOS_LEVEL=prod,distribution=debug`.
+        alamos::gauge!(debug, "relay_queue_depth", depth as f64);
+        alamos::counter!(
+            debug,
+            "relay_bytes",
+            frame.bytes() as u64,
+            unit = bytes,
+            from = from,
+            to = to
+        );
         spin(Duration::from_micros(50));
         self.relayed.fetch_add(1, Ordering::Relaxed);
-        self.storage[to as usize].write(frame)
+        let written = self.storage[to as usize].write(frame);
+        self.relay_queue.fetch_sub(1, Ordering::Relaxed);
+        written
     }
 
     #[alamos::experiment("distribution.heartbeat", level = bench)]
@@ -221,7 +266,16 @@ fn main() {
     let cluster = Arc::new(Cluster {
         storage: (0..NODES).map(Cesium::new).collect(),
         relayed: AtomicU64::new(0),
+        relay_queue: AtomicUsize::new(0),
     });
+    // The growth of cesium's cache over time (RFC 0011 §3.0.0): sampled when
+    // metrics are read, not on every write.
+    let _cache = alamos::Observer::new("storage.cesium", "cesium_cache_channels")
+        .describe("Channel files cesium holds open, over all nodes.")
+        .watch({
+            let cluster = Arc::clone(&cluster);
+            move || cluster.storage.iter().map(Cesium::channels).sum::<usize>() as f64
+        });
     let api = Arc::new(Api {
         cluster: Arc::clone(&cluster),
     });

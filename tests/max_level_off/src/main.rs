@@ -37,6 +37,9 @@ struct Error;
 #[alamos::experiment("zz_stripped_canary.key_q7x", level = error, err(Debug))]
 fn write(len: usize) -> Result<usize, Error> {
     alamos::error!(len, "writing");
+    // Instrument names carry the canary too: none may survive stripping.
+    alamos::counter!(error, "zz_stripped_canary_events_q7x", 1);
+    alamos::histogram!(error, "zz_stripped_canary_sizes_q7x", 2.0, unit = bytes);
     if len == 0 {
         return Err(Error);
     }
