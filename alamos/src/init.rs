@@ -9,10 +9,10 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 
 use tracing::Metadata;
-use tracing_subscriber::fmt::format::FmtSpan;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::{filter, Layer, Registry};
 
+use crate::logs::{Json, JsonFields, SpanEvents, Text, TextFields};
 use crate::metric::recorder::AlamosRecorder;
 use crate::metric::{buckets, name, sink, store};
 use crate::prometheus::{parse_listen_addr, Server};
@@ -28,7 +28,7 @@ pub const PROMETHEUS_ADDR_ENV: &str = "ALAMOS_PROMETHEUS_ADDR";
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum LogFormat {
-    /// One human-readable line per event and per closed span.
+    /// One human-readable line per event (and per span event if asked).
     #[default]
     Text,
     /// One JSON object per line.
@@ -67,8 +67,8 @@ enum Endpoint {
 /// Configures what [`init`] installs: a `tracing` subscriber writing to
 /// stderr, alamos's Prometheus recorder, and optionally an HTTP endpoint.
 ///
-/// Settings not made here come from the environment: `ALAMOS_LOG_FORMAT`
-/// and `ALAMOS_PROMETHEUS_ADDR`. Thresholds always come from `ALAMOS_LEVEL`
+/// Settings not made here come from the environment: `ALAMOS_LOG_FORMAT`,
+/// `ALAMOS_LOG_SPANS` and `ALAMOS_PROMETHEUS_ADDR`. Thresholds always come from `ALAMOS_LEVEL`
 /// and [`crate::set_level`].
 #[derive(Clone, Debug)]
 #[must_use = "a builder does nothing until installed"]
@@ -80,7 +80,7 @@ pub struct Builder {
     thread_series: Option<usize>,
     subscriber: bool,
     recorder: bool,
-    span_events: bool,
+    span_events: Option<SpanEvents>,
     max_label_sets: Option<usize>,
     #[cfg(feature = "otel")]
     otel: Option<crate::OtelConfig>,
@@ -104,7 +104,7 @@ impl Builder {
             thread_series: None,
             subscriber: true,
             recorder: true,
-            span_events: true,
+            span_events: None,
             max_label_sets: None,
             #[cfg(feature = "otel")]
             otel: None,
@@ -188,9 +188,10 @@ impl Builder {
         self
     }
 
-    /// Whether closing a span writes a log line with its timings (default: yes).
-    pub fn span_events(mut self, enabled: bool) -> Self {
-        self.span_events = enabled;
+    /// Which span lifecycle events are written as lines of their own,
+    /// whatever `ALAMOS_LOG_SPANS` says (default: none, only events).
+    pub fn span_events(mut self, events: SpanEvents) -> Self {
+        self.span_events = Some(events);
         self
     }
 
@@ -236,7 +237,8 @@ impl Builder {
         let otel_layer = None::<tracing_subscriber::layer::Identity>;
         if self.subscriber {
             let format = self.log_format.unwrap_or_else(env_log_format);
-            install_subscriber(format, self.span_events, otel_layer);
+            let spans = self.span_events.unwrap_or_else(SpanEvents::from_env);
+            install_subscriber(format, spans, otel_layer);
         }
 
         let recorder = self.recorder
@@ -355,25 +357,16 @@ fn passes_alamos_levels(metadata: &Metadata<'_>) -> bool {
 }
 
 /// The stderr logs, and the OTLP export when configured, filtered alike.
-fn install_subscriber<L>(format: LogFormat, span_events: bool, export: Option<L>)
+fn install_subscriber<L>(format: LogFormat, span_events: SpanEvents, export: Option<L>)
 where
     L: Layer<Registry> + Send + Sync + 'static,
 {
-    let spans = if span_events {
-        FmtSpan::CLOSE
-    } else {
-        FmtSpan::NONE
-    };
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_span_events(spans);
+        .with_span_events(span_events.fmt_span());
     let layer = match format {
-        LogFormat::Text => fmt.boxed(),
-        LogFormat::Json => fmt
-            .json()
-            .with_current_span(true)
-            .with_span_list(true)
-            .boxed(),
+        LogFormat::Text => fmt.event_format(Text).fmt_fields(TextFields).boxed(),
+        LogFormat::Json => fmt.event_format(Json).fmt_fields(JsonFields).boxed(),
     };
     let subscriber = tracing_subscriber::registry()
         .with(export.map(|export| export.with_filter(filter::filter_fn(passes_alamos_levels))))

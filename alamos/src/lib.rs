@@ -52,9 +52,13 @@ mod directive;
 #[cfg(feature = "runtime")]
 mod init;
 mod inventory;
+#[cfg(feature = "runtime")]
+mod json;
 mod key;
 mod level;
 mod log;
+#[cfg(feature = "runtime")]
+mod logs;
 // Without `runtime` nothing installs alamos's recorder, so the store and its
 // snapshots go unused: callsites then record through the `metrics` facade.
 #[cfg_attr(not(feature = "runtime"), allow(dead_code))]
@@ -82,6 +86,8 @@ pub use crate::init::{
 pub use crate::inventory::{experiments, Experiment, Instrument, InstrumentValue, MetricKind};
 pub use crate::key::{validate_key, KeyError, ROOT};
 pub use crate::level::{Level, LevelFilter, ParseLevelError};
+#[cfg(feature = "runtime")]
+pub use crate::logs::{SpanEvents, LOG_SPANS_ENV};
 pub use crate::metric::name::{
     Unit, CALLS_IN_FLIGHT, CALLS_TOTAL, CALL_DURATION_SECONDS, LABEL_OVERFLOW_TOTAL,
     OVERFLOW_LABEL_VALUE,

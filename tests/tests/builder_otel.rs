@@ -38,7 +38,7 @@ fn the_builder_exports_spans_and_the_guard_flushes_them() {
     alamos::set_level("builder_otel", alamos::Level::Debug).expect("known key");
     let guard = alamos::Builder::new()
         .recorder(false)
-        .span_events(false)
+        .span_events(alamos::SpanEvents::None)
         .otel(
             alamos::OtelConfig::new()
                 .with_endpoint(receiver.endpoint())

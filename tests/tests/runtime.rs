@@ -10,6 +10,7 @@ fn probe(mode: &str, env: &[(&str, &str)]) -> (String, String) {
         .arg(mode)
         .env_remove("ALAMOS_LEVEL")
         .env_remove(alamos::LOG_FORMAT_ENV)
+        .env_remove(alamos::LOG_SPANS_ENV)
         .env_remove(alamos::PROMETHEUS_ADDR_ENV);
     for (key, value) in env {
         command.env(key, value);
@@ -30,26 +31,59 @@ fn probe(mode: &str, env: &[(&str, &str)]) -> (String, String) {
     (stdout, stderr)
 }
 
+/// The lines of `stderr` that contain `text`.
+fn lines_with<'a>(stderr: &'a str, text: &str) -> Vec<&'a str> {
+    stderr.lines().filter(|line| line.contains(text)).collect()
+}
+
 #[test]
-fn text_logs_show_spans_events_and_respect_the_root_threshold() {
+fn text_logs_show_events_with_their_span_path_and_respect_the_root_threshold() {
     let (stdout, stderr) = probe("text", &[]);
     assert_eq!(stdout.trim(), "done");
-    assert!(stderr.contains("probe.writer.write{"), "{stderr}");
+    // One line per event: time, level, the span path, the message, fields.
+    let writing = lines_with(&stderr, "writing");
+    assert_eq!(writing.len(), 2, "{stderr}");
     assert!(
-        stderr.contains("alamos.experiment=\"probe.writer\""),
+        writing[0].contains("  INFO probe.writer.write: writing n=1"),
         "{stderr}"
     );
-    assert!(stderr.contains("writing"), "{stderr}");
-    assert!(stderr.contains("error=refused"), "{stderr}");
+    let error = lines_with(&stderr, "error=refused");
+    assert_eq!(error.len(), 1, "{stderr}");
     assert!(
-        stderr.contains("close time.busy="),
-        "span close events: {stderr}"
+        error[0].contains("ERROR probe.writer.write: error=refused"),
+        "{stderr}"
     );
-    assert!(stderr.contains("a plain tracing event"), "{stderr}");
+    // What every alamos span and event carries is said by the span path.
+    assert!(!stderr.contains("alamos.experiment"), "{stderr}");
+    assert!(!stderr.contains("code.function"), "{stderr}");
+    // Outside any experiment: nothing where the experiment would be.
+    let outside = lines_with(&stderr, "outside any experiment");
+    assert_eq!(outside.len(), 1, "{stderr}");
+    assert!(
+        outside[0].ends_with(" INFO outside any experiment"),
+        "{stderr}"
+    );
+    // Span lifecycle lines only when asked.
+    assert!(!stderr.contains("close time.busy="), "{stderr}");
+    // An event that is not alamos's names its target.
+    assert!(
+        stderr.contains("init_probe: a plain tracing event"),
+        "{stderr}"
+    );
     assert!(
         !stderr.contains("a plain tracing debug event"),
         "debug is below the default root threshold prod: {stderr}"
     );
+
+    let (_, stderr) = probe("text", &[(alamos::LOG_SPANS_ENV, "close")]);
+    let closes = lines_with(&stderr, "probe.writer.write: close time.busy=");
+    assert_eq!(closes.len(), 2, "{stderr}");
+    let (_, stderr) = probe("text", &[(alamos::LOG_SPANS_ENV, "sometimes")]);
+    assert!(
+        stderr.contains("ALAMOS_LOG_SPANS=\"sometimes\" is not one of"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("close time.busy="), "{stderr}");
 
     let (_, stderr) = probe("text", &[("ALAMOS_LEVEL", "debug")]);
     assert!(stderr.contains("a plain tracing debug event"), "{stderr}");
@@ -70,9 +104,29 @@ fn json_logs_are_one_object_per_line() {
         .iter()
         .find(|o| o["fields"]["message"] == "writing")
         .unwrap_or_else(|| panic!("no event in {stderr}"));
-    assert_eq!(event["fields"]["alamos.experiment"], "probe.writer");
+    assert_eq!(event["experiment"], "probe.writer");
+    assert_eq!(event["fields"]["n"], 1);
+    assert!(
+        event["fields"].get("alamos.experiment").is_none(),
+        "{event}"
+    );
     assert_eq!(event["span"]["name"], "probe.writer.write");
+    assert_eq!(event["spans"][0]["name"], "probe.writer.write");
     assert_eq!(event["level"], "INFO");
+    assert!(event["timestamp"]
+        .as_str()
+        .is_some_and(|t| t.ends_with('Z')));
+    let error = objects
+        .iter()
+        .find(|o| o["fields"]["error"] == "refused")
+        .unwrap_or_else(|| panic!("no err event in {stderr}"));
+    assert_eq!(error["experiment"], "probe.writer", "{error}");
+    let outside = objects
+        .iter()
+        .find(|o| o["fields"]["message"] == "outside any experiment")
+        .unwrap_or_else(|| panic!("no root event in {stderr}"));
+    assert!(outside.get("experiment").is_none(), "{outside}");
+    assert!(outside.get("span").is_none(), "{outside}");
 }
 
 #[test]

@@ -24,6 +24,7 @@ fn write(n: u32) -> Result<u32, Refused> {
 fn calls() {
     let _ = write(1);
     let _ = write(0);
+    alamos::info!("outside any experiment");
     tracing::info!("a plain tracing event");
     tracing::debug!("a plain tracing debug event");
 }

@@ -1,0 +1,393 @@
+//! How `alamos::init()` writes events to stderr: one line per event, human
+//! text or JSON.
+//!
+//! A text line is what a `tracing-subscriber` user expects, made compact:
+//!
+//! ```text
+//! 2026-12-01T21:11:42.337319Z ERROR api.frames.write_frames:storage.cesium.write{samples=64}: error=disk full
+//! 2026-12-01T21:11:42.337392Z  WARN frame_writer: write batch failed node=2 error=disk full
+//! ```
+//!
+//! The span path names each enclosing span (`experiment.function`), with
+//! only the fields a function opted into; the fields every alamos span has
+//! (`alamos.experiment`, `code.*`, `otel.status_code`) are left out, since
+//! the span names say the same. An alamos event outside any span shows its
+//! experiment as `[key]`, and nothing for the root; events that are not
+//! alamos's show their target. Span open and close lines are off unless
+//! asked for ([`SpanEvents`]).
+//!
+//! A JSON line keeps `tracing-subscriber`'s shape (`timestamp`, `level`,
+//! `fields` with the `message`, `target`, `span`, `spans`) and adds the
+//! event's `experiment`.
+
+use std::fmt::{self, Write as _};
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::fmt::format::{FmtSpan, Writer};
+use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::json::Members;
+
+/// Which span lifecycle events become lines: set by `ALAMOS_LOG_SPANS`
+/// (`none`, `close`, `open`, `full` = open and close) or the builder.
+pub const LOG_SPANS_ENV: &str = "ALAMOS_LOG_SPANS";
+
+/// Which span lifecycle events are written as lines of their own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SpanEvents {
+    /// Only events (the default).
+    #[default]
+    None,
+    /// A line when a span closes, with its busy and idle time.
+    Close,
+    /// A line when a span opens.
+    Open,
+    /// Both.
+    Full,
+}
+
+impl SpanEvents {
+    /// Reads `ALAMOS_LOG_SPANS`; a malformed value is reported on stderr and
+    /// means `none`.
+    pub(crate) fn from_env() -> SpanEvents {
+        let Some(value) = std::env::var_os(LOG_SPANS_ENV) else {
+            return SpanEvents::None;
+        };
+        let text = value.to_string_lossy();
+        match text.trim().to_ascii_lowercase().as_str() {
+            "" | "none" | "off" => SpanEvents::None,
+            "close" => SpanEvents::Close,
+            "open" => SpanEvents::Open,
+            "full" | "all" | "open,close" | "close,open" => SpanEvents::Full,
+            _ => {
+                eprintln!(
+                    "alamos: {LOG_SPANS_ENV}={text:?} is not one of none, close, open, full; writing no span lines"
+                );
+                SpanEvents::None
+            }
+        }
+    }
+
+    pub(crate) fn fmt_span(self) -> FmtSpan {
+        match self {
+            SpanEvents::None => FmtSpan::NONE,
+            SpanEvents::Close => FmtSpan::CLOSE,
+            SpanEvents::Open => FmtSpan::NEW,
+            SpanEvents::Full => FmtSpan::NEW | FmtSpan::CLOSE,
+        }
+    }
+}
+
+/// Fields every alamos span carries, which the span name already says.
+const STANDARD_FIELDS: [&str; 4] = [
+    "alamos.experiment",
+    "code.function",
+    "code.namespace",
+    "otel.status_code",
+];
+
+const EXPERIMENT_FIELD: &str = "alamos.experiment";
+
+/// Text fields: `name=value`, space-separated.
+struct TextVisitor<'a> {
+    out: &'a mut String,
+    message: Option<String>,
+    experiment: Option<String>,
+    skip_standard: bool,
+}
+
+impl TextVisitor<'_> {
+    fn field(&mut self, field: &Field, value: fmt::Arguments<'_>) {
+        let name = field.name();
+        if name == "message" {
+            self.message = Some(value.to_string());
+            return;
+        }
+        if name == EXPERIMENT_FIELD {
+            self.experiment = Some(value.to_string());
+        }
+        if self.skip_standard && STANDARD_FIELDS.contains(&name) {
+            return;
+        }
+        if !self.out.is_empty() {
+            self.out.push(' ');
+        }
+        let _ = write!(self.out, "{name}={value}");
+    }
+}
+
+impl Visit for TextVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        match field.name() {
+            "message" => self.message = Some(value.to_owned()),
+            EXPERIMENT_FIELD if self.skip_standard => self.experiment = Some(value.to_owned()),
+            _ => self.field(field, format_args!("{value:?}")),
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.field(field, format_args!("{value:?}"));
+    }
+}
+
+/// The span fields text lines show: only those a function opted into.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct TextFields;
+
+impl<'writer> FormatFields<'writer> for TextFields {
+    fn format_fields<R: tracing_subscriber::field::RecordFields>(
+        &self,
+        mut writer: Writer<'writer>,
+        fields: R,
+    ) -> fmt::Result {
+        let mut out = String::new();
+        let mut visitor = TextVisitor {
+            out: &mut out,
+            message: None,
+            experiment: None,
+            skip_standard: true,
+        };
+        fields.record(&mut visitor);
+        writer.write_str(&out)
+    }
+}
+
+/// One human-readable line per event.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Text;
+
+impl<S, N> FormatEvent<S, N> for Text
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        SystemTime.format_time(&mut writer)?;
+        write!(writer, " {:>5} ", event.metadata().level())?;
+        let mut fields = String::new();
+        let mut visitor = TextVisitor {
+            out: &mut fields,
+            message: None,
+            experiment: None,
+            skip_standard: true,
+        };
+        event.record(&mut visitor);
+        let (message, experiment) = (visitor.message, visitor.experiment);
+        let mut path = String::new();
+        let mut innermost_target = None;
+        if let Some(scope) = ctx.event_scope() {
+            for span in scope.from_root() {
+                innermost_target = Some(span.metadata().target());
+                if !path.is_empty() {
+                    path.push(':');
+                }
+                path.push_str(span.name());
+                let extensions = span.extensions();
+                if let Some(own) = extensions.get::<FormattedFields<N>>() {
+                    if !own.is_empty() {
+                        let _ = write!(path, "{{{own}}}");
+                    }
+                }
+            }
+        }
+        if !path.is_empty() {
+            write!(writer, "{path}: ")?;
+        } else if let Some(experiment) = experiment.filter(|key| !key.is_empty()) {
+            write!(writer, "[{experiment}] ")?;
+        }
+        // alamos's events (logs, `err` and `ret`) are placed by their span
+        // path or experiment; others say which target they come from.
+        let target = event.metadata().target();
+        if experiment_less(event) && innermost_target != Some(target) {
+            write!(writer, "{target}: ")?;
+        }
+        match (message, fields.is_empty()) {
+            (Some(message), true) => writeln!(writer, "{message}"),
+            (Some(message), false) => writeln!(writer, "{message} {fields}"),
+            (None, _) => writeln!(writer, "{fields}"),
+        }
+    }
+}
+
+/// Whether an event is not one of alamos's own (which carry their
+/// experiment): its target then says where it comes from.
+fn experiment_less(event: &Event<'_>) -> bool {
+    event.metadata().fields().field(EXPERIMENT_FIELD).is_none()
+}
+
+/// JSON fields: `"name":value` members.
+struct JsonVisitor<'a> {
+    members: &'a mut Members,
+    experiment: Option<String>,
+    skip_standard: bool,
+}
+
+impl JsonVisitor<'_> {
+    fn skip(&mut self, field: &Field, value: Option<&str>) -> bool {
+        if field.name() == EXPERIMENT_FIELD {
+            if let Some(value) = value {
+                self.experiment = Some(value.to_owned());
+            }
+            return true;
+        }
+        self.skip_standard && STANDARD_FIELDS.contains(&field.name())
+    }
+}
+
+impl Visit for JsonVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if !self.skip(field, Some(value)) {
+            self.members.str(field.name(), value);
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if !self.skip(field, None) {
+            self.members.raw(field.name(), &value.to_string());
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if !self.skip(field, None) {
+            self.members.raw(field.name(), &value.to_string());
+        }
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if !self.skip(field, None) {
+            self.members.float(field.name(), value);
+        }
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        if !self.skip(field, None) {
+            self.members
+                .raw(field.name(), if value { "true" } else { "false" });
+        }
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        if !self.skip(field, None) {
+            self.members.display(field.name(), value);
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let text = format!("{value:?}");
+        if !self.skip(field, Some(&text)) {
+            self.members.str(field.name(), &text);
+        }
+    }
+}
+
+/// The span fields JSON lines show, stored as JSON members.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct JsonFields;
+
+impl<'writer> FormatFields<'writer> for JsonFields {
+    fn format_fields<R: tracing_subscriber::field::RecordFields>(
+        &self,
+        mut writer: Writer<'writer>,
+        fields: R,
+    ) -> fmt::Result {
+        let mut members = Members::default();
+        fields.record(&mut JsonVisitor {
+            members: &mut members,
+            experiment: None,
+            skip_standard: true,
+        });
+        writer.write_str(members.as_str())
+    }
+}
+
+/// One JSON object per line.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Json;
+
+impl<S, N> FormatEvent<S, N> for Json
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let mut line = Members::default();
+        let mut timestamp = String::new();
+        SystemTime.format_time(&mut Writer::new(&mut timestamp))?;
+        line.str("timestamp", &timestamp);
+        line.display("level", event.metadata().level());
+        let mut fields = Members::default();
+        let mut visitor = JsonVisitor {
+            members: &mut fields,
+            experiment: None,
+            skip_standard: false,
+        };
+        event.record(&mut visitor);
+        let mut experiment = visitor.experiment.filter(|key| !key.is_empty());
+        let mut span_experiment = None;
+        line.raw("fields", &format!("{{{}}}", fields.as_str()));
+        line.str("target", event.metadata().target());
+        let mut spans = Vec::new();
+        if let Some(scope) = ctx.event_scope() {
+            for span in scope.from_root() {
+                let mut object = Members::default();
+                object.str("name", span.name());
+                let extensions = span.extensions();
+                if let Some(own) = extensions.get::<FormattedFields<N>>() {
+                    if !own.is_empty() {
+                        object.extend_raw(own);
+                    }
+                }
+                // An alamos span is named `experiment.function`.
+                if span.fields().field(EXPERIMENT_FIELD).is_some() {
+                    span_experiment = span.name().rsplit_once('.').map(|(key, _)| key.to_owned());
+                }
+                spans.push(format!("{{{}}}", object.as_str()));
+            }
+        }
+        experiment = experiment.or(span_experiment);
+        if let Some(experiment) = experiment {
+            line.str("experiment", &experiment);
+        }
+        if let Some(innermost) = spans.last() {
+            line.raw("span", innermost);
+            line.raw("spans", &format!("[{}]", spans.join(",")));
+        }
+        writeln!(writer, "{{{}}}", line.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn span_events_parse_from_their_names() {
+        for (text, expected) in [
+            ("close", SpanEvents::Close),
+            ("open", SpanEvents::Open),
+            ("FULL", SpanEvents::Full),
+            (" none ", SpanEvents::None),
+        ] {
+            std::env::set_var(LOG_SPANS_ENV, text);
+            assert_eq!(SpanEvents::from_env(), expected, "{text}");
+        }
+        std::env::set_var(LOG_SPANS_ENV, "sometimes");
+        assert_eq!(SpanEvents::from_env(), SpanEvents::None);
+        std::env::remove_var(LOG_SPANS_ENV);
+        assert_eq!(SpanEvents::from_env(), SpanEvents::None);
+    }
+}
