@@ -12,10 +12,10 @@ use tracing::Metadata;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::{filter, Layer, Registry};
 
+use crate::http::{parse_listen_addr, Server};
 use crate::logs::{Json, JsonFields, SpanEvents, Text, TextFields};
 use crate::metric::recorder::AlamosRecorder;
 use crate::metric::{buckets, name, sink, store};
-use crate::prometheus::{parse_listen_addr, Server};
 use crate::tree;
 
 /// Selects JSON log lines instead of human-readable ones: `json` or `text`.
@@ -217,7 +217,12 @@ impl Builder {
         };
         let server = match addr {
             Some(addr) if self.recorder => {
-                Some(Server::start(addr).map_err(|source| InitError::Bind { addr, source })?)
+                let routes: Vec<std::sync::Arc<dyn crate::http::Route>> =
+                    vec![std::sync::Arc::new(crate::prometheus::Metrics)];
+                Some(
+                    Server::start(addr, routes)
+                        .map_err(|source| InitError::Bind { addr, source })?,
+                )
             }
             Some(addr) => {
                 eprintln!(

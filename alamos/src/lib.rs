@@ -50,6 +50,8 @@ mod callsite;
 mod clock;
 mod directive;
 #[cfg(feature = "runtime")]
+mod http;
+#[cfg(feature = "runtime")]
 mod init;
 mod inventory;
 #[cfg(feature = "runtime")]

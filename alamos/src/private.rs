@@ -36,7 +36,7 @@ impl Scope {
 /// fuzzer. Returns whether the head was accepted.
 #[cfg(feature = "runtime")]
 pub fn fuzz_http_request_head(head: &[u8]) -> bool {
-    crate::prometheus::parse_request(head).is_ok()
+    crate::http::parse_head(head).is_ok()
 }
 
 /// How many threads alamos started to find the global `metrics` recorder;

@@ -506,25 +506,24 @@ impl fmt::Debug for EnteredContext {
     }
 }
 
-/// A future that enters a [`RemoteContext`] for every poll; made by
-/// [`RemoteContext::instrument`].
-#[must_use = "futures do nothing unless polled"]
-pub struct WithRemoteContext<F> {
-    scope: Scope,
-    future: F,
+pin_project_lite::pin_project! {
+    /// A future that enters a [`RemoteContext`] for every poll; made by
+    /// [`RemoteContext::instrument`].
+    #[must_use = "futures do nothing unless polled"]
+    pub struct WithRemoteContext<F> {
+        scope: Scope,
+        #[pin]
+        future: F,
+    }
 }
 
 impl<F: Future> Future for WithRemoteContext<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        // SAFETY: `future` is structurally pinned: it is never moved out of
-        // the pinned `self` (there is no `Drop` impl and no accessor that
-        // moves it), and `WithRemoteContext` is `Unpin` only when `F` is.
-        let this = unsafe { self.get_unchecked_mut() };
+        let this = self.project();
         let _entered = this.scope.enter();
-        // SAFETY: see above.
-        unsafe { Pin::new_unchecked(&mut this.future) }.poll(cx)
+        this.future.poll(cx)
     }
 }
 

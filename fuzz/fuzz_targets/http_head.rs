@@ -1,13 +1,14 @@
-//! The request-head parser of the `/metrics` endpoint
-//! (`alamos::__private::fuzz_http_request_head`).
+//! The request-head parser of alamos's HTTP endpoint
+//! (`alamos::__private::fuzz_http_request_head`, `httparse` underneath).
 //!
 //! Invariants checked on every input (raw bytes):
-//! - the parser accepts exactly what the reference grammar accepts (see
-//!   `alamos_fuzz::http_head_is_valid`): at most 8 KiB of UTF-8, a request
-//!   line `METHOD /target HTTP/1.x`, header lines `name:value`;
-//! - what follows the first empty line is never read: for a head `h` that
-//!   does not end in CR, `h CRLF CRLF junk` is accepted exactly when
-//!   `h CRLF CRLF` is, and exactly when `h LF LF` is (within 8 KiB).
+//! - it never panics, and never accepts more than the reference grammar
+//!   (see `alamos_fuzz::http_head_is_valid`): at most 8 KiB of UTF-8, a
+//!   request line `METHOD /target HTTP/1.x`, header lines `name:value`
+//!   (httparse is stricter in places, such as control characters, so the
+//!   converse does not hold);
+//! - what follows the first empty line is never read: `h CRLF CRLF junk` is
+//!   accepted exactly when `h CRLF CRLF` is (within 8 KiB).
 #![no_main]
 
 use alamos::__private::fuzz_http_request_head as accepts;
@@ -17,13 +18,13 @@ use libfuzzer_sys::fuzz_target;
 const MAX_HEAD_BYTES: usize = 8 * 1024;
 
 fuzz_target!(|data: &[u8]| {
-    let accepted = accepts(data);
-    assert_eq!(
-        accepted,
-        reference::http_head_is_valid(data),
-        "{:?}",
-        String::from_utf8_lossy(data)
-    );
+    if accepts(data) {
+        assert!(
+            reference::http_head_is_valid(data),
+            "accepted outside the grammar: {:?}",
+            String::from_utf8_lossy(data)
+        );
+    }
 
     // Split the input into a head and a tail at the first NUL, so the fuzzer
     // controls both.
@@ -35,15 +36,8 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let crlf = [head, b"\r\n\r\n"].concat();
-    let lf = [head, b"\n\n"].concat();
     let with_junk = [&crlf[..], junk].concat();
     let terminated = accepts(&crlf);
-    assert_eq!(
-        terminated,
-        accepts(&lf),
-        "{:?}",
-        String::from_utf8_lossy(head)
-    );
     // (The parser takes only UTF-8 buffers, so junk must be UTF-8 too.)
     if std::str::from_utf8(junk).is_ok() {
         assert_eq!(

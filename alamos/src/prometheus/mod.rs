@@ -1,5 +1,5 @@
 //! The Prometheus exposition: a reader of metric snapshots, in the text
-//! format (version 0.0.4), served over HTTP by [`http`].
+//! format (version 0.0.4), served over HTTP as `GET /metrics` ([`Metrics`]).
 //!
 //! The `# HELP` and `# TYPE` lines, and the names and label names, go
 //! through `metrics_exporter_prometheus::formatting`. Sample lines are
@@ -7,16 +7,34 @@
 //! already escaped, so a value holding `\"` would come out as `"` (see
 //! `tests::label_values_round_trip`).
 
-mod http;
-
 use std::fmt::Write as _;
 
 use metrics_exporter_prometheus::formatting::{
     sanitize_label_key, sanitize_metric_name, write_help_line, write_type_line,
 };
 
-pub(crate) use self::http::{parse_listen_addr, parse_request, Server};
+use crate::http::{Request, Response, Route};
 use crate::metric::snapshot::{FamilySnapshot, Snapshot, Value};
+
+/// The content type of the text format.
+const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// `GET /metrics`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Metrics;
+
+impl Route for Metrics {
+    fn respond(&self, request: &Request<'_>) -> Option<Response> {
+        if request.path() != "/metrics" {
+            return None;
+        }
+        Some(if request.method() == "GET" {
+            Response::ok(CONTENT_TYPE, render_current().unwrap_or_default())
+        } else {
+            Response::method_not_allowed("GET")
+        })
+    }
+}
 
 /// The exposition of what alamos's recorder holds now, if it is installed.
 pub(crate) fn render_current() -> Option<String> {
