@@ -26,6 +26,28 @@
 //! the `metrics` facade. Log macros ([`bench!`], [`debug!`], [`prod!`],
 //! [`warn!`], [`error!`]) carry the experiment and obey its threshold.
 //!
+//! # Instruments
+//!
+//! Values that are not calls belong to experiments too: [`counter!`],
+//! [`gauge!`] and [`histogram!`] record them under the enclosing
+//! experiment (or `experiment = "key"`), gated by its threshold, and
+//! [`observe`] samples a layer's state whenever metrics are read:
+//!
+//! ```
+//! # struct Frame(Vec<u8>);
+//! #[alamos::experiment("distribution.frame_writer")]
+//! fn write(frame: &Frame) {
+//!     alamos::histogram!("frame_size", frame.0.len() as f64, unit = bytes);
+//!     alamos::counter!(debug, "frames", 1, node = 3);
+//! }
+//! # write(&Frame(vec![1, 2]));
+//! let queue = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+//! let depth = std::sync::Arc::clone(&queue);
+//! let _watch = alamos::observe("distribution.relay", "relay_queue_depth", move || {
+//!     depth.load(std::sync::atomic::Ordering::Relaxed) as f64
+//! });
+//! ```
+//!
 //! # Levels and thresholds
 //!
 //! Levels run `bench < debug < prod < warn < error` ([`Level`]). Each
