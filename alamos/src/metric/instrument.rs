@@ -14,7 +14,7 @@ use metrics::{Counter, Gauge, Histogram};
 use crate::level::Level;
 use crate::metric::name::{Description, Kind, Unit};
 use crate::metric::sink::{
-    facade_key, metadata, owned_labels, HandleCache, HandleRef, LabelSets, Register, Target,
+    facade_key, metadata, owned_labels, HandleCache, LabelSets, Register, Target,
 };
 use crate::metric::store::{Layout, Series, SeriesSpec, Store};
 use crate::tree::{Gate, Interest};
@@ -103,54 +103,57 @@ impl InstrumentCallsite {
         self.spec.unit
     }
 
-    #[inline]
-    fn handles(&'static self, labels: &[&dyn Display]) -> HandleRef<InstrumentHandle> {
+    /// Runs `update` on the handle for these label values (the macro
+    /// passes none for an unlabelled instrument, a constant, so the branch
+    /// folds away).
+    #[inline(always)]
+    fn update(&'static self, labels: &[&dyn Display], update: impl FnOnce(&InstrumentHandle)) {
         if labels.is_empty() {
-            self.handles.get(self)
+            self.handles.with(self, update);
         } else {
-            self.label_sets.get(self, labels)
+            update(&self.label_sets.get(self, labels));
         }
     }
 
     /// `counter!`: adds `delta`.
     #[inline]
     pub fn increment(&'static self, delta: u64, labels: &[&dyn Display]) {
-        match &*self.handles(labels) {
+        self.update(labels, |handle| match handle {
             InstrumentHandle::Store(series, store) => series.increment(store, delta),
             InstrumentHandle::Counter(counter) => counter.increment(delta),
             _ => {}
-        }
+        });
     }
 
     /// `gauge!(name, value)`: sets the gauge.
     #[inline]
     pub fn set(&'static self, value: f64, labels: &[&dyn Display]) {
-        match &*self.handles(labels) {
+        self.update(labels, |handle| match handle {
             InstrumentHandle::Store(series, _) => series.set(value),
             InstrumentHandle::Gauge(gauge) => gauge.set(value),
             _ => {}
-        }
+        });
     }
 
     /// `gauge!(name, += delta)` (or `-=`, a negative `delta`).
     #[inline]
     pub fn add(&'static self, delta: f64, labels: &[&dyn Display]) {
-        match &*self.handles(labels) {
+        self.update(labels, |handle| match handle {
             InstrumentHandle::Store(series, _) => series.add(delta),
             InstrumentHandle::Gauge(gauge) if delta >= 0.0 => gauge.increment(delta),
             InstrumentHandle::Gauge(gauge) => gauge.decrement(-delta),
             _ => {}
-        }
+        });
     }
 
     /// `histogram!`: records one observation.
     #[inline]
     pub fn record(&'static self, value: f64, labels: &[&dyn Display]) {
-        match &*self.handles(labels) {
+        self.update(labels, |handle| match handle {
             InstrumentHandle::Store(series, store) => series.record(store, value),
             InstrumentHandle::Histogram(histogram) => histogram.record(value),
             _ => {}
-        }
+        });
     }
 
     fn description(&self) -> Description {

@@ -19,8 +19,9 @@
 use std::cell::Cell;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Display;
+use std::mem::ManuallyDrop;
 use std::ops::Deref;
-use std::ptr;
+use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
@@ -252,21 +253,87 @@ pub(crate) trait Register {
 
 /// Handles of one callsite: cached for the process, shared by the calls
 /// with one label set, or owned by one call under a local recorder.
-#[derive(Debug)]
-pub(crate) enum HandleRef<H: 'static> {
-    Cached(&'static H),
+///
+/// A call holds one from start to finish. Dropping the cached kind, the
+/// common one, must cost a compare, not a call into drop glue for `Arc` and
+/// `Box`: hence the pointer and the owner kept apart.
+pub(crate) struct HandleRef<H: 'static> {
+    handles: NonNull<H>,
+    owner: ManuallyDrop<Owner<H>>,
+}
+
+/// What keeps the handles alive: nothing (leaked), or the owner held here.
+// The owners are held, never read: dropping them is their use.
+#[allow(dead_code)]
+enum Owner<H> {
+    Cached,
     Shared(Arc<H>),
     Owned(Box<H>),
 }
 
+// SAFETY: a `HandleRef` is a `&H` that may own its referent (through an
+// `Arc<H>` or a `Box<H>`), so it may cross threads when `&H` and `H` may.
+unsafe impl<H: Send + Sync> Send for HandleRef<H> {}
+// SAFETY: as for `Send`; `&HandleRef` only hands out `&H`.
+unsafe impl<H: Send + Sync> Sync for HandleRef<H> {}
+
+impl<H> HandleRef<H> {
+    pub(crate) fn cached(handles: &'static H) -> Self {
+        HandleRef {
+            handles: NonNull::from(handles),
+            owner: ManuallyDrop::new(Owner::Cached),
+        }
+    }
+
+    pub(crate) fn shared(handles: Arc<H>) -> Self {
+        HandleRef {
+            handles: NonNull::from(&*handles),
+            owner: ManuallyDrop::new(Owner::Shared(handles)),
+        }
+    }
+
+    pub(crate) fn owned(handles: Box<H>) -> Self {
+        HandleRef {
+            handles: NonNull::from(&*handles),
+            owner: ManuallyDrop::new(Owner::Owned(handles)),
+        }
+    }
+}
+
 impl<H> Deref for HandleRef<H> {
     type Target = H;
+    #[inline(always)]
     fn deref(&self) -> &H {
-        match self {
-            HandleRef::Cached(handles) => handles,
-            HandleRef::Shared(handles) => handles,
-            HandleRef::Owned(handles) => handles,
+        // SAFETY: `handles` points to a leaked (`'static`) value or into
+        // `owner`'s heap allocation, which lives as long as `self`.
+        unsafe { self.handles.as_ref() }
+    }
+}
+
+impl<H> Drop for HandleRef<H> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if !matches!(*self.owner, Owner::Cached) {
+            release(&mut self.owner);
         }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn release<H>(owner: &mut ManuallyDrop<Owner<H>>) {
+    // SAFETY: called once, from `drop`; the owner is never used again.
+    unsafe { ManuallyDrop::drop(owner) };
+}
+
+impl<H> std::fmt::Debug for HandleRef<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match *self.owner {
+            Owner::Cached => "cached",
+            Owner::Shared(_) => "shared",
+            Owner::Owned(_) => "owned",
+        };
+        f.debug_tuple("HandleRef").field(&kind).finish()
     }
 }
 
@@ -303,8 +370,25 @@ impl<H: Send + Sync + 'static> HandleCache<H> {
         // SAFETY: a non-null pointer was published by `refresh` from a
         // leaked box, which is never freed.
         match unsafe { cached.as_ref() } {
-            Some(cached) if cached.recorder == address => HandleRef::Cached(&cached.handles),
+            Some(cached) if cached.recorder == address => HandleRef::cached(&cached.handles),
             _ => self.refresh(callsite),
+        }
+    }
+
+    /// Runs `f` on the handles for the calling thread's recorder: for an
+    /// update made on the spot, this builds no [`HandleRef`] to drop.
+    #[inline]
+    pub(crate) fn with<R: Register<Handles = H>, T>(
+        &self,
+        callsite: &R,
+        f: impl FnOnce(&H) -> T,
+    ) -> T {
+        let address = metrics::with_recorder(recorder_address);
+        let cached = self.0.load(Ordering::Acquire);
+        // SAFETY: as in `get`.
+        match unsafe { cached.as_ref() } {
+            Some(cached) if cached.recorder == address => f(&cached.handles),
+            _ => f(&self.refresh(callsite)),
         }
     }
 
@@ -336,9 +420,9 @@ impl<H: Send + Sync + 'static> HandleCache<H> {
             };
             let handles = callsite.register(&target, &[]);
             if global {
-                HandleRef::Cached(self.publish(address, handles))
+                HandleRef::cached(self.publish(address, handles))
             } else {
-                HandleRef::Owned(Box::new(handles))
+                HandleRef::owned(Box::new(handles))
             }
         })
     }
@@ -400,7 +484,7 @@ impl<H> Overflow<H> {
     /// Counts one more overflowing call and hands out the overflow series.
     fn hit(&self) -> HandleRef<H> {
         self.hits.increment(1);
-        HandleRef::Shared(Arc::clone(&self.handles))
+        HandleRef::shared(Arc::clone(&self.handles))
     }
 }
 
@@ -432,7 +516,7 @@ impl<H: Send + Sync + 'static> LabelSets<H> {
             let address = recorder_address(recorder);
             let target = target(recorder, address);
             if let Target::Facade { global: false, .. } = target {
-                return HandleRef::Owned(Box::new(
+                return HandleRef::owned(Box::new(
                     callsite.register(&target, &self.labels(&values)),
                 ));
             }
@@ -440,7 +524,7 @@ impl<H: Send + Sync + 'static> LabelSets<H> {
                 let state = self.state.read().unwrap_or_else(PoisonError::into_inner);
                 if state.recorder == address {
                     if let Some(handles) = state.sets.get(&values) {
-                        return HandleRef::Shared(Arc::clone(handles));
+                        return HandleRef::shared(Arc::clone(handles));
                     }
                     // Past the cap, every new label set overflows: no need
                     // to wait for the write lock.
@@ -458,12 +542,12 @@ impl<H: Send + Sync + 'static> LabelSets<H> {
                 state.overflow = None;
             }
             if let Some(handles) = state.sets.get(&values) {
-                return HandleRef::Shared(Arc::clone(handles));
+                return HandleRef::shared(Arc::clone(handles));
             }
             if state.sets.len() < MAX_LABEL_SETS.load(Ordering::Relaxed) {
                 let handles = Arc::new(callsite.register(&target, &self.labels(&values)));
                 state.sets.insert(values, Arc::clone(&handles));
-                return HandleRef::Shared(handles);
+                return HandleRef::shared(handles);
             }
             let overflow = state.overflow.get_or_insert_with(|| {
                 let labels: Vec<(&'static str, String)> = self
