@@ -117,10 +117,16 @@ pub struct FnCall {
 struct ActiveCall {
     recording: Recording,
     error: Cell<bool>,
-    /// Set when the body returned. Dropped without it while the thread
-    /// panics, the call unwound; this holds even for a call that began while
-    /// another panic was already unwinding (from a `Drop`).
+    /// Set when the body produced the value it returns.
     completed: Cell<bool>,
+    /// The thread was panicking when the call began (a call from a `Drop`
+    /// during unwinding): then panicking at the end means the call unwound
+    /// only if it did not complete. Otherwise it does, even after the body
+    /// completed (a local's `Drop` panicked as the body returned).
+    began_panicking: bool,
+    /// The exit mark armed last: which macro the body is running, that may
+    /// leave the function unseen (`#[track_caller]` bodies only).
+    exit: Cell<Option<&'static &'static str>>,
     // Dropped after the metrics are recorded, so they happen inside the span.
     // It also keeps the call on its thread (`!Send`), which `finish_here`
     // relies on.
@@ -176,6 +182,8 @@ impl FnCall {
                 recording: Recording::start(callsite, labels),
                 error: Cell::new(false),
                 completed: Cell::new(false),
+                began_panicking: std::thread::panicking(),
+                exit: Cell::new(None),
                 span,
             })),
         }
@@ -195,6 +203,15 @@ impl FnCall {
         self.active.is_some()
     }
 
+    /// A `?` returns an error: the call completed, as an error.
+    #[inline(always)]
+    fn leaving_with_error(&self) {
+        if let Some(active) = &*self.active {
+            active.completed.set(true);
+            active.error.set(true);
+        }
+    }
+
     /// Counts the call as an error when it finishes.
     #[inline]
     pub fn mark_error(&self) {
@@ -204,14 +221,15 @@ impl FnCall {
     }
 
     /// Records that the body returned normally.
-    #[inline]
+    #[inline(always)]
     pub fn completed(&self) {
         if let Some(active) = &*self.active {
             active.completed.set(true);
         }
     }
 
-    /// Passes a returned value through, classifying it with `is_error`.
+    /// Passes a returned value through, classifying it with `is_error`: for
+    /// a return type that cannot be named (`Result<impl Display, E>`).
     #[inline(always)]
     pub fn returned<T>(&self, value: T, is_error: impl FnOnce(&T) -> bool) -> T {
         self.completed();
@@ -219,6 +237,120 @@ impl FnCall {
             self.mark_error();
         }
         value
+    }
+
+    /// Passes a value the body returns through, marking the call completed.
+    #[inline(always)]
+    pub fn done<T>(&self, value: T) -> T {
+        self.completed();
+        value
+    }
+
+    /// For a body whose exits are not marked (an `impl Trait` return): it
+    /// counts as completed, so a call that begins while the thread panics
+    /// is not a panic for the panic already unwinding.
+    #[must_use]
+    pub fn untracked(self) -> Self {
+        self.completed();
+        self
+    }
+
+    /// Arms an exit mark: the body is about to run a macro that may leave
+    /// the function unseen, described by `exit`.
+    #[inline(always)]
+    pub fn arm(&self, exit: &'static &'static str) {
+        if let Some(active) = &*self.active {
+            active.exit.set(Some(exit));
+        }
+    }
+
+    /// The mark armed when the function left without completing and
+    /// without unwinding: it left through that macro.
+    fn hidden_exit(&self) -> Option<&'static str> {
+        let active = self.active.as_ref()?;
+        if active.completed.get() || std::thread::panicking() {
+            return None;
+        }
+        active.exit.get().copied()
+    }
+}
+
+/// Passes every value an inline body returns through its classifier `C`,
+/// and marks the call completed. The classifier fixes `T`, so a returned
+/// expression is coerced to the function's return type as at a `return`.
+#[doc(hidden)]
+pub struct Returns<T, C> {
+    classify: C,
+    returns: std::marker::PhantomData<fn(&T)>,
+}
+
+impl<T, C: Fn(&T) -> bool> Returns<T, C> {
+    #[inline(always)]
+    pub const fn new(classify: C) -> Self {
+        Returns {
+            classify,
+            returns: std::marker::PhantomData,
+        }
+    }
+
+    /// `value`, returned by the body of `call`.
+    #[inline(always)]
+    pub fn value(&self, call: &FnCall, value: T) -> T {
+        call.completed();
+        if call.is_active() && (self.classify)(&value) {
+            call.mark_error();
+        }
+        value
+    }
+}
+
+impl<T, C> fmt::Debug for Returns<T, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Returns").finish_non_exhaustive()
+    }
+}
+
+/// Dropped just before its call finishes: if the body left through a macro
+/// while an exit mark was armed, the call is an error when the function
+/// returns a `Result`, and `record` (the `err` event) is told which macro.
+#[doc(hidden)]
+pub struct HiddenExits<'a> {
+    call: &'a FnCall,
+    returns_result: bool,
+    record: Option<fn(&'static str)>,
+}
+
+impl<'a> HiddenExits<'a> {
+    #[inline(always)]
+    pub fn new(call: &'a FnCall, returns_result: bool, record: Option<fn(&'static str)>) -> Self {
+        HiddenExits {
+            call,
+            returns_result,
+            record,
+        }
+    }
+}
+
+impl Drop for HiddenExits<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if !self.returns_result {
+            return;
+        }
+        if let Some(exit) = self.call.hidden_exit() {
+            self.call.mark_error();
+            if let Some(record) = self.record {
+                record(exit);
+            }
+        }
+    }
+}
+
+impl fmt::Debug for HiddenExits<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HiddenExits")
+            .field("returns_result", &self.returns_result)
+            .finish_non_exhaustive()
     }
 }
 
@@ -236,7 +368,8 @@ impl Drop for FnCall {
 #[inline(never)]
 fn finish_call(active: &mut ManuallyDrop<Option<ActiveCall>>) {
     if let Some(call) = &**active {
-        let outcome = if !call.completed.get() && std::thread::panicking() {
+        let unwound = std::thread::panicking() && (!call.began_panicking || !call.completed.get());
+        let outcome = if unwound {
             Outcome::Panic
         } else if call.error.get() {
             Outcome::Error
@@ -396,7 +529,7 @@ impl<T, E> Observe for Result<T, E> {
     #[inline(always)]
     fn observe(self, call: &FnCall) -> Self {
         if self.is_err() {
-            call.mark_error();
+            call.leaving_with_error();
         }
         self
     }
@@ -406,7 +539,7 @@ impl<T, E> Observe for Result<T, E> {
         if let Err(error) = &self {
             if call.is_active() {
                 record(error);
-                call.mark_error();
+                call.leaving_with_error();
             }
         }
         self
@@ -419,7 +552,7 @@ impl<T, E> Observe for Poll<Result<T, E>> {
     #[inline(always)]
     fn observe(self, call: &FnCall) -> Self {
         if matches!(self, Poll::Ready(Err(_))) {
-            call.mark_error();
+            call.leaving_with_error();
         }
         self
     }
@@ -429,7 +562,7 @@ impl<T, E> Observe for Poll<Result<T, E>> {
         if let Poll::Ready(Err(error)) = &self {
             if call.is_active() {
                 record(error);
-                call.mark_error();
+                call.leaving_with_error();
             }
         }
         self
@@ -442,7 +575,7 @@ impl<T, E> Observe for Poll<Option<Result<T, E>>> {
     #[inline(always)]
     fn observe(self, call: &FnCall) -> Self {
         if matches!(self, Poll::Ready(Some(Err(_)))) {
-            call.mark_error();
+            call.leaving_with_error();
         }
         self
     }
@@ -452,33 +585,48 @@ impl<T, E> Observe for Poll<Option<Result<T, E>>> {
         if let Poll::Ready(Some(Err(error))) = &self {
             if call.is_active() {
                 record(error);
-                call.mark_error();
+                call.leaving_with_error();
             }
         }
         self
     }
 }
 
-/// `None` and `Break` are not errors: `?` passes them through untouched.
-macro_rules! observe_nothing {
-    ($($ty:ty => [$($param:ident),*]),* $(,)?) => {$(
-        impl<$($param),*> Observe for $ty {
-            type Error = Infallible;
+/// `None` and `Break` are not errors, but `?` returns them: the call
+/// completed.
+impl<T> Observe for Option<T> {
+    type Error = Infallible;
 
-            #[inline(always)]
-            fn observe(self, _: &FnCall) -> Self {
-                self
-            }
-
-            #[inline(always)]
-            fn observe_err(self, _: &FnCall, _: impl FnOnce(&Infallible)) -> Self {
-                self
-            }
+    #[inline(always)]
+    fn observe(self, call: &FnCall) -> Self {
+        if self.is_none() {
+            call.completed();
         }
-    )*};
+        self
+    }
+
+    #[inline(always)]
+    fn observe_err(self, call: &FnCall, _: impl FnOnce(&Infallible)) -> Self {
+        self.observe(call)
+    }
 }
 
-observe_nothing!(Option<T> => [T], ControlFlow<B, C> => [B, C]);
+impl<B, C> Observe for ControlFlow<B, C> {
+    type Error = Infallible;
+
+    #[inline(always)]
+    fn observe(self, call: &FnCall) -> Self {
+        if self.is_break() {
+            call.completed();
+        }
+        self
+    }
+
+    #[inline(always)]
+    fn observe_err(self, call: &FnCall, _: impl FnOnce(&Infallible)) -> Self {
+        self.observe(call)
+    }
+}
 
 /// Classifies a returned value of a concrete type: `Result` picks this impl…
 #[doc(hidden)]
@@ -533,6 +681,65 @@ impl<T: ?Sized> ErrOfOther for &T {
     #[inline(always)]
     fn __alamos_err(&self) -> Option<&Infallible> {
         None
+    }
+}
+
+/// The value of a returned `Ok`, for `ret` beside `err`…
+#[doc(hidden)]
+pub trait OkOfResult {
+    type Ok;
+    fn __alamos_ok(&self) -> Option<&Self::Ok>;
+}
+
+impl<T, E> OkOfResult for Result<T, E> {
+    type Ok = T;
+
+    #[inline(always)]
+    fn __alamos_ok(&self) -> Option<&T> {
+        self.as_ref().ok()
+    }
+}
+
+/// …and the whole value for every other type.
+#[doc(hidden)]
+pub trait OkOfOther {
+    type Ok: ?Sized;
+    fn __alamos_ok(&self) -> Option<&Self::Ok>;
+}
+
+impl<T: ?Sized> OkOfOther for &T {
+    type Ok = T;
+
+    #[inline(always)]
+    fn __alamos_ok(&self) -> Option<&T> {
+        Some(*self)
+    }
+}
+
+/// Whether a function's return type is a `Result`, decided on the type
+/// alone (`&PhantomData<R>`): `Result` picks this impl…
+#[doc(hidden)]
+pub trait ReturnsResult {
+    fn __alamos_returns_result(&self) -> bool;
+}
+
+impl<T, E> ReturnsResult for std::marker::PhantomData<Result<T, E>> {
+    #[inline(always)]
+    fn __alamos_returns_result(&self) -> bool {
+        true
+    }
+}
+
+/// …and every other type this one.
+#[doc(hidden)]
+pub trait ReturnsOther {
+    fn __alamos_returns_result(&self) -> bool;
+}
+
+impl<T: ?Sized> ReturnsOther for &std::marker::PhantomData<T> {
+    #[inline(always)]
+    fn __alamos_returns_result(&self) -> bool {
+        false
     }
 }
 

@@ -5,8 +5,9 @@ pub use linkme;
 pub use tracing;
 
 pub use crate::call::{
-    call_once, debug, display, CallFuture, ErrOfOther, ErrOfResult, FnCall, IsErrOther,
-    IsErrResult, Observe, RecordDebug, RecordDisplay,
+    call_once, debug, display, CallFuture, ErrOfOther, ErrOfResult, FnCall, HiddenExits,
+    IsErrOther, IsErrResult, Observe, OkOfOther, OkOfResult, RecordDebug, RecordDisplay, Returns,
+    ReturnsOther, ReturnsResult,
 };
 pub use crate::callsite::{FnCallsite, Location, LogCallsite, FN_CALLSITES, LOG_CALLSITES};
 
