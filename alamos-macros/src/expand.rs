@@ -269,16 +269,24 @@ fn sync_start(call: &Call<'_>, untracked: bool) -> TokenStream {
         guard,
         ..
     } = call;
+    let slot = Ident::new("__alamos_slot", Span::mixed_site());
+    let slot_let = quote!(let mut #slot = ::alamos::__private::CallSlot::new(););
     let start = match (label_values.is_empty(), span) {
         (true, None) if !untracked => {
-            return quote!(let #guard = ::alamos::__private::FnCall::enter(#callsite);)
+            return quote! {
+                #slot_let
+                let #guard = ::alamos::__private::FnCall::enter(#callsite, &mut #slot);
+            };
         }
-        (true, None) => quote!(::alamos::__private::FnCall::start(#callsite)),
-        (true, Some(span)) => quote!(::alamos::__private::FnCall::start_span(#callsite, #span)),
+        (true, None) => quote!(::alamos::__private::FnCall::start(#callsite, &mut #slot)),
+        (true, Some(span)) => {
+            quote!(::alamos::__private::FnCall::start_span(#callsite, &mut #slot, #span))
+        }
         (false, _) => {
             let span = call.span_expr();
             quote!(::alamos::__private::FnCall::start_labeled(
                 #callsite,
+                &mut #slot,
                 #span,
                 &[#(&(#label_values) as &dyn ::core::fmt::Display),*],
             ))
@@ -290,6 +298,7 @@ fn sync_start(call: &Call<'_>, untracked: bool) -> TokenStream {
         start
     };
     quote! {
+        #slot_let
         let #guard = if #callsite.is_enabled() {
             #start
         } else {

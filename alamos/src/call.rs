@@ -10,9 +10,11 @@ use std::cell::Cell;
 use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
-use std::mem::ManuallyDrop;
+use std::marker::PhantomData;
+use std::mem::{ManuallyDrop, MaybeUninit};
 use std::ops::ControlFlow;
 use std::pin::Pin;
+use std::ptr::NonNull;
 use std::task::{Context, Poll};
 
 use tracing::span::EnteredSpan;
@@ -107,11 +109,37 @@ impl Recording {
 
 /// A synchronous call in progress; finishes when dropped.
 ///
-/// `ManuallyDrop` keeps the drop glue of a disabled call to one branch that
-/// the compiler inlines; the enabled work is out of line.
+/// The call's state lives in a [`CallSlot`] of the caller's frame, written
+/// in place by the enabled path only: a disabled call is one pointer, so
+/// even an unoptimized build moves and checks no more than that.
 #[doc(hidden)]
-pub struct FnCall {
-    active: ManuallyDrop<Option<ActiveCall>>,
+pub struct FnCall<'a> {
+    active: Option<NonNull<ActiveCall>>,
+    slot: PhantomData<&'a mut CallSlot>,
+}
+
+/// Room in the caller's frame for the state of an enabled call.
+#[doc(hidden)]
+pub struct CallSlot(MaybeUninit<ActiveCall>);
+
+impl CallSlot {
+    #[inline(always)]
+    pub const fn new() -> Self {
+        CallSlot(MaybeUninit::uninit())
+    }
+}
+
+impl Default for CallSlot {
+    #[inline(always)]
+    fn default() -> Self {
+        CallSlot::new()
+    }
+}
+
+impl fmt::Debug for CallSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallSlot").finish_non_exhaustive()
+    }
 }
 
 struct ActiveCall {
@@ -133,13 +161,13 @@ struct ActiveCall {
     span: EnteredSpan,
 }
 
-impl FnCall {
+impl<'a> FnCall<'a> {
     /// A call through `callsite`: recorded, with the callsite's span, when
     /// the callsite is enabled; otherwise one load and a branch.
     #[inline(always)]
-    pub fn enter(callsite: &'static FnCallsite) -> Self {
+    pub fn enter(callsite: &'static FnCallsite, slot: &'a mut CallSlot) -> Self {
         if callsite.is_enabled() {
-            FnCall::start(callsite)
+            FnCall::start(callsite, slot)
         } else {
             FnCall::disabled()
         }
@@ -152,15 +180,15 @@ impl FnCall {
     /// nanoseconds anyway, pays one jump.
     #[cold]
     #[inline(never)]
-    pub fn start(callsite: &'static FnCallsite) -> Self {
-        FnCall::begin(callsite, callsite.span(), &[])
+    pub fn start(callsite: &'static FnCallsite, slot: &'a mut CallSlot) -> Self {
+        FnCall::begin(callsite, slot, callsite.span(), &[])
     }
 
     /// A call through an enabled callsite, inside `span`: for functions
     /// whose span records fields of their own.
     #[inline(never)]
-    pub fn start_span(callsite: &'static FnCallsite, span: Span) -> Self {
-        FnCall::begin(callsite, span, &[])
+    pub fn start_span(callsite: &'static FnCallsite, slot: &'a mut CallSlot, span: Span) -> Self {
+        FnCall::begin(callsite, slot, span, &[])
     }
 
     /// A call through an enabled callsite with `labels(...)`, whose values
@@ -168,24 +196,32 @@ impl FnCall {
     #[inline(never)]
     pub fn start_labeled(
         callsite: &'static FnCallsite,
+        slot: &'a mut CallSlot,
         span: Span,
         labels: &[&dyn fmt::Display],
     ) -> Self {
-        FnCall::begin(callsite, span, labels)
+        FnCall::begin(callsite, slot, span, labels)
     }
 
     #[inline(always)]
-    fn begin(callsite: &'static FnCallsite, span: Span, labels: &[&dyn fmt::Display]) -> Self {
+    fn begin(
+        callsite: &'static FnCallsite,
+        slot: &'a mut CallSlot,
+        span: Span,
+        labels: &[&dyn fmt::Display],
+    ) -> Self {
         let span = span.entered();
+        let active = slot.0.write(ActiveCall {
+            recording: Recording::start(callsite, labels),
+            error: Cell::new(false),
+            completed: Cell::new(false),
+            began_panicking: std::thread::panicking(),
+            exit: Cell::new(None),
+            span,
+        });
         FnCall {
-            active: ManuallyDrop::new(Some(ActiveCall {
-                recording: Recording::start(callsite, labels),
-                error: Cell::new(false),
-                completed: Cell::new(false),
-                began_panicking: std::thread::panicking(),
-                exit: Cell::new(None),
-                span,
-            })),
+            active: Some(NonNull::from(active)),
+            slot: PhantomData,
         }
     }
 
@@ -193,20 +229,35 @@ impl FnCall {
     #[inline(always)]
     pub const fn disabled() -> Self {
         FnCall {
-            active: ManuallyDrop::new(None),
+            active: None,
+            slot: PhantomData,
+        }
+    }
+
+    #[inline(always)]
+    fn active(&self) -> Option<&ActiveCall> {
+        // SAFETY: `active` points into the slot this call borrows mutably,
+        // written by `begin` and dropped only by `drop`.
+        // A `match`, not `map`: an unoptimized build calls `map`.
+        match self.active {
+            Some(active) => Some(unsafe { &*active.as_ptr() }),
+            None => None,
         }
     }
 
     /// Whether this call is being recorded.
     #[inline(always)]
     pub fn is_active(&self) -> bool {
-        self.active.is_some()
+        // Not `is_some`, which an unoptimized build calls.
+        #[allow(clippy::redundant_pattern_matching)]
+        let active = matches!(self.active, Some(_));
+        active
     }
 
     /// A `?` returns an error: the call completed, as an error.
     #[inline(always)]
     fn leaving_with_error(&self) {
-        if let Some(active) = &*self.active {
+        if let Some(active) = self.active() {
             active.completed.set(true);
             active.error.set(true);
         }
@@ -215,7 +266,7 @@ impl FnCall {
     /// Counts the call as an error when it finishes.
     #[inline]
     pub fn mark_error(&self) {
-        if let Some(active) = &*self.active {
+        if let Some(active) = self.active() {
             active.error.set(true);
         }
     }
@@ -223,7 +274,7 @@ impl FnCall {
     /// Records that the body returned normally.
     #[inline(always)]
     pub fn completed(&self) {
-        if let Some(active) = &*self.active {
+        if let Some(active) = self.active() {
             active.completed.set(true);
         }
     }
@@ -259,7 +310,7 @@ impl FnCall {
     /// the function unseen, described by `exit`.
     #[inline(always)]
     pub fn arm(&self, exit: &'static &'static str) {
-        if let Some(active) = &*self.active {
+        if let Some(active) = self.active() {
             active.exit.set(Some(exit));
         }
     }
@@ -267,7 +318,7 @@ impl FnCall {
     /// The mark armed when the function left without completing and
     /// without unwinding: it left through that macro.
     fn hidden_exit(&self) -> Option<&'static str> {
-        let active = self.active.as_ref()?;
+        let active = self.active()?;
         if active.completed.get() || std::thread::panicking() {
             return None;
         }
@@ -295,12 +346,25 @@ impl<T, C: Fn(&T) -> bool> Returns<T, C> {
 
     /// `value`, returned by the body of `call`.
     #[inline(always)]
-    pub fn value(&self, call: &FnCall, value: T) -> T {
-        call.completed();
-        if call.is_active() && (self.classify)(&value) {
-            call.mark_error();
+    pub fn value(&self, call: &FnCall<'_>, value: T) -> T {
+        if let Some(active) = call.active {
+            classify(active, &self.classify, &value);
         }
         value
+    }
+}
+
+/// The enabled side of [`Returns::value`]; out of line in an unoptimized
+/// build, which keeps the locals of every inlined call in the caller's frame
+/// (one copy per exit).
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn classify<T, C: Fn(&T) -> bool>(active: NonNull<ActiveCall>, classify: &C, value: &T) {
+    // SAFETY: see `FnCall::active`.
+    let active = unsafe { &*active.as_ptr() };
+    active.completed.set(true);
+    if classify(value) {
+        active.error.set(true);
     }
 }
 
@@ -315,14 +379,18 @@ impl<T, C> fmt::Debug for Returns<T, C> {
 /// returns a `Result`, and `record` (the `err` event) is told which macro.
 #[doc(hidden)]
 pub struct HiddenExits<'a> {
-    call: &'a FnCall,
+    call: &'a FnCall<'a>,
     returns_result: bool,
     record: Option<fn(&'static str)>,
 }
 
 impl<'a> HiddenExits<'a> {
     #[inline(always)]
-    pub fn new(call: &'a FnCall, returns_result: bool, record: Option<fn(&'static str)>) -> Self {
+    pub fn new(
+        call: &'a FnCall<'a>,
+        returns_result: bool,
+        record: Option<fn(&'static str)>,
+    ) -> Self {
         HiddenExits {
             call,
             returns_result,
@@ -354,35 +422,34 @@ impl fmt::Debug for HiddenExits<'_> {
     }
 }
 
-impl Drop for FnCall {
+impl Drop for FnCall<'_> {
     #[inline(always)]
     fn drop(&mut self) {
-        if self.active.is_some() {
-            finish_call(&mut self.active);
+        if let Some(active) = self.active {
+            finish_call(active);
         }
     }
 }
 
-/// Finishes a call in place: moving the call out of the frame would copy it
-/// with wider loads than the stores that wrote it, which stalls.
+/// Finishes a call in place, in its slot.
 #[inline(never)]
-fn finish_call(active: &mut ManuallyDrop<Option<ActiveCall>>) {
-    if let Some(call) = &**active {
-        let unwound = std::thread::panicking() && (!call.began_panicking || !call.completed.get());
-        let outcome = if unwound {
-            Outcome::Panic
-        } else if call.error.get() {
-            Outcome::Error
-        } else {
-            Outcome::Ok
-        };
-        call.recording.finish(outcome, &call.span, true);
-    }
-    // SAFETY: called once, from `drop`; the field is never used again.
-    unsafe { ManuallyDrop::drop(active) };
+fn finish_call(active: NonNull<ActiveCall>) {
+    // SAFETY: written by `begin`, not yet dropped; see `FnCall::active`.
+    let call = unsafe { &*active.as_ptr() };
+    let unwound = std::thread::panicking() && (!call.began_panicking || !call.completed.get());
+    let outcome = if unwound {
+        Outcome::Panic
+    } else if call.error.get() {
+        Outcome::Error
+    } else {
+        Outcome::Ok
+    };
+    call.recording.finish(outcome, &call.span, true);
+    // SAFETY: dropped once, here; the slot is never read again.
+    unsafe { std::ptr::drop_in_place(active.as_ptr()) };
 }
 
-impl fmt::Debug for FnCall {
+impl fmt::Debug for FnCall<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FnCall")
             .field("active", &self.is_active())
@@ -516,18 +583,18 @@ pub trait Observe: Sized {
 
     /// Marks the call as an error if `?` is about to return one.
     #[must_use]
-    fn observe(self, call: &FnCall) -> Self;
+    fn observe(self, call: &FnCall<'_>) -> Self;
 
     /// As [`Observe::observe`], and hands the error to `record` first.
     #[must_use]
-    fn observe_err(self, call: &FnCall, record: impl FnOnce(&Self::Error)) -> Self;
+    fn observe_err(self, call: &FnCall<'_>, record: impl FnOnce(&Self::Error)) -> Self;
 }
 
 impl<T, E> Observe for Result<T, E> {
     type Error = E;
 
     #[inline(always)]
-    fn observe(self, call: &FnCall) -> Self {
+    fn observe(self, call: &FnCall<'_>) -> Self {
         if self.is_err() {
             call.leaving_with_error();
         }
@@ -535,7 +602,7 @@ impl<T, E> Observe for Result<T, E> {
     }
 
     #[inline(always)]
-    fn observe_err(self, call: &FnCall, record: impl FnOnce(&E)) -> Self {
+    fn observe_err(self, call: &FnCall<'_>, record: impl FnOnce(&E)) -> Self {
         if let Err(error) = &self {
             if call.is_active() {
                 record(error);
@@ -550,7 +617,7 @@ impl<T, E> Observe for Poll<Result<T, E>> {
     type Error = E;
 
     #[inline(always)]
-    fn observe(self, call: &FnCall) -> Self {
+    fn observe(self, call: &FnCall<'_>) -> Self {
         if matches!(self, Poll::Ready(Err(_))) {
             call.leaving_with_error();
         }
@@ -558,7 +625,7 @@ impl<T, E> Observe for Poll<Result<T, E>> {
     }
 
     #[inline(always)]
-    fn observe_err(self, call: &FnCall, record: impl FnOnce(&E)) -> Self {
+    fn observe_err(self, call: &FnCall<'_>, record: impl FnOnce(&E)) -> Self {
         if let Poll::Ready(Err(error)) = &self {
             if call.is_active() {
                 record(error);
@@ -573,7 +640,7 @@ impl<T, E> Observe for Poll<Option<Result<T, E>>> {
     type Error = E;
 
     #[inline(always)]
-    fn observe(self, call: &FnCall) -> Self {
+    fn observe(self, call: &FnCall<'_>) -> Self {
         if matches!(self, Poll::Ready(Some(Err(_)))) {
             call.leaving_with_error();
         }
@@ -581,7 +648,7 @@ impl<T, E> Observe for Poll<Option<Result<T, E>>> {
     }
 
     #[inline(always)]
-    fn observe_err(self, call: &FnCall, record: impl FnOnce(&E)) -> Self {
+    fn observe_err(self, call: &FnCall<'_>, record: impl FnOnce(&E)) -> Self {
         if let Poll::Ready(Some(Err(error))) = &self {
             if call.is_active() {
                 record(error);
@@ -598,7 +665,7 @@ impl<T> Observe for Option<T> {
     type Error = Infallible;
 
     #[inline(always)]
-    fn observe(self, call: &FnCall) -> Self {
+    fn observe(self, call: &FnCall<'_>) -> Self {
         if self.is_none() {
             call.completed();
         }
@@ -606,7 +673,7 @@ impl<T> Observe for Option<T> {
     }
 
     #[inline(always)]
-    fn observe_err(self, call: &FnCall, _: impl FnOnce(&Infallible)) -> Self {
+    fn observe_err(self, call: &FnCall<'_>, _: impl FnOnce(&Infallible)) -> Self {
         self.observe(call)
     }
 }
@@ -615,7 +682,7 @@ impl<B, C> Observe for ControlFlow<B, C> {
     type Error = Infallible;
 
     #[inline(always)]
-    fn observe(self, call: &FnCall) -> Self {
+    fn observe(self, call: &FnCall<'_>) -> Self {
         if self.is_break() {
             call.completed();
         }
@@ -623,7 +690,7 @@ impl<B, C> Observe for ControlFlow<B, C> {
     }
 
     #[inline(always)]
-    fn observe_err(self, call: &FnCall, _: impl FnOnce(&Infallible)) -> Self {
+    fn observe_err(self, call: &FnCall<'_>, _: impl FnOnce(&Infallible)) -> Self {
         self.observe(call)
     }
 }

@@ -5,7 +5,7 @@ pub use linkme;
 pub use tracing;
 
 pub use crate::call::{
-    call_once, debug, display, CallFuture, ErrOfOther, ErrOfResult, FnCall, HiddenExits,
+    call_once, debug, display, CallFuture, CallSlot, ErrOfOther, ErrOfResult, FnCall, HiddenExits,
     IsErrOther, IsErrResult, Observe, OkOfOther, OkOfResult, RecordDebug, RecordDisplay, Returns,
     ReturnsOther, ReturnsResult,
 };

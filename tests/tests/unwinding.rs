@@ -94,6 +94,7 @@ fn a_panic_in_a_drop_during_the_call_is_one_panic() {
     /// after the function's locals, as in the plain function, so after the
     /// call is recorded (`ok`); the panic still reaches the caller.
     #[alamos::experiment("unwind.drop")]
+    #[allow(clippy::needless_pass_by_value)]
     fn argument(bomb: Bomb, n: u32) -> u32 {
         let _keep = &bomb;
         n

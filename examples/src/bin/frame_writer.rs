@@ -127,6 +127,7 @@ impl FrameWriter {
 
     /// Routes a frame to the node that owns its first channel.
     #[alamos::experiment(fields(node = self.node, channels = frame.channels.len()))]
+    #[allow(clippy::needless_pass_by_value)] // a frame is handed over, as in Synnax
     fn write(&mut self, frame: Frame) -> Result<usize, StorageError> {
         let owner = frame.channels[0] % NODES;
         let written = if owner == self.node {
