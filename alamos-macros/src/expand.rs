@@ -657,12 +657,11 @@ fn future_body(
     let prelude = &block.stmts[..block.stmts.len() - 1];
     let output = shape::future_output(sig).filter(|ty| !valid::has_impl(ty.to_token_stream()));
     let body = async_body(call, spec, output, &tail.future.block.stmts);
-    let mut outer = tail.future.clone();
-    outer.capture = Some(<syn::Token![move]>::default());
-    outer.block = syn::parse_quote!({ #body });
+    let attrs = &tail.future.attrs;
+    let outer = quote!(#(#attrs)* async move { #body });
     let future = match tail.pin {
         Some(pin) => quote!(#pin(#outer)),
-        None => outer.into_token_stream(),
+        None => outer,
     };
     quote! {
         #(#prelude)*

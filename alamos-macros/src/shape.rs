@@ -144,6 +144,10 @@ const EXIT_FREE: &[&str] = &[
     "include_bytes",
     "thread_local",
     "compile_error",
+    "pin",
+    "addr_of",
+    "addr_of_mut",
+    "offset_of",
     // tracing and log
     "trace",
     "debug",
@@ -342,5 +346,43 @@ impl VisitMut for Hidden {
                 self.names.push(name);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{hides_exit, tokens_may_exit};
+
+    fn hides(mac: &str) -> bool {
+        hides_exit(&syn::parse_str::<syn::Macro>(mac).unwrap())
+    }
+
+    #[test]
+    fn a_try_operator_is_an_exit_and_a_debug_sigil_is_not() {
+        let may_exit = |tokens: &str| tokens_may_exit(tokens.parse().unwrap());
+        assert!(may_exit("x?"));
+        assert!(may_exit("f(a)?"));
+        assert!(may_exit("return 1"));
+        assert!(may_exit("{ bail!(\"no\") }"));
+        assert!(!may_exit("?x, \"message\""));
+        assert!(!may_exit("a = ?x, b = %y"));
+        assert!(!may_exit("a != b"));
+        assert!(!may_exit("format!(\"{}\", 1)"));
+    }
+
+    #[test]
+    fn known_macros_hide_an_exit_only_where_it_cannot_be_rewritten() {
+        assert!(hides("bail!(\"no\")"));
+        assert!(hides("std::task::ready!(poll)"));
+        assert!(hides("r#try!(x)"));
+        assert!(hides("my_crate::info!(x)"));
+        assert!(!hides("println!(\"{}\", x?)"));
+        assert!(!hides("vec![x?; 3]"));
+        assert!(!hides("tracing::info!(target: \"t\", ?x, \"m\")"));
+        assert!(!hides("alamos::debug!(n = 3, \"opened\")"));
+        assert!(!hides("assert_eq!(a, b)"));
+        assert!(hides("assert!(flag(s)?)"));
+        assert!(hides("println!(\"{}\", ready!(p))"));
+        assert!(hides("tracing::info!(target: \"t\", \"{}\", x?)"));
     }
 }
