@@ -316,7 +316,9 @@ fn returns_classifier(
     tracing_level: &TokenStream,
 ) -> TokenStream {
     let record = record_outcome(spec, &quote!(__alamos_value), tracing_level);
+    // `&Option<&T>` for a function returning `Option<&T>`.
     quote! {
+        #[allow(clippy::ref_option_ref)]
         let #returns = ::alamos::__private::Returns::<#ty, _>::new(
             |__alamos_value: &#ty| -> ::core::primitive::bool { #record }
         );

@@ -4,9 +4,6 @@
 // Methods instrumented here are linted as plain methods would be (the
 // expansion keeps their spans); fixtures take `&self` without using it.
 #![allow(clippy::unused_self)]
-// Fires inside the attribute's expansion (`&Option<&T>` in the classifier of a
-// function returning `Option<&T>`), not in this file. Reported to its owner.
-#![allow(clippy::ref_option_ref)]
 
 use std::cell::RefCell;
 use std::num::ParseIntError;
