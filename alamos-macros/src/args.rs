@@ -19,7 +19,7 @@ mod kw {
 }
 
 /// The arguments of `#[alamos::experiment(...)]`, as written.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct ExperimentArgs {
     pub(crate) key: Option<LitStr>,
     pub(crate) level: Option<LevelArg>,
@@ -32,9 +32,12 @@ pub(crate) struct ExperimentArgs {
     /// How many instrumented items enclose this one; set by the enclosing
     /// expansion, never by users (see `nest.rs`).
     pub(crate) depth: usize,
+    /// The first argument the user wrote, where a missing key is reported.
+    pub(crate) first: Option<Span>,
 }
 
 /// An argument's value and the keyword that introduced it, for error spans.
+#[derive(Clone)]
 pub(crate) struct Setting<T> {
     pub(crate) keyword: Span,
     pub(crate) value: T,
@@ -108,6 +111,7 @@ impl Parse for ExperimentArgs {
                 }
                 continue;
             }
+            args.first.get_or_insert_with(|| input.span());
             let lookahead = input.lookahead1();
             if lookahead.peek(kw::level) {
                 let keyword = input.parse::<kw::level>()?.span;

@@ -1,439 +1,99 @@
+//! Tokens from a checked [`Plan`]: no error paths here.
+
 use proc_macro2::{Ident, Span, TokenStream, TokenTree};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::ext::IdentExt;
-use syn::spanned::Spanned;
-use syn::visit_mut::VisitMut;
-use syn::{
-    Attribute, Block, ImplItem, Item, ItemFn, ItemImpl, LitStr, ReturnType, Signature, Stmt,
-};
+use syn::{AttrStyle, Attribute, Block, ImplItem, LitStr, ReturnType, Signature, Stmt, Type};
 
-use crate::args::{ExperimentArgs, Field, Format, LevelArg, LevelAttr, LevelName, Setting};
+use crate::args::{Field, Format, LevelName, Setting};
 use crate::nest;
-use crate::rewrite::Exits;
+use crate::rewrite::{self, Exits, Returned};
+use crate::shape::{self, FutureTail, Hidden};
 use crate::strip::{self, Presence};
-use crate::valid;
+use crate::valid::{self, AttrKind, FnPlan, LevelMove, Plan, Spec};
 
-/// `#[alamos::experiment]`: instruments a function or every method of an impl.
-pub(crate) fn experiment(args: TokenStream, item: TokenStream) -> TokenStream {
-    let mut item = match syn::parse2::<Item>(item.clone()) {
-        Ok(item) => item,
-        Err(err) => return with_item(err, item),
-    };
-    let result = syn::parse2::<ExperimentArgs>(args).and_then(|args| match &mut item {
-        Item::Fn(function) => expand_free_fn(&args, function),
-        Item::Impl(block) => expand_impl(&args, block),
-        other => Err(not_a_function(other)),
-    });
-    match result {
-        Ok(tokens) => tokens,
-        Err(err) => {
-            strip_alamos_attrs_everywhere(&mut item);
-            with_item(err, item.into_token_stream())
+pub(crate) fn experiment(plan: Plan) -> TokenStream {
+    match plan {
+        Plan::Fn(function) => expand_fn(function),
+        Plan::Impl { mut block, methods } => {
+            for (index, method) in methods {
+                block.items[index] = ImplItem::Verbatim(expand_fn(method));
+            }
+            block.into_token_stream()
         }
     }
 }
 
 /// `#[alamos::level]` above `#[alamos::experiment]` moves below it, where the
-/// experiment expansion reads it. Alone, it has nothing to apply to.
-pub(crate) fn level(args: &TokenStream, item: TokenStream) -> TokenStream {
-    let mut parsed = match syn::parse2::<Item>(item.clone()) {
-        Ok(parsed) => parsed,
-        Err(err) => return with_item(err, item),
+/// experiment expansion reads it.
+pub(crate) fn level(args: &TokenStream, mut moved: LevelMove) -> TokenStream {
+    let attrs = match &mut moved.item {
+        syn::Item::Fn(function) => &mut function.attrs,
+        syn::Item::Impl(block) => &mut block.attrs,
+        _ => return moved.item.into_token_stream(),
     };
-    let level = match syn::parse2::<LevelAttr>(args.clone()) {
-        Ok(LevelAttr(level)) => level,
-        Err(err) => {
-            strip_alamos_attrs_everywhere(&mut parsed);
-            return with_item(err, parsed.into_token_stream());
-        }
-    };
-    let attrs = match &mut parsed {
-        Item::Fn(function) => &mut function.attrs,
-        Item::Impl(block) => &mut block.attrs,
-        _ => return with_item(no_experiment(level.span), item),
-    };
-    let experiment = attrs
-        .iter()
-        .position(|attr| alamos_attr(attr) == Some(AttrKind::Experiment));
-    if let Some(index) = experiment {
-        attrs.insert(index + 1, syn::parse_quote!(#[::alamos::level(#args)]));
-        parsed.into_token_stream()
-    } else {
-        strip_alamos_attrs_everywhere(&mut parsed);
-        with_item(no_experiment(level.span), parsed.into_token_stream())
-    }
-}
-
-/// `#[alamos::skip]` is read by an instrumented impl; anywhere else it is a mistake.
-pub(crate) fn skip(args: TokenStream, item: TokenStream) -> TokenStream {
-    let err = match args.into_iter().next() {
-        Some(token) => syn::Error::new(token.span(), "`#[alamos::skip]` takes no arguments"),
-        None => syn::Error::new(
-            Span::call_site(),
-            "`#[alamos::skip]` only applies to a method of an impl block marked `#[alamos::experiment(...)]`",
-        ),
-    };
-    with_item(err, item)
-}
-
-fn with_item(err: syn::Error, item: TokenStream) -> TokenStream {
-    let mut tokens = err.into_compile_error();
-    tokens.extend(item);
-    tokens
-}
-
-fn no_experiment(span: Span) -> syn::Error {
-    syn::Error::new(
-        span,
-        "`#[alamos::level]` needs an experiment: add `#[alamos::experiment(\"key\")]` to this function or to its impl block",
-    )
-}
-
-fn not_a_function(item: &Item) -> syn::Error {
-    let mut tokens = item.to_token_stream().into_iter();
-    let first = tokens
-        .find(|token| {
-            !matches!(token, TokenTree::Punct(p) if p.as_char() == '#')
-                && !matches!(token, TokenTree::Group(_))
-        })
-        .map_or_else(Span::call_site, |token| token.span());
-    let message = match item {
-        Item::Verbatim(_) => "`#[alamos::experiment]` needs a function with a body",
-        _ => "`#[alamos::experiment]` goes on a function, a method or an impl block",
-    };
-    syn::Error::new(first, message)
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum AttrKind {
-    Experiment,
-    Level,
-    Skip,
+    attrs.insert(
+        moved.experiment + 1,
+        syn::parse_quote!(#[::alamos::level(#args)]),
+    );
+    moved.item.into_token_stream()
 }
 
 pub(crate) fn is_experiment_attr(attr: &Attribute) -> bool {
-    alamos_attr(attr) == Some(AttrKind::Experiment)
+    valid::alamos_attr(attr) == Some(AttrKind::Experiment)
 }
 
-/// Recognizes `alamos::x`, `::alamos::x` and an imported `x`.
-fn alamos_attr(attr: &Attribute) -> Option<AttrKind> {
-    let segments: Vec<String> = attr
-        .path()
-        .segments
-        .iter()
-        .map(|segment| segment.ident.to_string())
-        .collect();
-    let name = match segments.as_slice() {
-        [name] => name,
-        [krate, name] if krate == "alamos" => name,
-        _ => return None,
-    };
-    match name.as_str() {
-        "experiment" => Some(AttrKind::Experiment),
-        "level" => Some(AttrKind::Level),
-        "skip" => Some(AttrKind::Skip),
-        _ => None,
-    }
-}
-
-/// The alamos attributes found on a function, removed from its attribute list.
-#[derive(Default)]
-struct OwnAttrs {
-    experiment: Option<ExperimentArgs>,
-    level: Option<LevelArg>,
-    skip: bool,
-}
-
-fn take_alamos_attrs(attrs: &mut Vec<Attribute>) -> syn::Result<OwnAttrs> {
-    let mut own = OwnAttrs::default();
-    let mut result = Ok(());
-    attrs.retain(|attr| {
-        let Some(kind) = alamos_attr(attr) else {
-            return true;
-        };
-        let parsed = match kind {
-            AttrKind::Experiment => attr.parse_args::<ExperimentArgs>().and_then(|args| {
-                if own.experiment.is_some() {
-                    return Err(syn::Error::new_spanned(
-                        attr,
-                        "duplicate `#[alamos::experiment]`",
-                    ));
-                }
-                own.experiment = Some(args);
-                Ok(())
-            }),
-            AttrKind::Level => attr.parse_args::<LevelAttr>().and_then(|LevelAttr(level)| {
-                if own.level.is_some() {
-                    return Err(syn::Error::new(level.span, "duplicate `#[alamos::level]`"));
-                }
-                own.level = Some(level);
-                Ok(())
-            }),
-            AttrKind::Skip => {
-                own.skip = true;
-                Ok(())
-            }
-        };
-        if let Err(err) = parsed {
-            combine(&mut result, err);
-        }
-        false
-    });
-    result.map(|()| own)
-}
-
-fn combine(result: &mut syn::Result<()>, err: syn::Error) {
-    match result {
-        Ok(()) => *result = Err(err),
-        Err(existing) => existing.combine(err),
-    }
-}
-
-/// So an error leaves the item as written, minus attributes that would fail again.
-fn strip_alamos_attrs_everywhere(item: &mut Item) {
-    let drop_ours = |attrs: &mut Vec<Attribute>| attrs.retain(|attr| alamos_attr(attr).is_none());
-    match item {
-        Item::Fn(function) => drop_ours(&mut function.attrs),
-        Item::Impl(block) => {
-            drop_ours(&mut block.attrs);
-            for item in &mut block.items {
-                if let ImplItem::Fn(method) = item {
-                    drop_ours(&mut method.attrs);
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
-/// What one instrumented function is, after arguments are merged and checked.
-struct Spec<'a> {
-    key: LitStr,
-    level: LevelName,
-    /// The fn name, or `name = "..."`: the last part of the span name.
-    name: String,
-    /// `Type::name` in an instrumented impl, else `name`.
-    function: String,
-    args: &'a ExperimentArgs,
-    /// How many instrumented items enclose this one.
-    depth: usize,
-}
-
-fn expand_free_fn(args: &ExperimentArgs, function: &mut ItemFn) -> syn::Result<TokenStream> {
-    let Some(key) = args.key.clone() else {
-        return Err(valid::missing_key(Span::call_site()));
-    };
-    valid::key(&key)?;
-    if let Some(constness) = function.sig.constness {
-        return Err(const_fn(constness.span()));
-    }
-    let own = take_alamos_attrs(&mut function.attrs)?;
-    if own.experiment.is_some() {
-        return Err(syn::Error::new(
-            function.sig.ident.span(),
-            "duplicate `#[alamos::experiment]` on this function",
-        ));
-    }
-    let level = merge_level(args.level, own.level)?;
-    let name = args
-        .name
-        .as_ref()
-        .map_or_else(|| function.sig.ident.to_string(), |name| name.value.value());
-    let spec = Spec {
-        key,
-        level,
-        function: name.clone(),
-        name,
-        args,
-        depth: args.depth,
-    };
-    let vis = function.vis.to_token_stream();
-    expand_fn(&spec, &function.attrs, &vis, &function.sig, &function.block)
-}
-
-fn const_fn(span: Span) -> syn::Error {
-    syn::Error::new(
-        span,
-        "`#[alamos::experiment]` cannot instrument a `const fn`: spans, clocks and metrics do not run at compile time",
-    )
-}
-
-fn merge_level(from_args: Option<LevelArg>, from_attr: Option<LevelArg>) -> syn::Result<LevelName> {
-    match (from_args, from_attr) {
-        (Some(_), Some(attr)) => Err(syn::Error::new(
-            attr.span,
-            "the level is set twice: by `level = ...` and by `#[alamos::level]`",
-        )),
-        (Some(level), None) | (None, Some(level)) => Ok(level.name),
-        (None, None) => Ok(LevelName::Prod),
-    }
-}
-
-fn expand_impl(args: &ExperimentArgs, block: &mut ItemImpl) -> syn::Result<TokenStream> {
-    let Some(key) = args.key.clone() else {
-        return Err(valid::missing_key(Span::call_site()));
-    };
-    valid::key(&key)?;
-    valid::impl_level(args)?;
-    let impl_own = take_alamos_attrs(&mut block.attrs)?;
-    let impl_level = merge_level(args.level, impl_own.level)?;
-    let type_name = type_name(&block.self_ty);
-    let mut result = Ok(());
-    for item in &mut block.items {
-        let ImplItem::Fn(method) = item else {
-            continue;
-        };
-        let own = match take_alamos_attrs(&mut method.attrs) {
-            Ok(own) => own,
-            Err(err) => {
-                combine(&mut result, err);
-                continue;
-            }
-        };
-        if own.skip || method.sig.constness.is_some() {
-            continue;
-        }
-        let method_args = own.experiment.unwrap_or_default();
-        let expanded = expand_method(
-            args,
-            &key,
-            impl_level,
-            &type_name,
-            method,
-            &method_args,
-            own.level,
-        );
-        match expanded {
-            Ok(tokens) => *item = ImplItem::Verbatim(tokens),
-            Err(err) => combine(&mut result, err),
-        }
-    }
-    result?;
-    Ok(block.to_token_stream())
-}
-
-fn expand_method(
-    impl_args: &ExperimentArgs,
-    impl_key: &LitStr,
-    impl_level: LevelName,
-    type_name: &str,
-    method: &syn::ImplItemFn,
-    own: &ExperimentArgs,
-    own_level: Option<LevelArg>,
-) -> syn::Result<TokenStream> {
-    if let Some(key) = &own.key {
-        valid::key(key)?;
-    }
-    let level = match (own.level, own_level) {
-        (None, None) => impl_level,
-        (from_args, from_attr) => merge_level(from_args, from_attr)?,
-    };
-    let name = own
-        .name
-        .as_ref()
-        .map_or_else(|| method.sig.ident.to_string(), |name| name.value.value());
-    let merged = ExperimentArgs {
-        key: None,
-        level: None,
-        name: None,
-        fields: own.fields.as_ref().map(clone_setting),
-        redact: own.redact.as_ref().map(clone_setting),
-        err: own
-            .err
-            .as_ref()
-            .or(impl_args.err.as_ref())
-            .map(clone_setting),
-        ret: own
-            .ret
-            .as_ref()
-            .or(impl_args.ret.as_ref())
-            .map(clone_setting),
-        labels: own
-            .labels
-            .as_ref()
-            .or(impl_args.labels.as_ref())
-            .map(clone_setting),
-        depth: impl_args.depth,
-    };
-    let spec = Spec {
-        key: own.key.clone().unwrap_or_else(|| impl_key.clone()),
-        level,
-        function: format!("{type_name}::{name}"),
-        name,
-        args: &merged,
-        depth: impl_args.depth,
-    };
-    let vis = {
-        let vis = &method.vis;
-        let defaultness = &method.modifiers.defaultness;
-        quote!(#vis #defaultness)
-    };
-    expand_fn(&spec, &method.attrs, &vis, &method.sig, &method.block)
-}
-
-fn clone_setting<T: Clone>(setting: &Setting<T>) -> Setting<T> {
-    Setting {
-        keyword: setting.keyword,
-        value: setting.value.clone(),
-    }
-}
-
-/// `FrameWriter` for `impl<T> FrameWriter<T>`, and the written type otherwise.
-fn type_name(ty: &syn::Type) -> String {
-    match ty {
-        syn::Type::Path(path) if path.qself.is_none() => path
-            .path
-            .segments
-            .last()
-            .map_or_else(String::new, |segment| segment.ident.to_string()),
-        syn::Type::Reference(reference) => type_name(&reference.elem),
-        syn::Type::Paren(paren) => type_name(&paren.elem),
-        syn::Type::Group(group) => type_name(&group.elem),
-        other => other
-            .to_token_stream()
-            .to_string()
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect(),
-    }
-}
-
-/// Expands one function, honouring the compile-time ceiling.
-fn expand_fn(
-    spec: &Spec<'_>,
-    attrs: &[Attribute],
+/// A function's tokens: `attrs vis sig { inner body }`, with the braces of
+/// the written body, so that the item keeps the user's span (and `dead_code`
+/// still reports a function that nothing calls).
+fn function(
+    attrs: &[&Attribute],
     vis: &TokenStream,
     sig: &Signature,
     block: &Block,
-) -> syn::Result<TokenStream> {
-    if let Some(constness) = sig.constness {
-        return Err(const_fn(constness.span()));
-    }
-    valid::argument_names(spec.args, sig)?;
-    valid::return_type(spec.args, sig)?;
-    valid::labels(spec.args)?;
-    if spec.depth > nest::MAX_DEPTH {
-        return Err(syn::Error::new(
-            sig.ident.span(),
-            format!(
-                "instrumented functions nest at most {} deep",
-                nest::MAX_DEPTH
-            ),
-        ));
-    }
-    let mut block = block.clone();
+    body: TokenStream,
+) -> TokenStream {
+    let mut tokens = quote!(#(#attrs)* #vis #sig);
+    block
+        .brace_token
+        .surround(&mut tokens, |inner| inner.extend(body));
+    tokens
+}
+
+/// Expands one function, honouring the compile-time ceiling.
+fn expand_fn(plan: FnPlan) -> TokenStream {
+    let FnPlan {
+        spec,
+        attrs,
+        vis,
+        sig,
+        mut block,
+    } = plan;
     nest::mark(&mut block, spec.depth + 1);
-    let block = &block;
-    let scope = log_scope(spec, block);
+    // Inner attributes (`#![allow(..)]`) open the generated body.
+    let (inner, outer): (Vec<&Attribute>, Vec<&Attribute>) = attrs
+        .iter()
+        .partition(|attr| matches!(attr.style, AttrStyle::Inner(_)));
+    let scope = log_scope(&spec, &block);
     let original = || {
         let stmts = &block.stmts;
-        quote!(#(#attrs)* #vis #sig { #scope #(#stmts)* })
+        function(
+            &outer,
+            &vis,
+            &sig,
+            &block,
+            quote!(#(#inner)* #scope #(#stmts)*),
+        )
     };
-    Ok(match strip::presence(spec.level) {
+    let instrumented = || {
+        let body = instrumented(&spec, &outer, &sig, &block);
+        function(&outer, &vis, &sig, &block, quote!(#(#inner)* #scope #body))
+    };
+    match strip::presence(spec.level) {
         Presence::Never => original(),
-        Presence::Always => instrumented(spec, attrs, vis, sig, block, &scope),
+        Presence::Always => instrumented(),
         Presence::DebugOnly => {
-            let instrumented = instrumented(spec, attrs, vis, sig, block, &scope);
+            let instrumented = instrumented();
             let original = original();
             quote! {
                 #[cfg(debug_assertions)]
@@ -442,11 +102,12 @@ fn expand_fn(
                 #original
             }
         }
-    })
+    }
 }
 
-/// Macros that find their experiment through the body's scope trait.
-const LOG_MACROS: [&str; 9] = [
+/// Log and instrument macros, which find their experiment through the
+/// enclosing body's scope trait.
+const SCOPED_MACROS: [&str; 9] = [
     "bench",
     "debug",
     "prod",
@@ -460,7 +121,7 @@ const LOG_MACROS: [&str; 9] = [
 
 /// A local trait that tells the log macros in this body which experiment they
 /// are in, when the body may contain log macros that survive the ceiling.
-fn log_scope(spec: &Spec<'_>, block: &Block) -> TokenStream {
+fn log_scope(spec: &Spec, block: &Block) -> TokenStream {
     fn mentions_log_macro(tokens: TokenStream) -> bool {
         let mut previous_was_log_name = false;
         tokens.into_iter().any(|token| {
@@ -469,8 +130,7 @@ fn log_scope(spec: &Spec<'_>, block: &Block) -> TokenStream {
                 TokenTree::Group(group) => mentions_log_macro(group.stream()),
                 TokenTree::Ident(_) | TokenTree::Literal(_) => false,
             };
-            previous_was_log_name =
-                matches!(&token, TokenTree::Ident(ident) if LOG_MACROS.iter().any(|name| ident == name));
+            previous_was_log_name = matches!(&token, TokenTree::Ident(ident) if SCOPED_MACROS.iter().any(|name| ident == name));
             found
         })
     }
@@ -512,14 +172,17 @@ fn level_tokens(level: LevelName) -> (TokenStream, TokenStream) {
     )
 }
 
-/// What the sync and async expansions share.
+/// What the expansions of every body share.
 struct Call<'a> {
     /// The local holding `&'static FnCallsite`.
     callsite: Ident,
+    /// The local holding the `FnCall` of a synchronous body.
+    guard: Ident,
     /// `tracing::span!` for a function whose span records fields of its
     /// own; `None` for the callsite's own span, `FnCallsite::span`.
     span: Option<TokenStream>,
     label_values: Vec<&'a syn::Expr>,
+    tracing_level: TokenStream,
 }
 
 impl Call<'_> {
@@ -532,14 +195,9 @@ impl Call<'_> {
     }
 }
 
-fn instrumented(
-    spec: &Spec<'_>,
-    attrs: &[Attribute],
-    vis: &TokenStream,
-    sig: &Signature,
-    block: &Block,
-    scope: &TokenStream,
-) -> TokenStream {
+/// The body of an instrumented function, after its inner attributes and
+/// scope trait.
+fn instrumented(spec: &Spec, attrs: &[&Attribute], sig: &Signature, block: &Block) -> TokenStream {
     let key = &spec.key;
     let function = LitStr::new(&spec.function, key.span());
     let (level, tracing_level) = level_tokens(spec.level);
@@ -569,57 +227,78 @@ fn instrumented(
         span: span_tokens(spec, &span_name, &tracing_level, &callsite),
         label_values: labels.iter().map(|label| &label.value).collect(),
         callsite,
+        guard: Ident::new("__alamos_call", Span::mixed_site()),
+        tracing_level,
     };
     let callsite = &call.callsite;
-    let body = if sig.asyncness.is_some() {
-        async_body(&call, spec, sig, block, &tracing_level)
-    } else if attrs
+    let track_caller = attrs
         .iter()
-        .any(|attr| attr.path().is_ident("track_caller"))
-    {
-        inline_body(&call, spec, sig, block, &tracing_level)
+        .any(|attr| attr.path().is_ident("track_caller"));
+    let body = if sig.asyncness.is_some() {
+        let output = valid::nameable_return(sig);
+        async_body(&call, spec, output, &block.stmts)
+    } else if let Some(tail) = shape::future_tail(sig, block) {
+        future_body(&call, spec, sig, block, &tail)
+    } else if !track_caller && may_be_result(sig) && !Hidden::in_block(block).is_empty() {
+        closure_body(&call, spec, sig, block)
     } else {
-        closure_body(&call, spec, sig, block, &tracing_level)
+        inline_body(&call, spec, sig, block, track_caller)
     };
     // The statics live in a block so the body cannot see (or clash with) them.
     quote! {
-        #(#attrs)*
-        #vis #sig {
-            #scope
-            let #callsite: &'static ::alamos::__private::FnCallsite = {
-                static #this: ::alamos::__private::FnCallsite = #constructor;
-                #[::alamos::__private::linkme::distributed_slice(::alamos::__private::GATES)]
-                #[linkme(crate = ::alamos::__private::linkme)]
-                static __ALAMOS_CALLSITE_REF: &dyn ::alamos::__private::Gate = &#this;
-                &#this
-            };
-            #body
-        }
+        let #callsite: &'static ::alamos::__private::FnCallsite = {
+            static #this: ::alamos::__private::FnCallsite = #constructor;
+            #[::alamos::__private::linkme::distributed_slice(::alamos::__private::GATES)]
+            #[linkme(crate = ::alamos::__private::linkme)]
+            static __ALAMOS_CALLSITE_REF: &dyn ::alamos::__private::Gate = &#this;
+            &#this
+        };
+        #body
     }
 }
 
-/// Starts the call: `FnCall::enter`, which records it when the callsite is
-/// enabled; with labels or fields of its own, their values are only
-/// evaluated then.
-fn sync_start(call: &Call<'_>, guard: &Ident) -> TokenStream {
+/// Starts a synchronous call: `FnCall::enter`, which records it when the
+/// callsite is enabled; with labels or fields of its own, their values are
+/// only evaluated then. `untracked` says the body's exits do not mark the
+/// call completed.
+fn sync_start(call: &Call<'_>, untracked: bool) -> TokenStream {
     let Call {
         callsite,
         span,
         label_values,
+        guard,
+        ..
     } = call;
+    let slot = Ident::new("__alamos_slot", Span::mixed_site());
+    let slot_let = quote!(let mut #slot = ::alamos::__private::CallSlot::new(););
     let start = match (label_values.is_empty(), span) {
-        (true, None) => return quote!(let #guard = ::alamos::__private::FnCall::enter(#callsite);),
-        (true, Some(span)) => quote!(::alamos::__private::FnCall::start_span(#callsite, #span)),
+        (true, None) if !untracked => {
+            return quote! {
+                #slot_let
+                let #guard = ::alamos::__private::FnCall::enter(#callsite, &mut #slot);
+            };
+        }
+        (true, None) => quote!(::alamos::__private::FnCall::start(#callsite, &mut #slot)),
+        (true, Some(span)) => {
+            quote!(::alamos::__private::FnCall::start_span(#callsite, &mut #slot, #span))
+        }
         (false, _) => {
             let span = call.span_expr();
             quote!(::alamos::__private::FnCall::start_labeled(
                 #callsite,
+                &mut #slot,
                 #span,
                 &[#(&(#label_values) as &dyn ::core::fmt::Display),*],
             ))
         }
     };
+    let start = if untracked {
+        quote!(#start.untracked())
+    } else {
+        start
+    };
     quote! {
+        #slot_let
         let #guard = if #callsite.is_enabled() {
             #start
         } else {
@@ -628,43 +307,171 @@ fn sync_start(call: &Call<'_>, guard: &Ident) -> TokenStream {
     }
 }
 
-/// The body runs in a closure called once, so every exit, including those
-/// inside macros (`bail!`), ends up in one value that is classified here.
-fn closure_body(
-    call: &Call<'_>,
-    spec: &Spec<'_>,
-    sig: &Signature,
-    block: &Block,
+/// `let __alamos_returns = Returns::<R, _>::new(classifier);`: what every
+/// exit of a body returning `R` passes its value through.
+fn returns_classifier(
+    spec: &Spec,
+    ty: &Type,
+    returns: &Ident,
     tracing_level: &TokenStream,
 ) -> TokenStream {
-    let guard = Ident::new("__alamos_call", Span::mixed_site());
-    let start = sync_start(call, &guard);
-    let stmts = &block.stmts;
-    let (returns_value, diverges) = match &sig.output {
-        ReturnType::Default => (false, false),
-        ReturnType::Type(_, ty) => {
-            let diverges = matches!(**ty, syn::Type::Never(_));
-            (!diverges, diverges)
-        }
+    let record = record_outcome(spec, &quote!(__alamos_value), tracing_level);
+    // `&Option<&T>` for a function returning `Option<&T>`.
+    quote! {
+        #[allow(clippy::ref_option_ref)]
+        let #returns = ::alamos::__private::Returns::<#ty, _>::new(
+            |__alamos_value: &#ty| -> ::core::primitive::bool { #record }
+        );
+    }
+}
+
+/// The body stays inline, in an inner block (so that its items and `use`
+/// declarations cannot shadow the names the expansion uses), and its
+/// visible exits are rewritten to pass through the call (see `rewrite`).
+/// Under `#[track_caller]`, where no closure may be introduced, a statement
+/// with a macro that may hide an exit arms an exit mark first.
+fn inline_body(
+    call: &Call<'_>,
+    spec: &Spec,
+    sig: &Signature,
+    block: &Block,
+    track_caller: bool,
+) -> TokenStream {
+    let guard = &call.guard;
+    let nameable = valid::nameable_return(sig);
+    let returns = Ident::new("__alamos_returns", Span::mixed_site());
+    let generic = {
+        let record = record_outcome(spec, &quote!(__alamos_value), &call.tracing_level);
+        quote!(|__alamos_value| -> ::core::primitive::bool { #record })
     };
-    if diverges {
-        return quote! {
-            #start
-            ::alamos::__private::call_once(move || { #(#stmts)* })
-        };
+    let (returned, classifier) = match (&sig.output, nameable) {
+        (ReturnType::Default, _) => (Returned::Unit, None),
+        (ReturnType::Type(_, ty), _) if is_unit(ty) => (Returned::Unit, None),
+        (_, Some(ty)) => (
+            Returned::Classified(&returns),
+            Some(returns_classifier(spec, ty, &returns, &call.tracing_level)),
+        ),
+        (ReturnType::Type(_, ty), None) if matches!(**ty, Type::ImplTrait(_) | Type::Never(_)) => {
+            (Returned::Untouched, None)
+        }
+        (_, None) => (Returned::Generic(&generic), None),
+    };
+    let untracked = matches!(returned, Returned::Untouched) && !diverges(sig);
+    let start = sync_start(call, untracked);
+    let record_err = exit_event(spec, &call.tracing_level);
+    let marks = track_caller
+        && matches!(returned, Returned::Classified(_))
+        && !Hidden::in_block(block).is_empty();
+    let hidden_exits = nameable
+        .filter(|_| marks)
+        .map(|ty| hidden_exits(spec, ty, guard));
+    let is_unit = matches!(returned, Returned::Unit);
+    let mut exits = Exits {
+        call: guard,
+        returned,
+        record_err: record_err.as_ref(),
+        marks,
+    };
+    let mut stmts = block.stmts.clone();
+    let has_tail = exits.body(&mut stmts);
+    let fell_off = (is_unit && !has_tail).then(|| rewrite::fell_off_the_end(guard));
+    quote! {
+        #start
+        #classifier
+        #hidden_exits
+        { #(#stmts)* }
+        #fell_off
     }
-    if !returns_value {
-        let ret = Ident::new("__alamos_ret", Span::mixed_site());
-        return quote! {
-            #start
-            let #ret = ::alamos::__private::call_once(move || { #(#stmts)* });
-            #guard.completed();
-            #ret
-        };
+}
+
+/// What records the error a `?` returns: the `err` event, or with `ret`
+/// alone, the `return` event of the `Err` (the value after `From`
+/// conversion is not available there).
+fn exit_event(spec: &Spec, tracing_level: &TokenStream) -> Option<TokenStream> {
+    match (&spec.args.err, &spec.args.ret) {
+        (Some(err), _) => {
+            let event = error_event(err);
+            Some(quote!(|__alamos_error| { #event }))
+        }
+        (None, Some(ret)) => {
+            let recorded = formatted(
+                ret,
+                &quote!(&::core::result::Result::<(), _>::Err(__alamos_error)),
+            );
+            Some(quote! {
+                |__alamos_error| {
+                    ::alamos::__private::tracing::event!(
+                        target: ::core::module_path!(), #tracing_level, return = #recorded
+                    );
+                }
+            })
+        }
+        (None, None) => None,
     }
+}
+
+/// A return type other than `()`, `!` and `impl Trait`.
+fn may_be_result(sig: &Signature) -> bool {
+    match &sig.output {
+        ReturnType::Default => false,
+        ReturnType::Type(_, ty) => {
+            !is_unit(ty) && !matches!(**ty, Type::ImplTrait(_) | Type::Never(_))
+        }
+    }
+}
+
+fn is_unit(ty: &Type) -> bool {
+    matches!(ty, Type::Tuple(tuple) if tuple.elems.is_empty())
+}
+
+fn diverges(sig: &Signature) -> bool {
+    matches!(&sig.output, ReturnType::Type(_, ty) if matches!(**ty, Type::Never(_)))
+}
+
+/// The guard that, when the function leaves through a macro while an exit
+/// mark is armed, counts the call an error if it returns a `Result`, and
+/// records the `err` event (without the value, which it cannot see).
+fn hidden_exits(spec: &Spec, ty: &Type, guard: &Ident) -> TokenStream {
+    let exits = Ident::new("__alamos_hidden_exits", Span::mixed_site());
+    let record = if spec.args.err.is_some() {
+        quote! {
+            ::core::option::Option::Some(|__alamos_exit: &'static ::core::primitive::str| {
+                ::alamos::__private::tracing::event!(
+                    target: ::core::module_path!(),
+                    ::alamos::__private::tracing::Level::ERROR,
+                    error = __alamos_exit
+                );
+            })
+        }
+    } else {
+        quote!(::core::option::Option::None)
+    };
+    quote! {
+        let #exits = ::alamos::__private::HiddenExits::new(
+            &#guard,
+            {
+                #[allow(unused_imports)]
+                use ::alamos::__private::{ReturnsOther as _, ReturnsResult as _};
+                (&::core::marker::PhantomData::<#ty>).__alamos_returns_result()
+            },
+            #record,
+        );
+    }
+}
+
+/// The body runs in a closure called once, so every exit, including those
+/// inside macros (`bail!`), ends up in one value that is classified here.
+/// Only for a body with a macro that may hide an exit, returning a type that
+/// may be a `Result`: the closure changes what the body sees of its frame
+/// (`type_name` of its items, the drop order of the arguments, inference of a
+/// returned closure, stack use).
+fn closure_body(call: &Call<'_>, spec: &Spec, sig: &Signature, block: &Block) -> TokenStream {
+    let guard = &call.guard;
+    let start = sync_start(call, false);
+    let stmts = &block.stmts;
     let ret = Ident::new("__alamos_ret", Span::mixed_site());
     let pinned = valid::nameable_return(sig).map(|ty| quote!(::<#ty, _>));
-    let record = record_outcome(spec, &quote!(__alamos_value), tracing_level);
+    let record = record_outcome(spec, &quote!(__alamos_value), &call.tracing_level);
     quote! {
         #start
         let #ret = ::alamos::__private::call_once #pinned (move || { #(#stmts)* });
@@ -680,18 +487,27 @@ fn closure_body(
 }
 
 /// Records `ret` and `err` events for a returned value (a `&R` expression)
-/// and evaluates to whether it is an error.
-fn record_outcome(
-    spec: &Spec<'_>,
-    value: &TokenStream,
-    tracing_level: &TokenStream,
-) -> TokenStream {
-    let ret = spec.args.ret.as_ref().map(|ret| {
-        let value = formatted(ret, value);
+/// and evaluates to whether it is an error. With both, an `Err` is recorded
+/// once, by the `err` event, and an `Ok` by its value.
+fn record_outcome(spec: &Spec, value: &TokenStream, tracing_level: &TokenStream) -> TokenStream {
+    let ret_event = |recorded: &TokenStream, ret: &Setting<Format>| {
+        let recorded = formatted(ret, recorded);
         quote! {
             ::alamos::__private::tracing::event!(
-                target: ::core::module_path!(), #tracing_level, return = #value
+                target: ::core::module_path!(), #tracing_level, return = #recorded
             );
+        }
+    };
+    let ret = spec.args.ret.as_ref().map(|ret| {
+        if spec.args.err.is_some() {
+            let event = ret_event(&quote!(__alamos_ok), ret);
+            quote! {
+                if let ::core::option::Option::Some(__alamos_ok) = #value.__alamos_ok() {
+                    #event
+                }
+            }
+        } else {
+            ret_event(value, ret)
         }
     });
     let err = spec.args.err.as_ref().map(|err| {
@@ -704,7 +520,10 @@ fn record_outcome(
     });
     quote! {
         #[allow(unused_imports)]
-        use ::alamos::__private::{ErrOfOther as _, ErrOfResult as _, IsErrOther as _, IsErrResult as _};
+        use ::alamos::__private::{
+            ErrOfOther as _, ErrOfResult as _, IsErrOther as _, IsErrResult as _,
+            OkOfOther as _, OkOfResult as _,
+        };
         #ret
         #err
         #value.__alamos_is_err()
@@ -749,64 +568,17 @@ fn error_event(err: &Setting<Format>) -> TokenStream {
     }
 }
 
-/// `#[track_caller]`: a closure would report its own location, so the body
-/// stays inline and its own exits (`return`, `?`, the tail) are rewritten to
-/// report errors. Exits inside macro bodies are not seen here.
-fn inline_body(
-    call: &Call<'_>,
-    spec: &Spec<'_>,
-    sig: &Signature,
-    block: &Block,
-    tracing_level: &TokenStream,
-) -> TokenStream {
-    let guard = Ident::new("__alamos_call", Span::mixed_site());
-    let start = sync_start(call, &guard);
-    let classify = Ident::new("__alamos_is_error", Span::mixed_site());
-    let classifier = valid::nameable_return(sig).map(|ty| {
-        let record = record_outcome(spec, &quote!(__alamos_value), tracing_level);
-        quote!(let #classify = |__alamos_value: &#ty| -> ::core::primitive::bool { #record };)
-    });
-    let record_err = spec.args.err.as_ref().map(|err| {
-        let event = error_event(err);
-        quote!(|__alamos_error| { #event })
-    });
-    let mut exits = Exits {
-        call: &guard,
-        classify: classifier.as_ref().map(|_| &classify),
-        record_err: record_err.as_ref(),
-        rewritten: 0,
-    };
-    let mut stmts = block.stmts.clone();
-    for stmt in &mut stmts {
-        exits.visit_stmt_mut(stmt);
-    }
-    if let Some(Stmt::Expr(tail, None)) = stmts.last_mut() {
-        *tail = exits.returned(tail);
-    }
-    quote! {
-        #start
-        #classifier
-        #(#stmts)*
-    }
-}
-
 /// The body becomes a future that a `CallFuture` polls inside the span and
-/// classifies when it completes; its exits need no rewriting.
-fn async_body(
-    call: &Call<'_>,
-    spec: &Spec<'_>,
-    sig: &Signature,
-    block: &Block,
-    tracing_level: &TokenStream,
-) -> TokenStream {
+/// classifies when it completes; its exits need no rewriting. `output`, when
+/// it can be named, pins the future's output type, so `?` in the body
+/// infers as in a fn.
+fn async_body(call: &Call<'_>, spec: &Spec, output: Option<&Type>, stmts: &[Stmt]) -> TokenStream {
     let Call {
         callsite,
         label_values,
         ..
     } = call;
-    let stmts = &block.stmts;
-    // Pins the future's output type, so `?` in the body infers as in a fn.
-    let fake_return = valid::nameable_return(sig).map(|ty| {
+    let fake_return = output.map(|ty| {
         quote! {
             #[allow(
                 unknown_lints, unreachable_code, clippy::diverging_sub_expression,
@@ -824,7 +596,7 @@ fn async_body(
     let span_var = Ident::new("__alamos_span", Span::mixed_site());
     let future = Ident::new("__alamos_future", Span::mixed_site());
     let labels_var = Ident::new("__alamos_labels", Span::mixed_site());
-    let record = record_outcome(spec, &quote!(__alamos_value), tracing_level);
+    let record = record_outcome(spec, &quote!(__alamos_value), &call.tracing_level);
     let classifier = quote!(|__alamos_value| -> ::core::primitive::bool { #record });
     // Label values are computed before the arguments move into the future.
     let (labels_let, start) = if label_values.is_empty() {
@@ -852,6 +624,8 @@ fn async_body(
             )),
         )
     };
+    // The statements are in a block of their own, so that their `use`
+    // declarations cannot shadow the output type named above.
     quote! {
         let #enabled = #callsite.is_enabled();
         let #span_var = if #enabled {
@@ -862,7 +636,7 @@ fn async_body(
         #labels_let
         let #future = async move {
             #fake_return
-            #(#stmts)*
+            { #(#stmts)* }
         };
         if #enabled {
             #start.await
@@ -872,11 +646,36 @@ fn async_body(
     }
 }
 
+/// A synchronous function that returns the future its tail builds (what
+/// `#[async_trait]` generates): the future is instrumented, as an `async fn`
+/// would be. The statements before the tail run when the function is called.
+fn future_body(
+    call: &Call<'_>,
+    spec: &Spec,
+    sig: &Signature,
+    block: &Block,
+    tail: &FutureTail<'_>,
+) -> TokenStream {
+    let prelude = &block.stmts[..block.stmts.len() - 1];
+    let output = shape::future_output(sig).filter(|ty| !valid::has_impl(ty.to_token_stream()));
+    let body = async_body(call, spec, output, &tail.future.block.stmts);
+    let attrs = &tail.future.attrs;
+    let outer = quote!(#(#attrs)* async move { #body });
+    let future = match tail.pin {
+        Some(pin) => quote!(#pin(#outer)),
+        None => outer,
+    };
+    quote! {
+        #(#prelude)*
+        #future
+    }
+}
+
 /// `tracing::span!` with the alamos fields and the opt-in ones, for a
 /// function that records fields of its own; `None` for the others, whose
 /// span comes from their callsite's metadata.
 fn span_tokens(
-    spec: &Spec<'_>,
+    spec: &Spec,
     span_name: &LitStr,
     tracing_level: &TokenStream,
     callsite: &Ident,

@@ -11,22 +11,46 @@
 //!
 //! ```ignore
 //! fn write(&mut self, frame: &Frame) -> Result<usize, Error> {
-//!     static CALLSITE: FnCallsite = FnCallsite::new("storage.cesium", "write", Level::Debug);
-//!     // CALLSITE is also listed in a link-time registry, so the tree knows it at start-up.
-//!     let call = if CALLSITE.is_enabled() {          // one relaxed load and a branch
-//!         FnCall::start(&CALLSITE, span!("storage.cesium.write", ...))
-//!     } else {
-//!         FnCall::disabled()
+//!     #![inner attributes of the body]
+//!     let callsite: &'static FnCallsite = {
+//!         static CALLSITE: FnCallsite = FnCallsite::new("storage.cesium", "write", Level::Debug, ..);
+//!         // also listed in a link-time registry, so the tree knows it at start-up
+//!         &CALLSITE
 //!     };
-//!     body // with `e?` as `Observe::observe(e, &call)?`, and returns classified
-//! }        // `call` drops here: in-flight, duration and outcome are recorded
+//!     let call = FnCall::enter(callsite);      // disabled: one relaxed load and a branch
+//!     let returns = Returns::<Result<usize, Error>, _>::new(|value| value.is_err());
+//!     {
+//!         body // `e?` as `Observe::observe(e, &call)?`; `return e` and the
+//!              // tail as `returns.value(&call, e)`, which classifies `e`
+//!     }
+//! }   // `call` drops here: in-flight, duration and outcome are recorded
 //! ```
+//!
+//! The body keeps its own frame and block. Other shapes:
+//!
+//! - an `async fn`, or a synchronous fn whose tail is `async move { .. }` or
+//!   `Box::pin(async move { .. })` (what `#[async_trait]` generates): the
+//!   future is wrapped in a `CallFuture`, which enters the span for every
+//!   poll and classifies the output;
+//! - a body with a macro that may hide an exit (`bail!`, `ready!`, any macro
+//!   not known to be exit-free, see `shape.rs`) and a return type that may be
+//!   a `Result`: the body runs in a closure called once, whose value is
+//!   classified, so every exit is seen;
+//! - the same under `#[track_caller]`, where no closure may be introduced:
+//!   the body stays inline, and each such macro arms an exit mark before it
+//!   runs; leaving the function while a mark is armed counts `error` if the
+//!   function returns a `Result`, without the error's value.
+//!
+//! Above the compile-time ceiling, the function is emitted exactly as
+//! written.
 
 mod args;
 mod expand;
+mod fallback;
 mod instrument;
 mod nest;
 mod rewrite;
+mod shape;
 mod strip;
 mod valid;
 
@@ -36,20 +60,30 @@ use proc_macro::TokenStream;
 /// experiment key. See the `alamos` crate for the arguments.
 #[proc_macro_attribute]
 pub fn experiment(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::experiment(args.into(), item.into()).into()
+    let item = proc_macro2::TokenStream::from(item);
+    match valid::experiment(args.into(), item.clone()) {
+        Ok(plan) => expand::experiment(plan),
+        Err(err) => fallback::without_alamos_attrs(err, item),
+    }
+    .into()
 }
 
 /// Sets the level of an instrumented function: above or below
 /// `#[alamos::experiment]`, or on one method of an instrumented impl block.
 #[proc_macro_attribute]
 pub fn level(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::level(&args.into(), item.into()).into()
+    let (args, item) = (args.into(), proc_macro2::TokenStream::from(item));
+    match valid::level(&args, item.clone()) {
+        Ok(moved) => expand::level(&args, moved),
+        Err(err) => fallback::without_alamos_attrs(err, item),
+    }
+    .into()
 }
 
 /// Leaves one method of an instrumented impl block uninstrumented.
 #[proc_macro_attribute]
 pub fn skip(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand::skip(args.into(), item.into()).into()
+    fallback::unchanged(valid::skip(args.into()), item.into()).into()
 }
 
 /// Adds to a counter of the enclosing experiment: see the `alamos` crate.

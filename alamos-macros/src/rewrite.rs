@@ -1,46 +1,103 @@
-//! Makes every exit of a synchronous body visible to its `FnCall`.
+//! Makes every visible exit of an inline synchronous body pass through its
+//! `FnCall`.
 //!
-//! The body stays inline in the function, so `#[track_caller]`, borrows
-//! returned from `&mut self` and inference behave exactly as before. Only
-//! the function's own exits change: `e?` becomes `Observe::observe(e, &call)?`
-//! and `return e` passes `e` through the call's classifier. Closures, async
-//! blocks and nested items have their own exits and are left alone. Macro
-//! arguments are rewritten when they parse as expressions (`vec![a?, b?]`,
-//! `println!("{}", x?)`); other macro bodies are left alone.
+//! The body stays in the function's own frame; only its exits change:
+//! `e?` becomes `Observe::observe(e, &call)?`, and `return e` and the tail
+//! pass `e` through the call's classifier. Closures, async blocks and nested
+//! items have their own exits and are left alone. Arguments of macros that
+//! never leave the function are rewritten when they parse as expressions
+//! (`vec![a?, b?]`, `println!("{}", x?)`). Other macros may hide an exit
+//! (see `shape`): with `marks`, each statement containing one is preceded by
+//! `call.arm("left through `m!`")`, so that leaving the function while the
+//! mark is armed tells which macro it left through.
 
 use proc_macro2::{Ident, TokenStream};
-use quote::{quote_spanned, ToTokens};
-use syn::parse::Parser;
-use syn::punctuated::Punctuated;
+use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::visit_mut::{self, VisitMut};
-use syn::{Expr, Token};
+use syn::{Expr, Stmt};
+
+use crate::shape::{self, Hidden};
+
+/// How the values the body returns reach the call.
+pub(crate) enum Returned<'a> {
+    /// Through the classifier in this local (a `Returns`), which also marks
+    /// the call completed.
+    Classified(&'a Ident),
+    /// Through `call.returned(e, classifier)`, for a type that cannot be
+    /// named but may be a `Result` (`Result<impl Display, E>`).
+    Generic(&'a TokenStream),
+    /// `()`: the call is only marked completed.
+    Unit,
+    /// An `impl Trait` return, never a `Result`: left untouched, so that the expected type
+    /// still reaches the returned expression (a returned closure infers its
+    /// signature from it).
+    Untouched,
+}
 
 pub(crate) struct Exits<'a> {
     /// The local holding the `FnCall`.
     pub(crate) call: &'a Ident,
-    /// The local holding the classifier of returned values, if the return type
-    /// can be named.
-    pub(crate) classify: Option<&'a Ident>,
+    pub(crate) returned: Returned<'a>,
     /// Records an error leaving through `?`, for the `err` argument.
     pub(crate) record_err: Option<&'a TokenStream>,
-    /// How many exits were rewritten so far.
-    pub(crate) rewritten: usize,
+    /// Arm an exit mark before each statement that may hide an exit.
+    pub(crate) marks: bool,
 }
 
 impl Exits<'_> {
-    pub(crate) fn returned(&self, value: &Expr) -> Expr {
+    /// Rewrites the function's statements; true if the last one is a tail
+    /// expression, which now passes its value through the call.
+    pub(crate) fn body(&mut self, stmts: &mut Vec<Stmt>) -> bool {
+        self.stmts(stmts);
+        match stmts.last_mut() {
+            Some(Stmt::Expr(tail, None)) => {
+                *tail = self.returned(tail);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn returned(&self, value: &Expr) -> Expr {
         let call = self.call;
-        match self.classify {
-            Some(classify) => syn::parse_quote_spanned! {value.span()=>
+        match &self.returned {
+            Returned::Classified(returns) => syn::parse_quote_spanned! {value.span()=>
+                #returns.value(&#call, #value)
+            },
+            Returned::Generic(classify) => syn::parse_quote_spanned! {value.span()=>
                 #call.returned(#value, #classify)
             },
-            None => value.clone(),
+            Returned::Unit => syn::parse_quote_spanned! {value.span()=>
+                #call.done(#value)
+            },
+            Returned::Untouched => value.clone(),
         }
+    }
+
+    fn stmts(&mut self, stmts: &mut Vec<Stmt>) {
+        let mut out = Vec::with_capacity(stmts.len());
+        for mut stmt in stmts.drain(..) {
+            if self.marks {
+                let hidden = Hidden::in_stmt(&stmt);
+                if !hidden.is_empty() {
+                    let exit = format!("left through `{}`", hidden.join("` or `"));
+                    let call = self.call;
+                    out.push(syn::parse_quote!(#call.arm(&#exit);));
+                }
+            }
+            self.visit_stmt_mut(&mut stmt);
+            out.push(stmt);
+        }
+        *stmts = out;
     }
 }
 
 impl VisitMut for Exits<'_> {
+    fn visit_block_mut(&mut self, block: &mut syn::Block) {
+        self.stmts(&mut block.stmts);
+    }
+
     fn visit_expr_mut(&mut self, expr: &mut Expr) {
         match expr {
             Expr::Closure(_) | Expr::Async(_) | Expr::Const(_) => {}
@@ -60,13 +117,14 @@ impl VisitMut for Exits<'_> {
                 };
                 let question = try_expr.question_token;
                 *expr = syn::parse_quote!(#observed #question);
-                self.rewritten += 1;
             }
             Expr::Return(ret) => {
                 if let Some(value) = &mut ret.expr {
                     self.visit_expr_mut(value);
                     **value = self.returned(value);
-                    self.rewritten += 1;
+                } else if !matches!(self.returned, Returned::Untouched) {
+                    let call = self.call;
+                    ret.expr = Some(Box::new(syn::parse_quote!(#call.done(()))));
                 }
             }
             _ => visit_mut::visit_expr_mut(self, expr),
@@ -76,16 +134,24 @@ impl VisitMut for Exits<'_> {
     fn visit_item_mut(&mut self, _: &mut syn::Item) {}
 
     fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
-        let parser = Punctuated::<Expr, Token![,]>::parse_terminated;
-        let Ok(mut exprs) = parser.parse2(mac.tokens.clone()) else {
+        let Some(mut args) = shape::rewritable_args(mac) else {
             return;
         };
-        let before = self.rewritten;
-        for expr in &mut exprs {
+        let before = args.to_token_stream().to_string();
+        for expr in args.exprs_mut() {
             self.visit_expr_mut(expr);
         }
-        if self.rewritten != before {
-            mac.tokens = exprs.into_token_stream();
+        let after = args.to_token_stream();
+        if after.to_string() != before {
+            mac.tokens = after;
         }
+    }
+}
+
+/// `call.completed()` after the statements of a `()` body that has no tail.
+pub(crate) fn fell_off_the_end(call: &Ident) -> TokenStream {
+    quote! {
+        #[allow(unreachable_code)]
+        #call.completed();
     }
 }

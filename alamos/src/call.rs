@@ -10,9 +10,11 @@ use std::cell::Cell;
 use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
-use std::mem::ManuallyDrop;
+use std::marker::PhantomData;
+use std::mem::{ManuallyDrop, MaybeUninit};
 use std::ops::ControlFlow;
 use std::pin::Pin;
+use std::ptr::NonNull;
 use std::task::{Context, Poll};
 
 use tracing::span::EnteredSpan;
@@ -62,33 +64,65 @@ impl Recording {
 
 /// A synchronous call in progress; finishes when dropped.
 ///
-/// `ManuallyDrop` keeps the drop glue of a disabled call to one branch that
-/// the compiler inlines; the enabled work is out of line.
+/// The call's state lives in a [`CallSlot`] of the caller's frame, written
+/// in place by the enabled path only: a disabled call is one pointer, so
+/// even an unoptimized build moves and checks no more than that.
 #[doc(hidden)]
-pub struct FnCall {
-    active: ManuallyDrop<Option<ActiveCall>>,
+pub struct FnCall<'a> {
+    active: Option<NonNull<ActiveCall>>,
+    slot: PhantomData<&'a mut CallSlot>,
+}
+
+/// Room in the caller's frame for the state of an enabled call.
+#[doc(hidden)]
+pub struct CallSlot(MaybeUninit<ActiveCall>);
+
+impl CallSlot {
+    #[inline(always)]
+    pub const fn new() -> Self {
+        CallSlot(MaybeUninit::uninit())
+    }
+}
+
+impl Default for CallSlot {
+    #[inline(always)]
+    fn default() -> Self {
+        CallSlot::new()
+    }
+}
+
+impl fmt::Debug for CallSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallSlot").finish_non_exhaustive()
+    }
 }
 
 struct ActiveCall {
     recording: Recording,
     error: Cell<bool>,
-    /// Set when the body returned. Dropped without it while the thread
-    /// panics, the call unwound; this holds even for a call that began while
-    /// another panic was already unwinding (from a `Drop`).
+    /// Set when the body produced the value it returns.
     completed: Cell<bool>,
+    /// The thread was panicking when the call began (a call from a `Drop`
+    /// during unwinding): then panicking at the end means the call unwound
+    /// only if it did not complete. Otherwise it does, even after the body
+    /// completed (a local's `Drop` panicked as the body returned).
+    began_panicking: bool,
+    /// The exit mark armed last: which macro the body is running, that may
+    /// leave the function unseen (`#[track_caller]` bodies only).
+    exit: Cell<Option<&'static &'static str>>,
     // Dropped after the metrics are recorded, so they happen inside the span.
     // It also keeps the call on its thread (`!Send`), which `finish_here`
     // relies on.
     span: EnteredSpan,
 }
 
-impl FnCall {
+impl<'a> FnCall<'a> {
     /// A call through `callsite`: recorded, with the callsite's span, when
     /// the callsite is enabled; otherwise one load and a branch.
     #[inline(always)]
-    pub fn enter(callsite: &'static FnCallsite) -> Self {
+    pub fn enter(callsite: &'static FnCallsite, slot: &'a mut CallSlot) -> Self {
         if callsite.is_enabled() {
-            FnCall::start(callsite)
+            FnCall::start(callsite, slot)
         } else {
             FnCall::disabled()
         }
@@ -101,15 +135,15 @@ impl FnCall {
     /// nanoseconds anyway, pays one jump.
     #[cold]
     #[inline(never)]
-    pub fn start(callsite: &'static FnCallsite) -> Self {
-        FnCall::begin(callsite, callsite.span(), &[])
+    pub fn start(callsite: &'static FnCallsite, slot: &'a mut CallSlot) -> Self {
+        FnCall::begin(callsite, slot, callsite.span(), &[])
     }
 
     /// A call through an enabled callsite, inside `span`: for functions
     /// whose span records fields of their own.
     #[inline(never)]
-    pub fn start_span(callsite: &'static FnCallsite, span: Span) -> Self {
-        FnCall::begin(callsite, span, &[])
+    pub fn start_span(callsite: &'static FnCallsite, slot: &'a mut CallSlot, span: Span) -> Self {
+        FnCall::begin(callsite, slot, span, &[])
     }
 
     /// A call through an enabled callsite with `labels(...)`, whose values
@@ -117,22 +151,32 @@ impl FnCall {
     #[inline(never)]
     pub fn start_labeled(
         callsite: &'static FnCallsite,
+        slot: &'a mut CallSlot,
         span: Span,
         labels: &[&dyn fmt::Display],
     ) -> Self {
-        FnCall::begin(callsite, span, labels)
+        FnCall::begin(callsite, slot, span, labels)
     }
 
     #[inline(always)]
-    fn begin(callsite: &'static FnCallsite, span: Span, labels: &[&dyn fmt::Display]) -> Self {
+    fn begin(
+        callsite: &'static FnCallsite,
+        slot: &'a mut CallSlot,
+        span: Span,
+        labels: &[&dyn fmt::Display],
+    ) -> Self {
         let span = span.entered();
+        let active = slot.0.write(ActiveCall {
+            recording: Recording::start(callsite, labels),
+            error: Cell::new(false),
+            completed: Cell::new(false),
+            began_panicking: std::thread::panicking(),
+            exit: Cell::new(None),
+            span,
+        });
         FnCall {
-            active: ManuallyDrop::new(Some(ActiveCall {
-                recording: Recording::start(callsite, labels),
-                error: Cell::new(false),
-                completed: Cell::new(false),
-                span,
-            })),
+            active: Some(NonNull::from(active)),
+            slot: PhantomData,
         }
     }
 
@@ -140,33 +184,58 @@ impl FnCall {
     #[inline(always)]
     pub const fn disabled() -> Self {
         FnCall {
-            active: ManuallyDrop::new(None),
+            active: None,
+            slot: PhantomData,
+        }
+    }
+
+    #[inline(always)]
+    fn active(&self) -> Option<&ActiveCall> {
+        // SAFETY: `active` points into the slot this call borrows mutably,
+        // written by `begin` and dropped only by `drop`.
+        // A `match`, not `map`: an unoptimized build calls `map`.
+        match self.active {
+            Some(active) => Some(unsafe { &*active.as_ptr() }),
+            None => None,
         }
     }
 
     /// Whether this call is being recorded.
     #[inline(always)]
     pub fn is_active(&self) -> bool {
-        self.active.is_some()
+        // Not `is_some`, which an unoptimized build calls.
+        #[allow(clippy::redundant_pattern_matching)]
+        let active = matches!(self.active, Some(_));
+        active
+    }
+
+    /// A `?` returns an error: the call completed, as an error.
+    #[inline(always)]
+    fn leaving_with_error(&self) {
+        if let Some(active) = self.active() {
+            active.completed.set(true);
+            active.error.set(true);
+        }
     }
 
     /// Counts the call as an error when it finishes.
     #[inline]
     pub fn mark_error(&self) {
-        if let Some(active) = &*self.active {
+        if let Some(active) = self.active() {
             active.error.set(true);
         }
     }
 
     /// Records that the body returned normally.
-    #[inline]
+    #[inline(always)]
     pub fn completed(&self) {
-        if let Some(active) = &*self.active {
+        if let Some(active) = self.active() {
             active.completed.set(true);
         }
     }
 
-    /// Passes a returned value through, classifying it with `is_error`.
+    /// Passes a returned value through, classifying it with `is_error`: for
+    /// a return type that cannot be named (`Result<impl Display, E>`).
     #[inline(always)]
     pub fn returned<T>(&self, value: T, is_error: impl FnOnce(&T) -> bool) -> T {
         self.completed();
@@ -175,36 +244,167 @@ impl FnCall {
         }
         value
     }
+
+    /// Passes a value the body returns through, marking the call completed.
+    #[inline(always)]
+    pub fn done<T>(&self, value: T) -> T {
+        self.completed();
+        value
+    }
+
+    /// For a body whose exits are not marked (an `impl Trait` return): it
+    /// counts as completed, so a call that begins while the thread panics
+    /// is not a panic for the panic already unwinding.
+    #[must_use]
+    pub fn untracked(self) -> Self {
+        self.completed();
+        self
+    }
+
+    /// Arms an exit mark: the body is about to run a macro that may leave
+    /// the function unseen, described by `exit`.
+    #[inline(always)]
+    pub fn arm(&self, exit: &'static &'static str) {
+        if let Some(active) = self.active() {
+            active.exit.set(Some(exit));
+        }
+    }
+
+    /// The mark armed when the function left without completing and
+    /// without unwinding: it left through that macro.
+    fn hidden_exit(&self) -> Option<&'static str> {
+        let active = self.active()?;
+        if active.completed.get() || std::thread::panicking() {
+            return None;
+        }
+        active.exit.get().copied()
+    }
 }
 
-impl Drop for FnCall {
+/// Passes every value an inline body returns through its classifier `C`,
+/// and marks the call completed. The classifier fixes `T`, so a returned
+/// expression is coerced to the function's return type as at a `return`.
+#[doc(hidden)]
+pub struct Returns<T, C> {
+    classify: C,
+    returns: std::marker::PhantomData<fn(&T)>,
+}
+
+impl<T, C: Fn(&T) -> bool> Returns<T, C> {
     #[inline(always)]
-    fn drop(&mut self) {
-        if self.active.is_some() {
-            finish_call(&mut self.active);
+    pub const fn new(classify: C) -> Self {
+        Returns {
+            classify,
+            returns: std::marker::PhantomData,
+        }
+    }
+
+    /// `value`, returned by the body of `call`.
+    #[inline(always)]
+    pub fn value(&self, call: &FnCall<'_>, value: T) -> T {
+        if let Some(active) = call.active {
+            classify(active, &self.classify, &value);
+        }
+        value
+    }
+}
+
+/// The enabled side of [`Returns::value`]; out of line in an unoptimized
+/// build, which keeps the locals of every inlined call in the caller's frame
+/// (one copy per exit).
+#[cfg_attr(debug_assertions, inline(never))]
+#[cfg_attr(not(debug_assertions), inline(always))]
+fn classify<T, C: Fn(&T) -> bool>(active: NonNull<ActiveCall>, classify: &C, value: &T) {
+    // SAFETY: see `FnCall::active`.
+    let active = unsafe { &*active.as_ptr() };
+    active.completed.set(true);
+    if classify(value) {
+        active.error.set(true);
+    }
+}
+
+impl<T, C> fmt::Debug for Returns<T, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Returns").finish_non_exhaustive()
+    }
+}
+
+/// Dropped just before its call finishes: if the body left through a macro
+/// while an exit mark was armed, the call is an error when the function
+/// returns a `Result`, and `record` (the `err` event) is told which macro.
+#[doc(hidden)]
+pub struct HiddenExits<'a> {
+    call: &'a FnCall<'a>,
+    returns_result: bool,
+    record: Option<fn(&'static str)>,
+}
+
+impl<'a> HiddenExits<'a> {
+    #[inline(always)]
+    pub fn new(
+        call: &'a FnCall<'a>,
+        returns_result: bool,
+        record: Option<fn(&'static str)>,
+    ) -> Self {
+        HiddenExits {
+            call,
+            returns_result,
+            record,
         }
     }
 }
 
-/// Finishes a call in place: moving the call out of the frame would copy it
-/// with wider loads than the stores that wrote it, which stalls.
-#[inline(never)]
-fn finish_call(active: &mut ManuallyDrop<Option<ActiveCall>>) {
-    if let Some(call) = &**active {
-        let outcome = if !call.completed.get() && std::thread::panicking() {
-            Outcome::Panic
-        } else if call.error.get() {
-            Outcome::Error
-        } else {
-            Outcome::Ok
-        };
-        call.recording.finish(outcome, &call.span, true);
+impl Drop for HiddenExits<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if !self.returns_result {
+            return;
+        }
+        if let Some(exit) = self.call.hidden_exit() {
+            self.call.mark_error();
+            if let Some(record) = self.record {
+                record(exit);
+            }
+        }
     }
-    // SAFETY: called once, from `drop`; the field is never used again.
-    unsafe { ManuallyDrop::drop(active) };
 }
 
-impl fmt::Debug for FnCall {
+impl fmt::Debug for HiddenExits<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HiddenExits")
+            .field("returns_result", &self.returns_result)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for FnCall<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if let Some(active) = self.active {
+            finish_call(active);
+        }
+    }
+}
+
+/// Finishes a call in place, in its slot.
+#[inline(never)]
+fn finish_call(active: NonNull<ActiveCall>) {
+    // SAFETY: written by `begin`, not yet dropped; see `FnCall::active`.
+    let call = unsafe { &*active.as_ptr() };
+    let unwound = std::thread::panicking() && (!call.began_panicking || !call.completed.get());
+    let outcome = if unwound {
+        Outcome::Panic
+    } else if call.error.get() {
+        Outcome::Error
+    } else {
+        Outcome::Ok
+    };
+    call.recording.finish(outcome, &call.span, true);
+    // SAFETY: dropped once, here; the slot is never read again.
+    unsafe { std::ptr::drop_in_place(active.as_ptr()) };
+}
+
+impl fmt::Debug for FnCall<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FnCall")
             .field("active", &self.is_active())
@@ -338,30 +538,30 @@ pub trait Observe: Sized {
 
     /// Marks the call as an error if `?` is about to return one.
     #[must_use]
-    fn observe(self, call: &FnCall) -> Self;
+    fn observe(self, call: &FnCall<'_>) -> Self;
 
     /// As [`Observe::observe`], and hands the error to `record` first.
     #[must_use]
-    fn observe_err(self, call: &FnCall, record: impl FnOnce(&Self::Error)) -> Self;
+    fn observe_err(self, call: &FnCall<'_>, record: impl FnOnce(&Self::Error)) -> Self;
 }
 
 impl<T, E> Observe for Result<T, E> {
     type Error = E;
 
     #[inline(always)]
-    fn observe(self, call: &FnCall) -> Self {
+    fn observe(self, call: &FnCall<'_>) -> Self {
         if self.is_err() {
-            call.mark_error();
+            call.leaving_with_error();
         }
         self
     }
 
     #[inline(always)]
-    fn observe_err(self, call: &FnCall, record: impl FnOnce(&E)) -> Self {
+    fn observe_err(self, call: &FnCall<'_>, record: impl FnOnce(&E)) -> Self {
         if let Err(error) = &self {
             if call.is_active() {
                 record(error);
-                call.mark_error();
+                call.leaving_with_error();
             }
         }
         self
@@ -372,19 +572,19 @@ impl<T, E> Observe for Poll<Result<T, E>> {
     type Error = E;
 
     #[inline(always)]
-    fn observe(self, call: &FnCall) -> Self {
+    fn observe(self, call: &FnCall<'_>) -> Self {
         if matches!(self, Poll::Ready(Err(_))) {
-            call.mark_error();
+            call.leaving_with_error();
         }
         self
     }
 
     #[inline(always)]
-    fn observe_err(self, call: &FnCall, record: impl FnOnce(&E)) -> Self {
+    fn observe_err(self, call: &FnCall<'_>, record: impl FnOnce(&E)) -> Self {
         if let Poll::Ready(Err(error)) = &self {
             if call.is_active() {
                 record(error);
-                call.mark_error();
+                call.leaving_with_error();
             }
         }
         self
@@ -395,45 +595,60 @@ impl<T, E> Observe for Poll<Option<Result<T, E>>> {
     type Error = E;
 
     #[inline(always)]
-    fn observe(self, call: &FnCall) -> Self {
+    fn observe(self, call: &FnCall<'_>) -> Self {
         if matches!(self, Poll::Ready(Some(Err(_)))) {
-            call.mark_error();
+            call.leaving_with_error();
         }
         self
     }
 
     #[inline(always)]
-    fn observe_err(self, call: &FnCall, record: impl FnOnce(&E)) -> Self {
+    fn observe_err(self, call: &FnCall<'_>, record: impl FnOnce(&E)) -> Self {
         if let Poll::Ready(Some(Err(error))) = &self {
             if call.is_active() {
                 record(error);
-                call.mark_error();
+                call.leaving_with_error();
             }
         }
         self
     }
 }
 
-/// `None` and `Break` are not errors: `?` passes them through untouched.
-macro_rules! observe_nothing {
-    ($($ty:ty => [$($param:ident),*]),* $(,)?) => {$(
-        impl<$($param),*> Observe for $ty {
-            type Error = Infallible;
+/// `None` and `Break` are not errors, but `?` returns them: the call
+/// completed.
+impl<T> Observe for Option<T> {
+    type Error = Infallible;
 
-            #[inline(always)]
-            fn observe(self, _: &FnCall) -> Self {
-                self
-            }
-
-            #[inline(always)]
-            fn observe_err(self, _: &FnCall, _: impl FnOnce(&Infallible)) -> Self {
-                self
-            }
+    #[inline(always)]
+    fn observe(self, call: &FnCall<'_>) -> Self {
+        if self.is_none() {
+            call.completed();
         }
-    )*};
+        self
+    }
+
+    #[inline(always)]
+    fn observe_err(self, call: &FnCall<'_>, _: impl FnOnce(&Infallible)) -> Self {
+        self.observe(call)
+    }
 }
 
-observe_nothing!(Option<T> => [T], ControlFlow<B, C> => [B, C]);
+impl<B, C> Observe for ControlFlow<B, C> {
+    type Error = Infallible;
+
+    #[inline(always)]
+    fn observe(self, call: &FnCall<'_>) -> Self {
+        if self.is_break() {
+            call.completed();
+        }
+        self
+    }
+
+    #[inline(always)]
+    fn observe_err(self, call: &FnCall<'_>, _: impl FnOnce(&Infallible)) -> Self {
+        self.observe(call)
+    }
+}
 
 /// Classifies a returned value of a concrete type: `Result` picks this impl…
 #[doc(hidden)]
@@ -488,6 +703,65 @@ impl<T: ?Sized> ErrOfOther for &T {
     #[inline(always)]
     fn __alamos_err(&self) -> Option<&Infallible> {
         None
+    }
+}
+
+/// The value of a returned `Ok`, for `ret` beside `err`…
+#[doc(hidden)]
+pub trait OkOfResult {
+    type Ok;
+    fn __alamos_ok(&self) -> Option<&Self::Ok>;
+}
+
+impl<T, E> OkOfResult for Result<T, E> {
+    type Ok = T;
+
+    #[inline(always)]
+    fn __alamos_ok(&self) -> Option<&T> {
+        self.as_ref().ok()
+    }
+}
+
+/// …and the whole value for every other type.
+#[doc(hidden)]
+pub trait OkOfOther {
+    type Ok: ?Sized;
+    fn __alamos_ok(&self) -> Option<&Self::Ok>;
+}
+
+impl<T: ?Sized> OkOfOther for &T {
+    type Ok = T;
+
+    #[inline(always)]
+    fn __alamos_ok(&self) -> Option<&T> {
+        Some(*self)
+    }
+}
+
+/// Whether a function's return type is a `Result`, decided on the type
+/// alone (`&PhantomData<R>`): `Result` picks this impl…
+#[doc(hidden)]
+pub trait ReturnsResult {
+    fn __alamos_returns_result(&self) -> bool;
+}
+
+impl<T, E> ReturnsResult for std::marker::PhantomData<Result<T, E>> {
+    #[inline(always)]
+    fn __alamos_returns_result(&self) -> bool {
+        true
+    }
+}
+
+/// …and every other type this one.
+#[doc(hidden)]
+pub trait ReturnsOther {
+    fn __alamos_returns_result(&self) -> bool;
+}
+
+impl<T: ?Sized> ReturnsOther for &std::marker::PhantomData<T> {
+    #[inline(always)]
+    fn __alamos_returns_result(&self) -> bool {
+        false
     }
 }
 

@@ -5,8 +5,9 @@ pub use linkme;
 pub use tracing;
 
 pub use crate::call::{
-    call_once, debug, display, CallFuture, ErrOfOther, ErrOfResult, FnCall, IsErrOther,
-    IsErrResult, Observe, RecordDebug, RecordDisplay,
+    call_once, debug, display, CallFuture, CallSlot, ErrOfOther, ErrOfResult, FnCall, HiddenExits,
+    IsErrOther, IsErrResult, Observe, OkOfOther, OkOfResult, RecordDebug, RecordDisplay, Returns,
+    ReturnsOther, ReturnsResult,
 };
 pub use crate::callsite::{FnCallsite, Location, LogCallsite};
 pub use crate::metric::instrument::{ExperimentOf, InstrumentCallsite, InstrumentSpec};

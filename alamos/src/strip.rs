@@ -118,7 +118,8 @@ macro_rules! __alamos_if_bench {
     ($($tokens:tt)*) => { $($tokens)* };
 }
 
-/// Drops its input: `bench` is stripped at compile time.
+/// Drops its input: `bench` is stripped at compile time. `()` keeps the
+/// macro usable in expression position (`|| alamos::info!("x")`).
 #[doc(hidden)]
 #[macro_export]
 #[cfg(any(
@@ -139,7 +140,9 @@ macro_rules! __alamos_if_bench {
     )
 ))]
 macro_rules! __alamos_if_bench {
-    ($($tokens:tt)*) => {};
+    ($($tokens:tt)*) => {
+        ()
+    };
 }
 
 /// Keeps its input when `debug` is compiled in.
@@ -164,7 +167,8 @@ macro_rules! __alamos_if_debug {
     ($($tokens:tt)*) => { $($tokens)* };
 }
 
-/// Drops its input: `debug` is stripped at compile time.
+/// Drops its input: `debug` is stripped at compile time. `()` keeps the
+/// macro usable in expression position (`|| alamos::info!("x")`).
 #[doc(hidden)]
 #[macro_export]
 #[cfg(any(
@@ -183,7 +187,9 @@ macro_rules! __alamos_if_debug {
     )
 ))]
 macro_rules! __alamos_if_debug {
-    ($($tokens:tt)*) => {};
+    ($($tokens:tt)*) => {
+        ()
+    };
 }
 
 /// Keeps its input when `prod` is compiled in.
@@ -206,7 +212,8 @@ macro_rules! __alamos_if_prod {
     ($($tokens:tt)*) => { $($tokens)* };
 }
 
-/// Drops its input: `prod` is stripped at compile time.
+/// Drops its input: `prod` is stripped at compile time. `()` keeps the
+/// macro usable in expression position (`|| alamos::info!("x")`).
 #[doc(hidden)]
 #[macro_export]
 #[cfg(any(
@@ -223,7 +230,9 @@ macro_rules! __alamos_if_prod {
     )
 ))]
 macro_rules! __alamos_if_prod {
-    ($($tokens:tt)*) => {};
+    ($($tokens:tt)*) => {
+        ()
+    };
 }
 
 /// Keeps its input when `warn` is compiled in.
@@ -241,7 +250,8 @@ macro_rules! __alamos_if_warn {
     ($($tokens:tt)*) => { $($tokens)* };
 }
 
-/// Drops its input: `warn` is stripped at compile time.
+/// Drops its input: `warn` is stripped at compile time. `()` keeps the
+/// macro usable in expression position (`|| alamos::info!("x")`).
 #[doc(hidden)]
 #[macro_export]
 #[cfg(any(
@@ -253,7 +263,9 @@ macro_rules! __alamos_if_warn {
     )
 ))]
 macro_rules! __alamos_if_warn {
-    ($($tokens:tt)*) => {};
+    ($($tokens:tt)*) => {
+        ()
+    };
 }
 
 /// Keeps its input when `error` is compiled in.
@@ -267,7 +279,8 @@ macro_rules! __alamos_if_error {
     ($($tokens:tt)*) => { $($tokens)* };
 }
 
-/// Drops its input: `error` is stripped at compile time.
+/// Drops its input: `error` is stripped at compile time. `()` keeps the
+/// macro usable in expression position (`|| alamos::info!("x")`).
 #[doc(hidden)]
 #[macro_export]
 #[cfg(any(
@@ -275,5 +288,7 @@ macro_rules! __alamos_if_error {
     all(not(debug_assertions), feature = "release_max_level_off")
 ))]
 macro_rules! __alamos_if_error {
-    ($($tokens:tt)*) => {};
+    ($($tokens:tt)*) => {
+        ()
+    };
 }

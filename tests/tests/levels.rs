@@ -6,6 +6,10 @@
 //! is read once per process: those tests run `alamos_level_probe` in a child
 //! process with the variable set.
 
+// Methods instrumented here are linted as plain methods would be (the
+// expansion keeps their spans); fixtures take `&self` without using it.
+#![allow(clippy::unused_self)]
+
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::process::{Command, Output};

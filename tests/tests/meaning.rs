@@ -1,9 +1,9 @@
 //! The expansion keeps the function's meaning: each form behaves exactly as
 //! it would without the attribute, and the call is still recorded.
 
-// Fires inside the attribute's expansion (`&Option<&T>` in the classifier of a
-// function returning `Option<&T>`), not in this file. Reported to its owner.
-#![allow(clippy::ref_option_ref)]
+// Methods instrumented here are linted as plain methods would be (the
+// expansion keeps their spans); fixtures take `&self` without using it.
+#![allow(clippy::unused_self)]
 
 use std::cell::RefCell;
 use std::num::ParseIntError;
@@ -624,6 +624,9 @@ fn closures_keep_their_own_return_and_question_mark() {
     assert_eq!(metrics.calls("meaning.closures", "sum_valid", "error"), 0);
 }
 
+/// A synchronous fn whose tail is an async block is instrumented as the
+/// future it returns (issue 13, A1): the block's own `?` and `return` end
+/// the future, and an `Err` output counts `error`.
 #[test]
 fn async_blocks_keep_their_own_return_and_question_mark() {
     #[alamos::experiment("meaning.async_blocks")]
@@ -646,8 +649,8 @@ fn async_blocks_keep_their_own_return_and_question_mark() {
         )
     });
     assert_eq!(results, (true, Ok(100), Ok(7)));
-    assert_eq!(metrics.calls("meaning.async_blocks", "job", "ok"), 3);
-    assert_eq!(metrics.calls("meaning.async_blocks", "job", "error"), 0);
+    assert_eq!(metrics.calls("meaning.async_blocks", "job", "ok"), 2);
+    assert_eq!(metrics.calls("meaning.async_blocks", "job", "error"), 1);
 }
 
 #[test]

@@ -1,6 +1,10 @@
 //! Instrumented items inside instrumented items: each log macro belongs to
 //! the innermost instrumented function around it.
 
+// Methods instrumented here are linted as plain methods would be (the
+// expansion keeps their spans); fixtures take `&self` without using it.
+#![allow(clippy::unused_self)]
+
 use alamos_tests::capture;
 
 #[alamos::experiment("nesting.outer")]

@@ -133,6 +133,8 @@ fn probe(format: &str) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_secrets_probe"))
         .args([SECRET, CONTROL])
         .env("ALAMOS_LEVEL", "bench")
+        // Every span's open and close lines too: more places a secret could leak.
+        .env(alamos::LOG_SPANS_ENV, "full")
         .env(alamos::LOG_FORMAT_ENV, format)
         .env(alamos::PROMETHEUS_ADDR_ENV, "127.0.0.1:0")
         .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")

@@ -90,8 +90,11 @@ fn a_panic_in_a_drop_during_the_call_is_one_panic() {
         let _bomb = Bomb;
         Ok(1)
     }
-    /// An argument taken by value explodes at the end of the body.
+    /// An argument taken by value explodes after the body: arguments drop
+    /// after the function's locals, as in the plain function, so after the
+    /// call is recorded (`ok`); the panic still reaches the caller.
     #[alamos::experiment("unwind.drop")]
+    #[allow(clippy::needless_pass_by_value)]
     fn argument(bomb: Bomb, n: u32) -> u32 {
         let _keep = &bomb;
         n
@@ -129,7 +132,12 @@ fn a_panic_in_a_drop_during_the_call_is_one_panic() {
         assert!(catch_unwind(temporary).is_err());
         assert!(catch_unwind(helper).is_err());
     });
-    let functions = ["local", "argument", "failing", "temporary", "helper"];
+    assert_eq!(
+        outcomes(&metrics, "unwind.drop", "argument"),
+        [1, 0, 0, 0],
+        "argument"
+    );
+    let functions = ["local", "failing", "temporary", "helper"];
     for function in functions {
         assert_eq!(
             outcomes(&metrics, "unwind.drop", function),
@@ -146,7 +154,8 @@ fn a_panic_in_a_drop_during_the_call_is_one_panic() {
     all_finished(
         &captured,
         &metrics,
-        &functions.map(|function| ("unwind.drop", function)),
+        &["local", "argument", "failing", "temporary", "helper"]
+            .map(|function| ("unwind.drop", function)),
     );
 }
 
@@ -635,6 +644,8 @@ fn exit_probe(mode: &str) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_exit_probe"))
         .arg(mode)
         .env(alamos::PROMETHEUS_ADDR_ENV, "127.0.0.1:0")
+        // Span close lines too: they must be written as calls finish.
+        .env(alamos::LOG_SPANS_ENV, "close")
         .env_remove("ALAMOS_LEVEL")
         .env_remove(alamos::LOG_FORMAT_ENV)
         .stdin(Stdio::piped())
@@ -710,7 +721,7 @@ fn a_scrape_just_before_process_exit_sees_every_call() {
     // The logs were written as they happened: the last call's event and span
     // close line are there although nothing was flushed at exit.
     assert!(stderr.contains("the last call before exit"), "{stderr}");
-    assert!(stderr.contains("exit_probe.last{"), "{stderr}");
+    assert!(stderr.contains("exit_probe.last: close"), "{stderr}");
 }
 
 #[test]
@@ -721,7 +732,10 @@ fn the_exposition_rendered_right_before_process_exit_holds_every_call() {
     let status = wait(&mut child);
     assert!(status.success(), "{status:?}");
     let stdout = stdout.join().expect("stdout");
-    assert!(stderr.join().expect("stderr").contains("exit_probe.last{"));
+    assert!(stderr
+        .join()
+        .expect("stderr")
+        .contains("exit_probe.last: close"));
     let exposition = stdout
         .split_once("=== render\n")
         .and_then(|(_, rest)| rest.split_once("=== end"))

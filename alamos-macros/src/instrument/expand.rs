@@ -47,7 +47,7 @@ fn level_tokens(level: LevelName) -> TokenStream {
 pub(crate) fn expand(args: &InstrumentArgs, kind: Kind) -> TokenStream {
     let level = args.level.map_or(LevelName::Prod, |level| level.name);
     match strip::presence(level) {
-        Presence::Never => quote!(()),
+        Presence::Never => unused(args),
         Presence::Always => instrument(args, kind, level),
         Presence::DebugOnly => {
             let instrument = instrument(args, kind, level);
@@ -57,6 +57,21 @@ pub(crate) fn expand(args: &InstrumentArgs, kind: Kind) -> TokenStream {
             })
         }
     }
+}
+
+/// A stripped instrument: nothing runs and no name is kept, but the values
+/// stay type-checked and their variables used, in a closure never called
+/// (and so never compiled to code), so that stripping adds no warnings.
+fn unused(args: &InstrumentArgs) -> TokenStream {
+    let value = match &args.update {
+        Update::Set(value) | Update::Add(value) | Update::Subtract(value) => value,
+    };
+    let labels = args.labels.iter().map(|(_, value)| value);
+    quote!({
+        let _ = || {
+            let _ = (&(#value), #(&(#labels),)*);
+        };
+    })
 }
 
 fn instrument(args: &InstrumentArgs, kind: Kind, level: LevelName) -> TokenStream {

@@ -14,7 +14,7 @@ use self::args::ParseAs;
 pub(crate) fn instrument(kind: Kind, tokens: TokenStream) -> TokenStream {
     let checked = ParseAs(kind).parse(tokens).and_then(|args| {
         if let Some(key) = &args.experiment {
-            crate::valid::key(key)?;
+            crate::valid::key_grammar(key)?;
         }
         valid::name(&args)?;
         valid::labels(&args, kind)?;

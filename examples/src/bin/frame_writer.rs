@@ -149,6 +149,7 @@ impl FrameWriter {
 
     /// Routes a frame to the node that owns its first channel.
     #[alamos::experiment(fields(node = self.node, channels = frame.channels.len()))]
+    #[allow(clippy::needless_pass_by_value)] // a frame is handed over, as in Synnax
     fn write(&mut self, frame: Frame) -> Result<usize, StorageError> {
         // Mean frame sizes along the writer's pathway (RFC 0011 §3.0.1).
         alamos::histogram!(

@@ -61,6 +61,43 @@ impl Relay {
     }
 }
 
+/// Every log macro in statement and expression position: a stripped macro
+/// must compile wherever the kept one does (issue 13, D11).
+#[alamos::experiment("zz_stripped_canary.positions_q7x", level = warn)]
+fn positions(x: u32) -> u32 {
+    alamos::bench!("statement");
+    alamos::debug!("statement");
+    alamos::prod!("statement");
+    alamos::info!("statement");
+    alamos::warn!("statement");
+    alamos::error!("statement");
+    let closures: [fn(); 6] = [
+        || alamos::bench!("closure"),
+        || alamos::debug!("closure"),
+        || alamos::prod!("closure"),
+        || alamos::info!("closure"),
+        || alamos::warn!("closure"),
+        || alamos::error!("closure"),
+    ];
+    for closure in closures {
+        closure();
+    }
+    match x {
+        0 => alamos::bench!("arm"),
+        1 => alamos::debug!("arm"),
+        2 => alamos::prod!("arm"),
+        3 => alamos::info!("arm"),
+        4 => alamos::warn!("arm"),
+        _ => alamos::error!("arm"),
+    }
+    let () = if x == 0 {
+        alamos::warn!("value")
+    } else {
+        alamos::error!("value")
+    };
+    x
+}
+
 fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = std::pin::pin!(future);
     let mut cx = Context::from_waker(Waker::noop());
@@ -82,6 +119,7 @@ fn main() {
     assert!(written.is_err(), "the body still runs unchanged");
     assert_eq!(Relay.route(1), 2);
     assert_eq!(block_on(Relay.forward(2)), 4);
+    assert_eq!(positions(5), 5);
 
     println!(
         "spans={} events={} series={} experiments={}",

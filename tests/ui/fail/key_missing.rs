@@ -1,0 +1,6 @@
+#[alamos::experiment(level = debug)]
+fn write() {}
+
+fn main() {
+    write();
+}

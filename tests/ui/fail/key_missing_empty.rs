@@ -1,0 +1,6 @@
+#[alamos::experiment]
+fn write() {}
+
+fn main() {
+    write();
+}
