@@ -413,6 +413,13 @@ impl fmt::Debug for FnCall<'_> {
 }
 
 /// The future of an enabled `async fn` call.
+///
+/// Its pin projection is written by hand, unlike `WithRemoteContext`'s
+/// (`pin-project-lite`): a cancelled call must drop the body's future
+/// *inside* its span, after recording `cancelled`, so the future is a
+/// `ManuallyDrop` dropped in place from `Drop`, which `pin-project-lite`
+/// cannot project into (its `PinnedDrop` drops fields after the span guard
+/// is gone).
 #[doc(hidden)]
 pub struct CallFuture<F: Future, C> {
     future: ManuallyDrop<F>,
