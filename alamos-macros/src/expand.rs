@@ -158,7 +158,8 @@ fn log_scope(spec: &Spec, block: &Block) -> TokenStream {
     }
 }
 
-fn level_tokens(level: LevelName) -> (TokenStream, TokenStream) {
+/// `::alamos::Level::X` and the `tracing::Level` of the same rank.
+pub(crate) fn level_tokens(level: LevelName) -> (TokenStream, TokenStream) {
     let (alamos, tracing) = match level {
         LevelName::Bench => (quote!(Bench), quote!(TRACE)),
         LevelName::Debug => (quote!(Debug), quote!(DEBUG)),

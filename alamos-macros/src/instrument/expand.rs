@@ -33,16 +33,6 @@ pub(crate) fn exported_name(kind: Kind, name: &str, unit: Option<&UnitName>) -> 
     exported
 }
 
-fn level_tokens(level: LevelName) -> TokenStream {
-    match level {
-        LevelName::Bench => quote!(::alamos::Level::Bench),
-        LevelName::Debug => quote!(::alamos::Level::Debug),
-        LevelName::Prod => quote!(::alamos::Level::Prod),
-        LevelName::Warn => quote!(::alamos::Level::Warn),
-        LevelName::Error => quote!(::alamos::Level::Error),
-    }
-}
-
 /// The instrument's tokens, honouring the compile-time ceiling.
 pub(crate) fn expand(args: &InstrumentArgs, kind: Kind) -> TokenStream {
     let level = args.level.map_or(LevelName::Prod, |level| level.name);
@@ -90,7 +80,7 @@ fn instrument(args: &InstrumentArgs, kind: Kind, level: LevelName) -> TokenStrea
         },
         |key| quote!(::alamos::__private::ExperimentOf::Key(#key)),
     );
-    let level = level_tokens(level);
+    let (level, _) = crate::expand::level_tokens(level);
     let unit = match args.unit.as_ref() {
         Some(UnitName::Bytes) => quote!(::core::option::Option::Some(::alamos::Unit::Bytes)),
         Some(UnitName::Seconds) => quote!(::core::option::Option::Some(::alamos::Unit::Seconds)),
