@@ -25,7 +25,7 @@ mod common;
 use std::hint::black_box;
 
 use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion};
+use criterion::BenchmarkGroup;
 use opentelemetry::trace::TracerProvider as _;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
@@ -51,13 +51,8 @@ fn span_metrics_capture(x: u64) -> u64 {
 #[alamos::experiment("bench_exemplar_histogram", level = bench)]
 #[inline(never)]
 fn histogram(x: u64) -> u64 {
-    #[allow(clippy::cast_precision_loss)]
-    alamos::histogram!(
-        bench,
-        "bench_exemplar_size",
-        (x % 4096) as f64,
-        unit = bytes
-    );
+    let size = u32::try_from(x % 4096).unwrap_or(0);
+    alamos::histogram!(bench, "bench_exemplar_size", f64::from(size), unit = bytes);
     black_box(x).wrapping_add(1)
 }
 

@@ -71,7 +71,7 @@ mod capture {
 
     /// How old a bucket's exemplar gets before a call landing there may
     /// replace it.
-    pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_millis(1000);
+    pub(crate) const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
 
     /// How many times a reader retries a slot that is being written.
     const READ_TRIES: usize = 4;
@@ -246,6 +246,7 @@ mod capture {
 
         use super::*;
 
+        #[allow(clippy::unnecessary_wraps)]
         fn ids(n: u8) -> Option<([u8; 16], [u8; 8])> {
             Some(([n; 16], [n; 8]))
         }

@@ -160,24 +160,26 @@ fn run(client: &reqwest::blocking::Client, config: &PushConfig, stopped: &Receiv
             next = now + config.interval;
         }
         match push(client, config, start_unix_nanos) {
-            Ok(()) if failing => {
-                eprintln!("alamos: metrics export to {} works again", config.endpoint);
-                failing = false;
+            Ok(()) => {
+                if failing {
+                    eprintln!("alamos: metrics export to {} works again", config.endpoint);
+                    failing = false;
+                }
             }
-            Ok(()) => {}
-            Err(error) if !failing || stopping => {
-                eprintln!(
-                    "alamos: metrics export to {}: {error}{}",
-                    config.endpoint,
-                    if stopping {
+            Err(error) => {
+                if !failing || stopping {
+                    let retry = if stopping {
                         ""
                     } else {
                         "; retrying at every interval"
-                    }
-                );
+                    };
+                    eprintln!(
+                        "alamos: metrics export to {}: {error}{retry}",
+                        config.endpoint
+                    );
+                }
                 failing = true;
             }
-            Err(_) => {}
         }
         if stopping {
             return;
@@ -459,8 +461,8 @@ mod tests {
         }
     }
 
-    fn text(value: &Option<AnyValue>) -> &str {
-        match value.as_ref().and_then(|v| v.value.as_ref()) {
+    fn text(value: Option<&AnyValue>) -> &str {
+        match value.and_then(|v| v.value.as_ref()) {
             Some(any_value::Value::StringValue(text)) => text,
             _ => "",
         }
@@ -473,7 +475,7 @@ mod tests {
         let resource_metrics = &request.resource_metrics[0];
         let attributes = &resource_metrics.resource.as_ref().unwrap().attributes;
         assert_eq!(attributes[0].key, "service.name");
-        assert_eq!(text(&attributes[0].value), "svc");
+        assert_eq!(text(attributes[0].value.as_ref()), "svc");
         let metrics = &resource_metrics.scope_metrics[0].metrics;
         assert_eq!(metrics.len(), 2);
 
@@ -486,7 +488,7 @@ mod tests {
         let labels: Vec<(&str, &str)> = point
             .attributes
             .iter()
-            .map(|kv| (kv.key.as_str(), text(&kv.value)))
+            .map(|kv| (kv.key.as_str(), text(kv.value.as_ref())))
             .collect();
         assert_eq!(labels, [("experiment", "x"), ("node", "a")]);
         assert_eq!((point.start_time_unix_nano, point.time_unix_nano), (1, 2));

@@ -503,51 +503,8 @@ impl OtelConfig {
             .with_version(env!("CARGO_PKG_VERSION"))
             .build();
         let resource = self.resource();
-        let logs = if self.logs {
-            let exporter = opentelemetry_otlp::LogExporter::builder()
-                .with_http()
-                .with_protocol(Protocol::HttpBinary)
-                .with_endpoint(self.logs_endpoint.clone());
-            let exporter = match self.timeout {
-                Some(timeout) => exporter.with_timeout(timeout),
-                None => exporter,
-            };
-            let exporter = if self.headers.is_empty() {
-                exporter
-            } else {
-                exporter.with_headers(self.headers.iter().cloned().collect())
-            };
-            let exporter = exporter
-                .build()
-                .map_err(|error| OtelError::Build(error.to_string()))?;
-            Some(
-                SdkLoggerProvider::builder()
-                    .with_resource(resource.clone())
-                    .with_batch_exporter(exporter)
-                    .build(),
-            )
-        } else {
-            None
-        };
-        let metrics = if self.metrics {
-            Some(metrics::Pusher::start(metrics::PushConfig {
-                endpoint: self.metrics_endpoint.clone(),
-                interval: self.metric_interval,
-                timeout: self
-                    .timeout
-                    .or(self.env_metric_timeout)
-                    .unwrap_or(metrics::DEFAULT_TIMEOUT),
-                headers: self
-                    .env_metric_headers
-                    .iter()
-                    .chain(&self.headers)
-                    .cloned()
-                    .collect(),
-                resource: resource_strings(&resource),
-            })?)
-        } else {
-            None
-        };
+        let logs = self.log_provider(&resource)?;
+        let metrics = self.metrics_pusher(&resource)?;
         let trace_layer = tracing_opentelemetry::layer()
             .with_tracer(provider.tracer_with_scope(scope))
             .with_context_activation(true);
@@ -566,6 +523,58 @@ impl OtelConfig {
             endpoint: self.traces_endpoint.clone(),
         };
         Ok((Box::new(trace_layer.and_then(log_layer)), guard))
+    }
+
+    /// The SDK's logger provider exporting log records, if asked for.
+    fn log_provider(&self, resource: &Resource) -> Result<Option<SdkLoggerProvider>, OtelError> {
+        if !self.logs {
+            return Ok(None);
+        }
+        let exporter = opentelemetry_otlp::LogExporter::builder()
+            .with_http()
+            .with_protocol(Protocol::HttpBinary)
+            .with_endpoint(self.logs_endpoint.clone());
+        let exporter = match self.timeout {
+            Some(timeout) => exporter.with_timeout(timeout),
+            None => exporter,
+        };
+        let exporter = if self.headers.is_empty() {
+            exporter
+        } else {
+            exporter.with_headers(self.headers.iter().cloned().collect())
+        };
+        let exporter = exporter
+            .build()
+            .map_err(|error| OtelError::Build(error.to_string()))?;
+        Ok(Some(
+            SdkLoggerProvider::builder()
+                .with_resource(resource.clone())
+                .with_batch_exporter(exporter)
+                .build(),
+        ))
+    }
+
+    /// The thread pushing metrics, if asked for.
+    fn metrics_pusher(&self, resource: &Resource) -> Result<Option<metrics::Pusher>, OtelError> {
+        if !self.metrics {
+            return Ok(None);
+        }
+        metrics::Pusher::start(metrics::PushConfig {
+            endpoint: self.metrics_endpoint.clone(),
+            interval: self.metric_interval,
+            timeout: self
+                .timeout
+                .or(self.env_metric_timeout)
+                .unwrap_or(metrics::DEFAULT_TIMEOUT),
+            headers: self
+                .env_metric_headers
+                .iter()
+                .chain(&self.headers)
+                .cloned()
+                .collect(),
+            resource: resource_strings(resource),
+        })
+        .map(Some)
     }
 
     /// The resource every signal is exported with.

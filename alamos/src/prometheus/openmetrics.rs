@@ -82,7 +82,7 @@ fn write_family(out: &mut String, family: &FamilySnapshot, identity: &Identity) 
     // A unit must be the family name's suffix, or parsers reject it.
     let unit = family
         .unit
-        .map(|unit| unit.as_str())
+        .map(crate::metric::name::Unit::as_str)
         .filter(|unit| family_name.ends_with(&format!("_{unit}")));
     descriptor(out, &family_name, kind, family.help.as_deref(), unit);
     let bounds: Vec<String> = family.bounds.iter().map(|b| float(*b)).collect();
