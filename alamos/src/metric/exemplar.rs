@@ -20,6 +20,10 @@
 //! process whose spans are never sampled pays the lookup once per bucket
 //! and interval, not per call.
 //!
+//! Only alamos's store keeps exemplars: calls recorded through another
+//! `metrics` recorder, and histograms recorded through the `metrics` facade
+//! (`metrics::histogram!`), have none.
+//!
 //! # Torn reads
 //!
 //! A slot's words are written by one writer at a time under a version word
