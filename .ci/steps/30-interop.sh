@@ -10,20 +10,23 @@
 #    OpenTelemetry SDK as client and as downstream server, and oteltest's
 #    HttpSink as the receiver, all on 127.0.0.1. Versions as checked in
 #    shared/COMPONENTS.md.
+# 4. tests/interop/pillars.py (issue 12): frame_writer and two_nodes built
+#    with otel, oteltest receiving spans, metrics and log records, Prometheus
+#    2.42 with exemplar storage, promtool; bounded waits, about 30 s.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 target_dir="${CARGO_TARGET_DIR:-target}"
 echo "--- clippy, otel build (the lint step checks the rest of the workspace)"
 cargo clippy -p alamos --all-targets --features otel,http -- -D warnings
-cargo clippy -p alamos-tests --features otel --test propagation --test propagation_otel --test builder_otel -- -D warnings
-cargo clippy -p alamos-examples --features otel --bin two_nodes -- -D warnings
+cargo clippy -p alamos-tests --features otel --test propagation --test propagation_otel --test builder_otel --test exemplars_otel -- -D warnings
+cargo clippy -p alamos-examples --features otel --bins -- -D warnings
 
 echo "--- unit tests, otel build (propagation and export config)"
-cargo test -p alamos --features otel,http --lib -- propagate otel
+cargo test -p alamos --features otel,http --lib
 
 echo "--- OTLP export and propagation through OpenTelemetry; Builder::otel"
-cargo test -p alamos-tests --features otel --test propagation_otel --test builder_otel --test secrets_otel
+cargo test -p alamos-tests --features otel --test propagation_otel --test builder_otel --test secrets_otel --test exemplars_otel
 
 echo "--- Python environment: oteltest, the OpenTelemetry SDK and OTLP/HTTP exporter"
 venv="$target_dir/interop-venv"
@@ -41,5 +44,9 @@ fi
     opentelemetry-exporter-otlp-proto-http==1.45.2
 
 echo "--- two_nodes against oteltest's HttpSink and the Python SDK"
-cargo build -p alamos-examples --features otel --bin two_nodes
+cargo build -p alamos-examples --features otel --bin two_nodes --bin frame_writer
 timeout 300 "$venv/bin/python" tests/interop/interop.py --bin "$target_dir/debug/two_nodes"
+
+echo "--- the three pillars linked: exemplars, OTLP metrics and logs, trace ids in logs, node identity"
+timeout 300 "$venv/bin/python" tests/interop/pillars.py \
+    --frame-writer "$target_dir/debug/frame_writer" --two-nodes "$target_dir/debug/two_nodes"

@@ -48,17 +48,28 @@ impl Recording {
 
     /// Records the outcome; failures also mark `span` for OpenTelemetry.
     /// `here` says the call finishes on the thread it started on.
+    /// With `otel`, the call is also offered as its bucket's exemplar,
+    /// which reads `span`'s trace only when that exemplar is old enough.
     #[inline(always)]
     fn finish(&self, outcome: Outcome, span: &Span, here: bool) {
+        #[cfg(feature = "otel")]
+        let end = clock::now();
+        #[cfg(feature = "otel")]
+        let nanos = clock::nanos_between(self.start, end);
+        #[cfg(not(feature = "otel"))]
         let nanos = clock::nanos_since(self.start);
         if matches!(outcome, Outcome::Error | Outcome::Panic) {
             span.record(STATUS_FIELD, "error");
         }
-        if here {
-            self.handles.finish_here(self.started, outcome, nanos);
+        let landed = if here {
+            self.handles.finish_here(self.started, outcome, nanos)
         } else {
-            self.handles.finish(outcome, nanos);
-        }
+            self.handles.finish(outcome, nanos)
+        };
+        #[cfg(feature = "otel")]
+        landed.offer(end, nanos, span);
+        #[cfg(not(feature = "otel"))]
+        let _ = landed;
     }
 }
 

@@ -47,6 +47,7 @@ mod imp {
 
     /// Nanoseconds from the reading `start` to now.
     #[inline(always)]
+    #[cfg_attr(feature = "otel", allow(dead_code))]
     pub(crate) fn nanos_since(start: u64) -> u64 {
         #[cfg(target_arch = "x86_64")]
         {
@@ -54,13 +55,49 @@ mod imp {
             if scale != 0 {
                 // SAFETY: as in `now`.
                 let end = unsafe { core::arch::x86_64::_rdtsc() };
-                // Readings on different cores may be slightly out of order.
-                let ticks = end.saturating_sub(start);
-                let nanos = (u128::from(ticks) * u128::from(scale)) >> 32;
-                return u64::try_from(nanos).unwrap_or(u64::MAX);
+                return scaled(end.saturating_sub(start), scale);
             }
         }
         slow_nanos_since(start)
+    }
+
+    /// Nanoseconds between two readings, for a caller that keeps the end
+    /// reading too (an exemplar's age is measured in readings).
+    #[inline(always)]
+    #[cfg_attr(not(feature = "otel"), allow(dead_code))]
+    pub(crate) fn nanos_between(start: u64, end: u64) -> u64 {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let scale = TSC_NANOS_PER_2_32.load(Ordering::Relaxed);
+            if scale != 0 {
+                // Readings on different cores may be slightly out of order.
+                return scaled(end.saturating_sub(start), scale);
+            }
+        }
+        slow_nanos_between(start, end)
+    }
+
+    /// How many raw units `nanos` nanoseconds take: the readings of
+    /// [`now`] are TSC ticks or quanta's raw counts.
+    #[cfg_attr(not(feature = "otel"), allow(dead_code))]
+    pub(crate) fn raw_for_nanos(nanos: u64) -> u64 {
+        let clock = clock();
+        #[cfg(target_arch = "x86_64")]
+        let scale = match TSC_NANOS_PER_2_32.load(Ordering::Relaxed) {
+            0 => clock.delta_as_nanos(0, 1 << 32),
+            scale => scale,
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let scale = clock.delta_as_nanos(0, 1 << 32);
+        let raw = (u128::from(nanos) << 32) / u128::from(scale.max(1));
+        u64::try_from(raw).unwrap_or(u64::MAX)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn scaled(ticks: u64, scale: u64) -> u64 {
+        let nanos = (u128::from(ticks) * u128::from(scale)) >> 32;
+        u64::try_from(nanos).unwrap_or(u64::MAX)
     }
 
     #[cold]
@@ -71,9 +108,17 @@ mod imp {
 
     #[cold]
     #[inline(never)]
+    #[cfg_attr(feature = "otel", allow(dead_code))]
     fn slow_nanos_since(start: u64) -> u64 {
         let clock = clock();
         clock.delta_as_nanos(start, clock.raw())
+    }
+
+    #[cold]
+    #[inline(never)]
+    #[cfg_attr(not(feature = "otel"), allow(dead_code))]
+    fn slow_nanos_between(start: u64, end: u64) -> u64 {
+        clock().delta_as_nanos(start, end)
     }
 
     /// Whether quanta's raw readings are the TSC: then a reading taken
@@ -117,9 +162,23 @@ mod imp {
     pub(crate) fn nanos_since(start: u64) -> u64 {
         now().saturating_sub(start)
     }
+
+    /// Nanoseconds between two readings.
+    #[inline(always)]
+    #[allow(dead_code)]
+    pub(crate) fn nanos_between(start: u64, end: u64) -> u64 {
+        end.saturating_sub(start)
+    }
+
+    /// Readings are nanoseconds.
+    #[allow(dead_code)]
+    pub(crate) fn raw_for_nanos(nanos: u64) -> u64 {
+        nanos
+    }
 }
 
-pub(crate) use imp::{nanos_since, now};
+#[allow(unused_imports)]
+pub(crate) use imp::{nanos_between, nanos_since, now, raw_for_nanos};
 
 #[cfg(test)]
 mod tests {
@@ -131,6 +190,14 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(20));
         let nanos = nanos_since(start);
         assert!((15_000_000..2_000_000_000).contains(&nanos), "{nanos} ns");
+    }
+
+    #[test]
+    fn raw_units_convert_back_to_nanoseconds() {
+        let start = now();
+        let raw = raw_for_nanos(1_000_000_000);
+        let nanos = nanos_between(start, start + raw);
+        assert!(nanos.abs_diff(1_000_000_000) < 1_000_000, "{nanos} ns");
     }
 
     #[test]

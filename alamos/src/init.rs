@@ -14,6 +14,7 @@ use tracing_subscriber::{filter, Layer, Registry};
 
 use crate::http::{parse_listen_addr, Server};
 use crate::logs::{Json, JsonFields, SpanEvents, Text, TextFields};
+use crate::metric::identity::{self, Identity};
 use crate::metric::recorder::AlamosRecorder;
 use crate::metric::{buckets, name, sink, store};
 use crate::tree;
@@ -82,6 +83,7 @@ pub struct Builder {
     recorder: bool,
     span_events: Option<SpanEvents>,
     max_label_sets: Option<usize>,
+    constant_labels: Vec<(String, String)>,
     #[cfg(feature = "otel")]
     otel: Option<crate::OtelConfig>,
 }
@@ -106,9 +108,27 @@ impl Builder {
             recorder: true,
             span_events: None,
             max_label_sets: None,
+            constant_labels: Vec::new(),
             #[cfg(feature = "otel")]
             otel: None,
         }
+    }
+
+    /// Adds the label `name="value"` to every series alamos exports, in
+    /// the Prometheus exposition, OpenMetrics and OTLP alike (and to
+    /// `target_info`), so that the series of a cluster's nodes can be told
+    /// apart and summed: `.constant_label("node", "a")`. A series that has
+    /// a label of that name keeps its own. Setting a name again replaces
+    /// its value.
+    ///
+    /// The name must be a Prometheus label name, not reserved (`__…`) and
+    /// none of `experiment`, `function`, `outcome`, `le`, `quantile`;
+    /// [`Builder::install`] fails otherwise.
+    pub fn constant_label(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        let (name, value) = (name.into(), value.into());
+        self.constant_labels.retain(|(known, _)| *known != name);
+        self.constant_labels.push((name, value));
+        self
     }
 
     /// Exports spans over OTLP as `config` says. Without this, spans are
@@ -202,9 +222,12 @@ impl Builder {
     ///
     /// # Errors
     ///
-    /// Fails, installing nothing, if the buckets are invalid or the endpoint's
-    /// address cannot be bound.
+    /// Fails, installing nothing, if the buckets or a constant label's name
+    /// are invalid, or the endpoint's address cannot be bound.
     pub fn install(self) -> Result<Guard, InitError> {
+        for (name, _) in &self.constant_labels {
+            identity::check_label_name(name).map_err(InitError::Label)?;
+        }
         buckets::check(&self.buckets).map_err(InitError::Buckets)?;
         for (name, bounds) in &self.histogram_buckets {
             buckets::check(bounds)
@@ -237,7 +260,30 @@ impl Builder {
             crate::set_max_label_sets(max);
         }
         #[cfg(feature = "otel")]
-        let (otel_layer, otel) = self.otel_layer();
+        let otel_config = self.otel.clone().or_else(|| {
+            crate::OtelConfig::endpoint_in_env()
+                .then(|| crate::OtelConfig::from_vars(|name| std::env::var(name).ok()))
+        });
+        // Who this node is, for target_info and every export: the OTLP
+        // resource when there is one.
+        #[cfg(feature = "otel")]
+        let (resource, problems) = {
+            let config = otel_config
+                .clone()
+                .unwrap_or_else(|| crate::OtelConfig::from_vars(|name| std::env::var(name).ok()));
+            (config.identity_resource(), config.problems().to_vec())
+        };
+        #[cfg(not(feature = "otel"))]
+        let (resource, problems) = identity::resource_from(|name| std::env::var(name).ok());
+        for problem in problems {
+            eprintln!("alamos: OpenTelemetry configuration: {problem}");
+        }
+        identity::install(Identity {
+            resource,
+            constant_labels: self.constant_labels.clone(),
+        });
+        #[cfg(feature = "otel")]
+        let (otel_layer, otel) = self.otel_layer(otel_config);
         #[cfg(not(feature = "otel"))]
         let otel_layer = None::<tracing_subscriber::layer::Identity>;
         if self.subscriber {
@@ -260,22 +306,20 @@ impl Builder {
     /// The OTLP layer, if export was asked for by the builder or the
     /// environment, and the guard that flushes it.
     #[cfg(feature = "otel")]
-    fn otel_layer(&self) -> (Option<crate::OtelLayer<Registry>>, Option<crate::OtelGuard>) {
-        let config = match &self.otel {
-            Some(config) => config.clone(),
-            None if crate::OtelConfig::endpoint_in_env() => crate::OtelConfig::from_env(),
-            None => return (None, None),
+    fn otel_layer(
+        &self,
+        config: Option<crate::OtelConfig>,
+    ) -> (Option<crate::OtelLayer<Registry>>, Option<crate::OtelGuard>) {
+        let Some(config) = config else {
+            return (None, None);
         };
-        for problem in config.problems() {
-            eprintln!("alamos: OpenTelemetry configuration: {problem}");
-        }
         if config.is_disabled() || !self.subscriber {
             return (None, None);
         }
         match config.build_layer::<Registry>() {
             Ok((layer, guard)) => (Some(layer), Some(guard)),
             Err(err) => {
-                eprintln!("alamos: not exporting spans over OTLP: {err}");
+                eprintln!("alamos: not exporting over OTLP: {err}");
                 (None, None)
             }
         }
@@ -443,6 +487,8 @@ impl fmt::Debug for Guard {
 pub enum InitError {
     /// The histogram bucket bounds are unusable.
     Buckets(String),
+    /// A constant label's name is not usable.
+    Label(String),
     /// The metrics endpoint could not listen on its address.
     Bind {
         /// The address asked for.
@@ -456,6 +502,7 @@ impl fmt::Display for InitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             InitError::Buckets(reason) => write!(f, "invalid duration buckets: {reason}"),
+            InitError::Label(reason) => f.write_str(reason),
             InitError::Bind { addr, source } => {
                 write!(f, "cannot serve metrics on {addr}: {source}")
             }
@@ -467,7 +514,7 @@ impl std::error::Error for InitError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             InitError::Bind { source, .. } => Some(source),
-            InitError::Buckets(_) => None,
+            InitError::Buckets(_) | InitError::Label(_) => None,
         }
     }
 }

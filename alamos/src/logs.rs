@@ -19,6 +19,13 @@
 //! A JSON line keeps `tracing-subscriber`'s shape (`timestamp`, `level`,
 //! `fields` with the `message`, `target`, `span`, `spans`) and adds the
 //! event's `experiment`.
+//!
+//! # Trace context (feature `otel`)
+//!
+//! With `otel`, and spans exported (so that OpenTelemetry gives them ids),
+//! an event inside a span carries its W3C ids: JSON lines get
+//! `"trace_id":"<32 hex>","span_id":"<16 hex>"`, text lines end in
+//! `trace=<trace id>/<span id>`. Without `otel` none of this is compiled.
 
 use std::fmt::{self, Write as _};
 
@@ -211,11 +218,42 @@ where
             write!(writer, "{target}: ")?;
         }
         match (message, fields.is_empty()) {
-            (Some(message), true) => writeln!(writer, "{message}"),
-            (Some(message), false) => writeln!(writer, "{message} {fields}"),
-            (None, _) => writeln!(writer, "{fields}"),
+            (Some(message), true) => write!(writer, "{message}")?,
+            (Some(message), false) => write!(writer, "{message} {fields}")?,
+            (None, _) => write!(writer, "{fields}")?,
         }
+        #[cfg(feature = "otel")]
+        if let Some((trace_id, span_id)) = trace_ids(ctx) {
+            write!(writer, " trace={trace_id}/{span_id}")?;
+        }
+        writeln!(writer)
     }
+}
+
+/// The W3C trace and span ids of the span an event is in, if
+/// OpenTelemetry gave it ids (its layer is installed).
+#[cfg(feature = "otel")]
+fn trace_ids<S, N>(ctx: &FmtContext<'_, S, N>) -> Option<(String, String)>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    use opentelemetry::trace::TraceContextExt as _;
+
+    // The id only: the span's extensions must not stay borrowed while the
+    // OpenTelemetry layer looks its context up.
+    let id = ctx.event_scope()?.next()?.id();
+    let context = tracing::dispatcher::get_default(|dispatch| {
+        tracing_opentelemetry::get_otel_context(&id, dispatch)
+    })?;
+    let span = context.span();
+    let span_context = span.span_context();
+    span_context.is_valid().then(|| {
+        (
+            span_context.trace_id().to_string(),
+            span_context.span_id().to_string(),
+        )
+    })
 }
 
 /// Whether an event is not one of alamos's own (which carry their
@@ -340,6 +378,11 @@ where
         let mut span_experiment = None;
         line.raw("fields", &format!("{{{}}}", fields.as_str()));
         line.str("target", event.metadata().target());
+        #[cfg(feature = "otel")]
+        if let Some((trace_id, span_id)) = trace_ids(ctx) {
+            line.str("trace_id", &trace_id);
+            line.str("span_id", &span_id);
+        }
         let mut spans = Vec::new();
         if let Some(scope) = ctx.event_scope() {
             for span in scope.from_root() {

@@ -45,3 +45,12 @@ pub fn fuzz_http_request_head(head: &[u8]) -> bool {
 pub fn recorder_probes() -> usize {
     crate::metric::sink::probes()
 }
+
+/// Sets how old a bucket's exemplar gets before a call landing there may
+/// replace it (default 1 s); for the benchmark that measures a capture.
+#[cfg(feature = "otel")]
+pub fn set_exemplar_interval(interval: std::time::Duration) {
+    if let Some(store) = crate::metric::store::existing() {
+        store.set_exemplar_interval(interval);
+    }
+}

@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[2]
 OVERHEAD = "cargo bench -p alamos-benches --bench overhead"
 SCALING = "cargo bench -p alamos-benches --bench scaling_1 --bench scaling_10k"
 STRIPPED = "bash benches/scripts/stripped.sh"
+EXEMPLARS = "cargo bench -p alamos-benches --bench exemplars"
+EXEMPLARS_OTEL = "cargo bench -p alamos-benches --bench exemplars --features otel"
 ROWS = [
     ("overhead/bare", "bare function", OVERHEAD),
     ("overhead/atomic_u64", "`static AtomicU64` increment", OVERHEAD),
@@ -66,6 +68,13 @@ ROWS = [
     ("scaling/alamos_span_metrics/10000", "alamos span + metrics, 10,003 experiments", SCALING),
     ("render/alamos/10000", "render 10,000 alamos callsites (60,000 series)", SCALING),
     ("render/direct/10000", "render the same series written directly", SCALING),
+    ("exemplars/no_otel/metrics_only", "alamos metrics only, without `otel`", EXEMPLARS),
+    ("exemplars/otel/metrics_only", "alamos metrics only, with `otel` (exemplar slot checked)", EXEMPLARS_OTEL),
+    ("exemplars/no_otel/span_metrics", "alamos span + metrics, sampled OpenTelemetry span, without `otel`", EXEMPLARS),
+    ("exemplars/otel/span_metrics", "alamos span + metrics, sampled OpenTelemetry span, with `otel` (exemplars)", EXEMPLARS_OTEL),
+    ("exemplars/otel/span_metrics_capture_every_call", "the same, an exemplar captured on every call (interval 0)", EXEMPLARS_OTEL),
+    ("exemplars/no_otel/histogram", "`alamos::histogram!`, without `otel`", EXEMPLARS),
+    ("exemplars/otel/histogram", "`alamos::histogram!`, with `otel` (exemplar slot checked)", EXEMPLARS_OTEL),
     ("stripped/bare", "bare function (stripped build)", STRIPPED),
     ("stripped/alamos_max_level_off", "alamos with `max_level_off`", STRIPPED),
     ("stripped/counter_max_level_off", "`counter!` with `max_level_off`", STRIPPED),
@@ -84,6 +93,10 @@ REFERENCE = {
     "scaling/alamos_metrics_only/10000": "scaling/alamos_metrics_only/1",
     "scaling/alamos_span_metrics/10000": "scaling/alamos_span_metrics/1",
     "render/alamos/10000": "render/direct/10000",
+    "exemplars/otel/metrics_only": "exemplars/no_otel/metrics_only",
+    "exemplars/otel/span_metrics": "exemplars/no_otel/span_metrics",
+    "exemplars/otel/span_metrics_capture_every_call": "exemplars/no_otel/span_metrics",
+    "exemplars/otel/histogram": "exemplars/no_otel/histogram",
 }
 
 

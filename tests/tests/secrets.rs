@@ -136,6 +136,8 @@ fn probe(format: &str) -> Run {
         // Every span's open and close lines too: more places a secret could leak.
         .env(alamos::LOG_SPANS_ENV, "full")
         .env(alamos::LOG_FORMAT_ENV, format)
+        // Span open and close lines too: they must not hold the secret either.
+        .env(alamos::LOG_SPANS_ENV, "full")
         .env(alamos::PROMETHEUS_ADDR_ENV, "127.0.0.1:0")
         .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
         .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")

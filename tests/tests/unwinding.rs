@@ -644,10 +644,10 @@ fn exit_probe(mode: &str) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_exit_probe"))
         .arg(mode)
         .env(alamos::PROMETHEUS_ADDR_ENV, "127.0.0.1:0")
-        // Span close lines too: they must be written as calls finish.
-        .env(alamos::LOG_SPANS_ENV, "close")
         .env_remove("ALAMOS_LEVEL")
         .env_remove(alamos::LOG_FORMAT_ENV)
+        // Span close lines: the last one shows logs are written as they happen.
+        .env(alamos::LOG_SPANS_ENV, "close")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -721,7 +721,7 @@ fn a_scrape_just_before_process_exit_sees_every_call() {
     // The logs were written as they happened: the last call's event and span
     // close line are there although nothing was flushed at exit.
     assert!(stderr.contains("the last call before exit"), "{stderr}");
-    assert!(stderr.contains("exit_probe.last: close"), "{stderr}");
+    assert!(stderr.contains("exit_probe.last: close "), "{stderr}");
 }
 
 #[test]
@@ -735,7 +735,7 @@ fn the_exposition_rendered_right_before_process_exit_holds_every_call() {
     assert!(stderr
         .join()
         .expect("stderr")
-        .contains("exit_probe.last: close"));
+        .contains("exit_probe.last: close "));
     let exposition = stdout
         .split_once("=== render\n")
         .and_then(|(_, rest)| rest.split_once("=== end"))

@@ -110,6 +110,43 @@ impl FacadeCalls {
     }
 }
 
+/// Where a finished call's duration landed: the exemplar slot of its bucket,
+/// for a call series of alamos's store (and with `otel`); nothing otherwise.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Landed {
+    #[cfg(feature = "otel")]
+    slot: Option<(&'static crate::metric::exemplar::Slot, &'static Store)>,
+}
+
+impl Landed {
+    #[cfg_attr(not(feature = "otel"), allow(unused_variables))]
+    #[inline(always)]
+    fn at(series: Series, store: &'static Store, bucket: usize) -> Landed {
+        Landed {
+            #[cfg(feature = "otel")]
+            slot: series.exemplar(bucket).map(|slot| (slot, store)),
+        }
+    }
+
+    /// Offers the call, which ended at the raw clock reading `end` after
+    /// `nanos`, as its bucket's exemplar; `span` is asked for its trace only
+    /// if the bucket's exemplar is old enough to be replaced.
+    #[cfg(feature = "otel")]
+    #[inline(always)]
+    pub(crate) fn offer(self, end: u64, nanos: u64, span: &tracing::Span) {
+        if let Some((slot, store)) = self.slot {
+            #[allow(clippy::cast_precision_loss)]
+            crate::metric::exemplar::offer(
+                slot,
+                end,
+                store.exemplar_interval(),
+                nanos as f64 / 1e9,
+                || crate::metric::exemplar::sampled_ids(span),
+            );
+        }
+    }
+}
+
 /// What starting a call leaves for finishing it on the same thread.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Started(Option<LocalCells>);
@@ -130,26 +167,37 @@ impl CallHandles {
 
     /// A call finished with `outcome` after `nanos`, on any thread.
     #[inline]
-    pub(crate) fn finish(&self, outcome: Outcome, nanos: u64) {
+    pub(crate) fn finish(&self, outcome: Outcome, nanos: u64) -> Landed {
         match self {
-            CallHandles::Facade(handles) => handles.finish(outcome, nanos),
-            CallHandles::Store { series, store } => series.call_finished(store, outcome, nanos),
+            CallHandles::Facade(handles) => {
+                handles.finish(outcome, nanos);
+                Landed::default()
+            }
+            CallHandles::Store { series, store } => {
+                let bucket = series.call_finished(store, outcome, nanos);
+                Landed::at(*series, store, bucket)
+            }
         }
     }
 
     /// A call finished with `outcome` after `nanos`, on the thread where
     /// `start` returned `started`, before that thread exits.
     #[inline]
-    pub(crate) fn finish_here(&self, started: Started, outcome: Outcome, nanos: u64) {
+    pub(crate) fn finish_here(&self, started: Started, outcome: Outcome, nanos: u64) -> Landed {
         match (self, started.0) {
-            (CallHandles::Facade(handles), _) => handles.finish(outcome, nanos),
-            // SAFETY: `started` comes from `start` on this thread, whose
-            // cells live until it exits, which it has not.
-            (CallHandles::Store { store, .. }, Some(cells)) => unsafe {
-                cells.call_finished(store, outcome, nanos);
-            },
+            (CallHandles::Facade(handles), _) => {
+                handles.finish(outcome, nanos);
+                Landed::default()
+            }
+            (CallHandles::Store { series, store }, Some(cells)) => {
+                // SAFETY: `started` comes from `start` on this thread, whose
+                // cells live until it exits, which it has not.
+                let bucket = unsafe { cells.call_finished(store, outcome, nanos) };
+                Landed::at(*series, store, bucket)
+            }
             (CallHandles::Store { series, store }, None) => {
-                series.call_finished(store, outcome, nanos);
+                let bucket = series.call_finished(store, outcome, nanos);
+                Landed::at(*series, store, bucket)
             }
         }
     }

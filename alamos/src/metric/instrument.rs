@@ -150,7 +150,21 @@ impl InstrumentCallsite {
     #[inline]
     pub fn record(&'static self, value: f64, labels: &[&dyn Display]) {
         self.update(labels, |handle| match handle {
-            InstrumentHandle::Store(series, store) => series.record(store, value),
+            InstrumentHandle::Store(series, store) => {
+                let bucket = series.record(store, value);
+                #[cfg(feature = "otel")]
+                if let Some(slot) = bucket.and_then(|bucket| series.exemplar(bucket)) {
+                    crate::metric::exemplar::offer(
+                        slot,
+                        crate::clock::now(),
+                        store.exemplar_interval(),
+                        value,
+                        || crate::metric::exemplar::sampled_ids(&tracing::Span::current()),
+                    );
+                }
+                #[cfg(not(feature = "otel"))]
+                let _ = bucket;
+            }
             InstrumentHandle::Histogram(histogram) => histogram.record(value),
             _ => {}
         });

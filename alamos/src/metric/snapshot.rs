@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::metric::exemplar::Exemplar;
 use crate::metric::name::{Kind, Unit, CALL_METRICS};
 use crate::metric::observe;
 use crate::metric::outcome::Outcome;
@@ -25,8 +26,7 @@ pub(crate) struct FamilySnapshot {
     pub(crate) name: Arc<str>,
     pub(crate) kind: Kind,
     pub(crate) help: Option<Arc<str>>,
-    // Read by the OpenMetrics writer's `# UNIT` lines.
-    #[allow(dead_code)]
+    /// Announced by OpenMetrics' `# UNIT` and OTLP's unit.
     pub(crate) unit: Option<Unit>,
     /// Bucket bounds of a histogram; empty otherwise.
     pub(crate) bounds: Arc<[f64]>,
@@ -60,6 +60,8 @@ pub(crate) enum Value {
         /// Cumulative counts: one per bound, the last for `+Inf`.
         buckets: Vec<u64>,
         sum: f64,
+        /// Per bucket, a recent sampled call's trace; empty without `otel`.
+        exemplars: Vec<Option<Exemplar>>,
     },
 }
 
@@ -133,6 +135,7 @@ pub(crate) fn take(store: &Store) -> Snapshot {
                 value: Value::Histogram {
                     buckets: series.cumulative_buckets(),
                     sum: series.sum(),
+                    exemplars: series.exemplars.clone(),
                 },
             });
             #[allow(clippy::cast_precision_loss)]
@@ -148,6 +151,7 @@ pub(crate) fn take(store: &Store) -> Snapshot {
             Layout::Histogram(_) | Layout::Calls => Value::Histogram {
                 buckets: series.cumulative_buckets(),
                 sum: series.sum(),
+                exemplars: series.exemplars.clone(),
             },
         };
         others

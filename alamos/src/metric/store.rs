@@ -26,6 +26,9 @@
 //! on one thread and finish on another (an `async fn` moving between
 //! workers). A counter is one word; a histogram is the sum (an `f64`) and its
 //! buckets; a gauge is its value (an `f64`).
+//!
+//! With `otel`, call and histogram series also have one exemplar slot per
+//! bucket beside their shared cells ([`super::exemplar`]).
 
 use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
@@ -33,6 +36,9 @@ use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
+use crate::metric::exemplar::Exemplar;
+#[cfg(feature = "otel")]
+use crate::metric::exemplar::{self, Slot};
 use crate::metric::name::{Kind, Unit};
 use crate::metric::outcome::Outcome;
 
@@ -66,6 +72,16 @@ pub(crate) enum Layout {
 }
 
 impl Layout {
+    /// How many buckets (with `+Inf`) a series of this layout has.
+    #[cfg_attr(not(feature = "otel"), allow(dead_code))]
+    fn buckets(self, call_bounds: usize) -> usize {
+        match self {
+            Layout::Calls => call_bounds + 1,
+            Layout::Histogram(bounds) => bounds + 1,
+            Layout::Counter | Layout::Gauge => 0,
+        }
+    }
+
     fn width(self, call_bounds: usize) -> usize {
         match self {
             Layout::Calls => CALL_BUCKETS + call_bounds + 1,
@@ -125,6 +141,9 @@ pub(crate) struct Series {
     shared: NonNull<AtomicU64>,
     /// Bounds of a histogram series, for bucketing an observation.
     bounds: &'static [f64],
+    /// One exemplar slot per bucket of a call or histogram series.
+    #[cfg(feature = "otel")]
+    exemplars: &'static [Slot],
 }
 
 // SAFETY: `shared` points to the series' shared cells, atomics that live as
@@ -139,6 +158,8 @@ struct SeriesEntry {
     labels: Labels,
     layout: Layout,
     shared: &'static [AtomicU64],
+    #[cfg(feature = "otel")]
+    exemplars: &'static [Slot],
 }
 
 #[derive(Default)]
@@ -162,6 +183,10 @@ pub(crate) struct Store {
     registry: Mutex<Registry>,
     threads: Mutex<Vec<Arc<Block>>>,
     thread_series: AtomicUsize,
+    /// How old an exemplar gets before it may be replaced, in raw clock
+    /// units.
+    #[cfg(feature = "otel")]
+    exemplar_interval: AtomicU64,
 }
 
 impl std::fmt::Debug for Store {
@@ -211,7 +236,23 @@ impl Store {
             registry: Mutex::new(Registry::default()),
             threads: Mutex::new(Vec::new()),
             thread_series: AtomicUsize::new(DEFAULT_THREAD_SERIES),
+            #[cfg(feature = "otel")]
+            exemplar_interval: AtomicU64::new(interval_raw(exemplar::DEFAULT_INTERVAL)),
         }
+    }
+
+    /// How old a bucket's exemplar gets before a call may replace it.
+    #[cfg(feature = "otel")]
+    pub(crate) fn set_exemplar_interval(&self, interval: std::time::Duration) {
+        self.exemplar_interval
+            .store(interval_raw(interval), Ordering::Relaxed);
+    }
+
+    /// The exemplar interval in raw clock units.
+    #[cfg(feature = "otel")]
+    #[inline(always)]
+    pub(crate) fn exemplar_interval(&self) -> u64 {
+        self.exemplar_interval.load(Ordering::Relaxed)
     }
 
     /// Caps the series each thread keeps cells of its own for; writes to
@@ -311,6 +352,8 @@ impl Store {
                     labels: Arc::clone(&labels),
                     layout,
                     shared: shared_cells(width),
+                    #[cfg(feature = "otel")]
+                    exemplars: exemplar::slots(layout.buckets(self.call_bounds.len())),
                 });
                 let index = registry.series.len() - 1;
                 registry.by_labels.insert((family, labels), index);
@@ -329,6 +372,8 @@ impl Store {
             width: u32::try_from(entry.shared.len()).unwrap_or(u32::MAX),
             shared: NonNull::from(&entry.shared[0]),
             bounds,
+            #[cfg(feature = "otel")]
+            exemplars: entry.exemplars,
         })
     }
 
@@ -348,7 +393,7 @@ impl Store {
     pub(crate) fn read(&self) -> Reading {
         let (families, entries) = {
             let registry = lock(&self.registry);
-            let entries: Vec<(usize, Labels, Layout, &'static [AtomicU64])> = registry
+            let entries: Vec<Entry> = registry
                 .series
                 .iter()
                 .map(|entry| {
@@ -357,6 +402,7 @@ impl Store {
                         Arc::clone(&entry.labels),
                         entry.layout,
                         entry.shared,
+                        read_exemplars(entry),
                     )
                 })
                 .collect();
@@ -364,7 +410,7 @@ impl Store {
         };
         let mut words: Vec<Vec<u64>> = Vec::with_capacity(entries.len());
         let threads = lock(&self.threads);
-        for (_, _, _, shared) in &entries {
+        for (_, _, _, shared, _) in &entries {
             words.push(shared.iter().map(|w| w.load(Ordering::Relaxed)).collect());
         }
         for block in threads.iter() {
@@ -379,12 +425,15 @@ impl Store {
         let series = entries
             .into_iter()
             .zip(words)
-            .map(|((family, labels, layout, _), words)| SeriesReading {
-                family,
-                labels,
-                layout,
-                words,
-            })
+            .map(
+                |((family, labels, layout, _, exemplars), words)| SeriesReading {
+                    family,
+                    labels,
+                    layout,
+                    words,
+                    exemplars,
+                },
+            )
             .collect();
         Reading { families, series }
     }
@@ -392,6 +441,34 @@ impl Store {
     fn thread_series(&self) -> usize {
         self.thread_series.load(Ordering::Relaxed)
     }
+}
+
+/// What [`Store::read`] copies of a series under the registry lock.
+type Entry = (
+    usize,
+    Labels,
+    Layout,
+    &'static [AtomicU64],
+    Vec<Option<Exemplar>>,
+);
+
+/// The exemplar of each bucket of a series (none without `otel`).
+#[cfg_attr(
+    not(feature = "otel"),
+    allow(clippy::unnecessary_wraps, unused_variables)
+)]
+fn read_exemplars(entry: &SeriesEntry) -> Vec<Option<Exemplar>> {
+    #[cfg(feature = "otel")]
+    {
+        entry.exemplars.iter().map(Slot::read).collect()
+    }
+    #[cfg(not(feature = "otel"))]
+    Vec::new()
+}
+
+#[cfg(feature = "otel")]
+fn interval_raw(interval: std::time::Duration) -> u64 {
+    crate::clock::raw_for_nanos(u64::try_from(interval.as_nanos()).unwrap_or(u64::MAX))
 }
 
 /// The leaked copy of a family's bounds, shared by all its series.
@@ -428,6 +505,8 @@ pub(crate) struct SeriesReading {
     pub(crate) labels: Labels,
     layout: Layout,
     words: Vec<u64>,
+    /// Per bucket (not cumulative), for call and histogram series.
+    pub(crate) exemplars: Vec<Option<Exemplar>>,
 }
 
 impl SeriesReading {
@@ -823,10 +902,23 @@ impl Series {
         LocalCells(cells)
     }
 
-    /// A call of this call series finished after `nanos`, on any thread.
+    /// A call of this call series finished after `nanos`, on any thread;
+    /// the bucket it landed in.
     #[inline]
-    pub(crate) fn call_finished(self, store: &'static Store, outcome: Outcome, nanos: u64) {
-        finish_call(store, cells(store, self), outcome, nanos);
+    pub(crate) fn call_finished(
+        self,
+        store: &'static Store,
+        outcome: Outcome,
+        nanos: u64,
+    ) -> usize {
+        finish_call(store, cells(store, self), outcome, nanos)
+    }
+
+    /// The exemplar slot of bucket `bucket`.
+    #[cfg(feature = "otel")]
+    #[inline(always)]
+    pub(crate) fn exemplar(self, bucket: usize) -> Option<&'static Slot> {
+        self.exemplars.get(bucket)
     }
 
     /// Counts `count` calls finished with `outcome`, for `metrics` counters
@@ -865,16 +957,17 @@ impl Series {
         }
     }
 
-    /// Records one observation in a histogram.
+    /// Records one observation in a histogram; the bucket it landed in.
     #[inline]
-    pub(crate) fn record(self, store: &'static Store, value: f64) {
+    pub(crate) fn record(self, store: &'static Store, value: f64) -> Option<usize> {
         if value.is_nan() {
-            return;
+            return None;
         }
         let bucket = self.bounds.partition_point(|bound| *bound < value);
         let cells = cells(store, self);
         cells.add(HISTOGRAM_BUCKETS + bucket, 1);
         cells.add_float(HISTOGRAM_SUM, value);
+        Some(bucket)
     }
 
     /// Sets a gauge.
@@ -902,17 +995,23 @@ impl LocalCells {
     /// `self` came from `call_started` of a series of `store`, on the calling
     /// thread: the thread has not exited, so its cells are alive.
     #[inline]
-    pub(crate) unsafe fn call_finished(self, store: &'static Store, outcome: Outcome, nanos: u64) {
-        finish_call(store, self.0, outcome, nanos);
+    pub(crate) unsafe fn call_finished(
+        self,
+        store: &'static Store,
+        outcome: Outcome,
+        nanos: u64,
+    ) -> usize {
+        finish_call(store, self.0, outcome, nanos)
     }
 }
 
 #[inline(always)]
-fn finish_call(store: &'static Store, cells: Cells, outcome: Outcome, nanos: u64) {
+fn finish_call(store: &'static Store, cells: Cells, outcome: Outcome, nanos: u64) -> usize {
     let bucket = store.call_bucket(nanos);
     cells.add(FINISHED + outcome as usize, 1);
     cells.add(CALL_BUCKETS + bucket, 1);
     cells.add(SUM_NANOS, nanos);
+    bucket
 }
 
 #[cfg(test)]

@@ -11,6 +11,13 @@
 //! ALAMOS_LEVEL=prod,distribution=debug cargo run -p alamos-examples --bin frame_writer -- --seconds 30
 //! curl -s 127.0.0.1:9464/metrics | grep alamos_calls_total
 //! ```
+//!
+//! Built with `--features otel` and `OTEL_EXPORTER_OTLP_ENDPOINT` set, it
+//! exports its spans, metrics and log records over OTLP, its log lines carry
+//! trace ids, and its duration buckets exemplars (`curl -H 'Accept:
+//! application/openmetrics-text' 127.0.0.1:9464/metrics`). `--linger N`
+//! keeps the endpoint (and the OTLP metric pushes) up for N seconds after
+//! the load stops, with every value still, for tests that compare them.
 
 // Sizes and depths become `f64` instrument values, as users write them.
 #![allow(clippy::cast_precision_loss)]
@@ -306,6 +313,11 @@ fn main() {
         cluster.relayed.load(Ordering::Relaxed),
         alamos::tree()
     );
+    let linger = flag_seconds("--linger", "FRAME_WRITER_LINGER").unwrap_or(0.0);
+    if linger > 0.0 {
+        eprintln!("frame_writer: load stopped; lingering {linger} s");
+        thread::sleep(Duration::from_secs_f64(linger));
+    }
     drop(guard);
 }
 
@@ -348,25 +360,31 @@ fn background(cluster: &Cluster, stop: &AtomicBool) {
 
 /// `--seconds N`, or `FRAME_WRITER_SECONDS`, or 5.
 fn run_seconds() -> f64 {
+    flag_seconds("--seconds", "FRAME_WRITER_SECONDS").unwrap_or(5.0)
+}
+
+/// A positive number of seconds from `--flag N`, `--flag=N` or `variable`.
+fn flag_seconds(flag: &str, variable: &str) -> Option<f64> {
     let mut args = std::env::args().skip(1);
     let from_args = loop {
-        match args.next().as_deref() {
-            Some("--seconds") => break args.next(),
-            Some(other) if other.starts_with("--seconds=") => {
-                break Some(other["--seconds=".len()..].to_owned())
+        match args.next() {
+            Some(arg) if arg == flag => break args.next(),
+            Some(arg) if arg.starts_with(&format!("{flag}=")) => {
+                break Some(arg[flag.len() + 1..].to_owned())
             }
             Some(_) => {}
             None => break None,
         }
     };
-    let value = from_args.or_else(|| std::env::var("FRAME_WRITER_SECONDS").ok());
-    match value.map(|v| v.parse::<f64>()) {
-        Some(Ok(seconds)) if seconds.is_finite() && seconds > 0.0 => seconds,
-        Some(_) => {
-            eprintln!("frame_writer: the run time must be a positive number of seconds; using 5");
-            5.0
+    let value = from_args.or_else(|| std::env::var(variable).ok())?;
+    match value.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds > 0.0 => Some(seconds),
+        _ => {
+            eprintln!(
+                "frame_writer: {flag} takes a positive number of seconds; ignoring {value:?}"
+            );
+            None
         }
-        None => 5.0,
     }
 }
 

@@ -22,14 +22,20 @@
 //! ```
 //!
 //! or each node on its own (flags, or `TWO_NODES_NAME`, `TWO_NODES_LISTEN`,
-//! `TWO_NODES_PEER`):
+//! `TWO_NODES_PEER`, `TWO_NODES_METRICS`):
 //!
 //! ```text
-//! two_nodes node --name b --listen 127.0.0.1:7002
-//! two_nodes node --name a --listen 127.0.0.1:7001 --peer 127.0.0.1:7002
+//! two_nodes node --name b --listen 127.0.0.1:7002 --metrics 127.0.0.1:9466
+//! two_nodes node --name a --listen 127.0.0.1:7001 --peer 127.0.0.1:7002 --metrics 127.0.0.1:9465
 //! curl -X POST 'http://127.0.0.1:7001/frames?count=3'
+//! curl -s 127.0.0.1:9465/metrics | grep alamos_calls_total   # every series has node="a"
 //! curl -X POST http://127.0.0.1:7001/shutdown
 //! ```
+//!
+//! Each node's metrics carry the constant label `node` (its name), so one
+//! Prometheus scraping both answers per node or, summed, for the cluster:
+//! `sum by (experiment) (rate(alamos_calls_total[30s]))`. They are pushed
+//! over OTLP too, with the spans' resource.
 //!
 //! `POST /frames?count=N` answers with JSON naming the trace; `count=0` fails
 //! (the spans then have status error); `POST /shutdown` stops the node
@@ -66,13 +72,15 @@ fn main() -> ExitCode {
 }
 
 const USAGE: &str = "usage: two_nodes [demo]
-       two_nodes node --name NAME --listen ADDR [--peer ADDR]";
+       two_nodes node --name NAME --listen ADDR [--peer ADDR] [--metrics ADDR]";
 
 /// One node's settings.
 struct Options {
     name: String,
     listen: SocketAddr,
     peer: Option<String>,
+    /// Where `/metrics` is served, if anywhere.
+    metrics: Option<SocketAddr>,
 }
 
 impl Options {
@@ -85,6 +93,7 @@ impl Options {
                 "--name" => "name",
                 "--listen" => "listen",
                 "--peer" => "peer",
+                "--metrics" => "metrics",
                 other => return Err(format!("unknown argument {other:?}\n{USAGE}")),
             };
             let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
@@ -103,18 +112,31 @@ impl Options {
                 .parse()
                 .map_err(|error| format!("--listen {listen:?}: {error}"))?,
             peer: get("peer").filter(|peer| !peer.is_empty()),
+            metrics: get("metrics")
+                .filter(|addr| !addr.is_empty())
+                .map(|addr| {
+                    addr.parse()
+                        .map_err(|error| format!("--metrics {addr:?}: {error}"))
+                })
+                .transpose()?,
         })
     }
 }
 
-/// Exports this process's spans over OTLP, as configured by the standard
-/// `OTEL_*` variables, under `service_name` unless `OTEL_SERVICE_NAME` says
-/// otherwise.
-fn export_spans(service_name: &str, node: &str) -> Result<OtelGuard, String> {
-    let mut config = OtelConfig::from_env().with_resource_attribute("alamos.node", node);
+/// How this process exports over OTLP: the standard `OTEL_*` variables,
+/// under `service_name` unless `OTEL_SERVICE_NAME` says otherwise.
+fn otel_config(service_name: &str, node: &str) -> OtelConfig {
+    let config = OtelConfig::from_env().with_resource_attribute("alamos.node", node);
     if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
-        config = config.with_service_name(service_name);
+        config.with_service_name(service_name)
+    } else {
+        config
     }
+}
+
+/// Exports this process's spans and log records over OTLP (and its
+/// metrics, once alamos's recorder is installed) as `config` says.
+fn export_spans(service_name: &str, config: &OtelConfig) -> Result<OtelGuard, String> {
     let (layer, guard) = config
         .build_layer::<tracing_subscriber::Registry>()
         .map_err(|error| error.to_string())?;
@@ -223,7 +245,24 @@ fn current_ids() -> (String, String) {
 }
 
 fn run_node(options: &Options) -> Result<(), String> {
-    let guard = export_spans(&format!("alamos-node-{}", options.name), &options.name)?;
+    let service_name = format!("alamos-node-{}", options.name);
+    let config = otel_config(&service_name, &options.name);
+    let guard = export_spans(&service_name, &config)?;
+    // alamos's recorder, with this node's name on every series; the
+    // subscriber stays the one above.
+    let metrics = alamos::Builder::new()
+        .subscriber(false)
+        .otel(config)
+        .constant_label("node", &options.name);
+    let metrics = match options.metrics {
+        Some(addr) => metrics.prometheus_addr(addr),
+        None => metrics.without_prometheus_endpoint(),
+    }
+    .install()
+    .map_err(|error| error.to_string())?;
+    if let Some(addr) = metrics.prometheus_addr() {
+        eprintln!("node {}: metrics on http://{addr}/metrics", options.name);
+    }
     let listener = TcpListener::bind(options.listen)
         .map_err(|error| format!("cannot listen on {}: {error}", options.listen))?;
     let node = Node {
@@ -240,7 +279,9 @@ fn run_node(options: &Options) -> Result<(), String> {
     );
     serve(&listener, &node);
     eprintln!("node {}: shutting down", node.name);
-    finish(guard, &format!("node {}", node.name))
+    let finished = finish(guard, &format!("node {}", node.name));
+    drop(metrics);
+    finished
 }
 
 /// Serves one request at a time until `POST /shutdown`.
@@ -297,7 +338,7 @@ fn send(node: &str, count: u32) -> Result<String, NodeError> {
 /// Starts nodes `b` and `a` as child processes, sends one request to `a`,
 /// and stops both gracefully.
 fn demo() -> Result<(), String> {
-    let guard = export_spans("alamos-client", "client")?;
+    let guard = export_spans("alamos-client", &otel_config("alamos-client", "client"))?;
     let (port_a, port_b) = (free_port()?, free_port()?);
     let b = format!("127.0.0.1:{port_b}");
     let a = format!("127.0.0.1:{port_a}");

@@ -1,6 +1,7 @@
 //! A small OTLP/HTTP receiver on a loopback port: it decodes every
 //! `POST /v1/traces` body as an `ExportTraceServiceRequest` and keeps the
-//! spans, so tests can look at exactly what alamos exported.
+//! spans, so tests can look at exactly what alamos exported (metrics and
+//! log records are accepted and dropped).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -107,7 +108,12 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
         if reader.read_exact(&mut body).is_err() {
             return;
         }
-        let accepted = request_line.starts_with("POST /v1/traces ") && record(&body, state).is_ok();
+        // Metrics and log records are accepted and dropped: these tests
+        // look at spans.
+        let accepted = (request_line.starts_with("POST /v1/traces ")
+            && record(&body, state).is_ok())
+            || request_line.starts_with("POST /v1/metrics ")
+            || request_line.starts_with("POST /v1/logs ");
         let status = if accepted {
             "200 OK"
         } else {

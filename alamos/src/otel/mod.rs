@@ -1,15 +1,34 @@
-//! OTLP export of spans (feature `otel`).
+//! OTLP export of the three pillars (feature `otel`): spans, metrics and
+//! log records.
 //!
-//! [`OtelConfig`] says where spans go and how this process is named;
-//! [`OtelConfig::build_layer`] turns it into a `tracing` layer for a
+//! [`OtelConfig`] says where each signal goes and how this process is
+//! named; [`OtelConfig::build_layer`] turns it into a `tracing` layer for a
 //! `Registry`-based subscriber and an [`OtelGuard`] that flushes every
-//! finished span on [`shutdown`](OtelGuard::shutdown) or drop.
+//! finished span, the last metrics and every log record on
+//! [`shutdown`](OtelGuard::shutdown) or drop.
 //!
-//! Export is OTLP over HTTP with protobuf bodies, from a background thread
-//! with a blocking client: no async runtime is needed, and none is started.
-//! Every instrumented call's span carries `alamos.experiment`,
-//! `code.function` and `code.namespace` as attributes, and a call that
-//! returned `Err` or panicked has span status *error*.
+//! Export is OTLP over HTTP with protobuf bodies, from background threads
+//! with reqwest's blocking client, which runs its own small runtime on a
+//! thread of its own: the program needs no async runtime.
+//!
+//! - **Spans**: every instrumented call's span carries `alamos.experiment`,
+//!   `code.function` and `code.namespace` as attributes, and a call that
+//!   returned `Err` or panicked has span status *error*.
+//! - **Log records**: every event that passes alamos's thresholds (alamos's
+//!   log macros, `err`/`ret` events, plain `tracing` events), through
+//!   `opentelemetry-appender-tracing` and the SDK's batch log processor;
+//!   an event inside a span carries that span's trace and span ids.
+//! - **Metrics**: the series of the Prometheus exposition, read from the
+//!   same snapshot and pushed every `OTEL_METRIC_EXPORT_INTERVAL`
+//!   ([`metrics`] says why not through the SDK's metrics pipeline).
+//!
+//! All three carry one resource: `service.name`, `service.instance.id`
+//! (generated once per process unless named) and the attributes of
+//! `OTEL_RESOURCE_ATTRIBUTES`, parsed by alamos rather than the SDK's
+//! detector (see `metric::identity` for why), plus the SDK's
+//! `telemetry.sdk.*`.
+
+pub(crate) mod metrics;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +39,7 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{InstrumentationScope, KeyValue};
 use opentelemetry_otlp::{Protocol, WithExportConfig as _, WithHttpConfig as _};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::resource::TelemetryResourceDetector;
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter,
@@ -30,10 +50,18 @@ use tracing::Subscriber;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
+use crate::metric::identity;
+
 /// Where spans go when nothing says otherwise: a collector on this machine.
 const DEFAULT_ENDPOINT: &str = "http://localhost:4318";
-/// The path OTLP/HTTP receivers take traces on.
+/// The paths OTLP/HTTP receivers take each signal on.
 const TRACES_PATH: &str = "/v1/traces";
+const METRICS_PATH: &str = "/v1/metrics";
+const LOGS_PATH: &str = "/v1/logs";
+/// How often metrics are pushed unless `OTEL_METRIC_EXPORT_INTERVAL` or
+/// [`OtelConfig::with_metric_export_interval`] says otherwise (the
+/// specification's default).
+const DEFAULT_METRIC_INTERVAL: Duration = Duration::from_secs(60);
 
 /// A `tracing` layer that exports spans, as [`OtelConfig::build_layer`]
 /// makes it.
@@ -60,6 +88,15 @@ pub type OtelLayer<S> = Box<dyn Layer<S> + Send + Sync + 'static>;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OtelConfig {
     traces_endpoint: String,
+    metrics_endpoint: String,
+    logs_endpoint: String,
+    metrics: bool,
+    logs: bool,
+    metric_interval: Duration,
+    /// Headers and timeout for metrics from the environment: the span and
+    /// log exporters read theirs themselves.
+    env_metric_headers: Vec<(String, String)>,
+    env_metric_timeout: Option<Duration>,
     service_name: Option<String>,
     resource_attributes: Vec<(String, String)>,
     headers: Vec<(String, String)>,
@@ -77,11 +114,19 @@ impl Default for OtelConfig {
 }
 
 impl OtelConfig {
-    /// Export to `http://localhost:4318/v1/traces` as service
-    /// `unknown_service:<executable name>`, reading no environment variable.
+    /// Export to `http://localhost:4318` (`/v1/traces`, `/v1/metrics` every
+    /// 60 s, `/v1/logs`) as service `unknown_service:<executable name>`,
+    /// reading no environment variable.
     pub fn new() -> Self {
         OtelConfig {
-            traces_endpoint: traces_url(DEFAULT_ENDPOINT),
+            traces_endpoint: signal_url(DEFAULT_ENDPOINT, TRACES_PATH),
+            metrics_endpoint: signal_url(DEFAULT_ENDPOINT, METRICS_PATH),
+            logs_endpoint: signal_url(DEFAULT_ENDPOINT, LOGS_PATH),
+            metrics: true,
+            logs: true,
+            metric_interval: DEFAULT_METRIC_INTERVAL,
+            env_metric_headers: Vec::new(),
+            env_metric_timeout: None,
             service_name: None,
             resource_attributes: Vec::new(),
             headers: Vec::new(),
@@ -98,16 +143,20 @@ impl OtelConfig {
     ///
     /// | variable | meaning |
     /// |---|---|
+    /// | `OTEL_EXPORTER_OTLP_ENDPOINT` | the receiver's base URL; `/v1/traces`, `/v1/metrics` and `/v1/logs` are appended |
     /// | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | the full URL traces are posted to |
-    /// | `OTEL_EXPORTER_OTLP_ENDPOINT` | the receiver's base URL; `/v1/traces` is appended |
+    /// | `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` | the full URL metrics are posted to |
+    /// | `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` | the full URL log records are posted to |
+    /// | `OTEL_METRIC_EXPORT_INTERVAL` | milliseconds between metric pushes (default 60000) |
+    /// | `OTEL_METRICS_EXPORTER`, `OTEL_LOGS_EXPORTER` | `none` turns that signal's export off (`otlp`, the default, keeps it) |
+    /// | `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_TIMEOUT` | headers (`k=v,...`) and timeout (ms) of every request; the `_TRACES_`, `_METRICS_` and `_LOGS_` forms apply to one signal |
     /// | `OTEL_SERVICE_NAME` | `service.name`, ahead of one in the next variable |
     /// | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,...` resource attributes, values percent-decoded |
     /// | `OTEL_SDK_DISABLED` | `true` turns export off |
     ///
-    /// The exporter itself also honours `OTEL_EXPORTER_OTLP_HEADERS`,
-    /// `OTEL_EXPORTER_OTLP_TIMEOUT` (and their `_TRACES_` forms), and the
-    /// batch processor `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_MAX_QUEUE_SIZE`
-    /// and the other `OTEL_BSP_*` variables, unless a setter overrides them.
+    /// The span and log exporters read their headers and timeouts
+    /// themselves, the batch processors `OTEL_BSP_*` and `OTEL_BLRP_*`,
+    /// unless a setter overrides them.
     ///
     /// A malformed value is reported on stderr, and ignored.
     pub fn from_env() -> Self {
@@ -124,13 +173,71 @@ impl OtelConfig {
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Self {
         let mut config = OtelConfig::new();
         let set = |name: &str| var(name).filter(|value| !value.trim().is_empty());
-        if let Some(endpoint) = set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
-            endpoint.trim().clone_into(&mut config.traces_endpoint);
-        } else if let Some(endpoint) = set("OTEL_EXPORTER_OTLP_ENDPOINT") {
-            config.traces_endpoint = traces_url(endpoint.trim());
+        if let Some(base) = set("OTEL_EXPORTER_OTLP_ENDPOINT") {
+            config = config.with_endpoint(base.trim());
+        }
+        for (variable, endpoint) in [
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                &mut config.traces_endpoint,
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+                &mut config.metrics_endpoint,
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+                &mut config.logs_endpoint,
+            ),
+        ] {
+            if let Some(url) = set(variable) {
+                url.trim().clone_into(endpoint);
+            }
+        }
+        if let Some(interval) = set("OTEL_METRIC_EXPORT_INTERVAL") {
+            match interval.trim().parse::<u64>() {
+                Ok(millis) if millis > 0 => config.metric_interval = Duration::from_millis(millis),
+                _ => config.problems.push(format!(
+                    "ignoring OTEL_METRIC_EXPORT_INTERVAL={interval:?}: expected a positive number of milliseconds"
+                )),
+            }
+        }
+        for (variable, on) in [
+            ("OTEL_METRICS_EXPORTER", &mut config.metrics),
+            ("OTEL_LOGS_EXPORTER", &mut config.logs),
+        ] {
+            if let Some(value) = set(variable) {
+                match value.trim().to_ascii_lowercase().as_str() {
+                    "none" => *on = false,
+                    "otlp" => {}
+                    other => config.problems.push(format!(
+                        "ignoring {variable}={other:?}: alamos exports `otlp` or `none`"
+                    )),
+                }
+            }
+        }
+        if let Some(headers) =
+            set("OTEL_EXPORTER_OTLP_METRICS_HEADERS").or_else(|| set("OTEL_EXPORTER_OTLP_HEADERS"))
+        {
+            match identity::parse_attributes(&headers) {
+                Ok(headers) => config.env_metric_headers = headers,
+                Err(problem) => config
+                    .problems
+                    .push(format!("ignoring the OTLP metrics headers: {problem}")),
+            }
+        }
+        if let Some(timeout) =
+            set("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT").or_else(|| set("OTEL_EXPORTER_OTLP_TIMEOUT"))
+        {
+            match timeout.trim().parse::<u64>() {
+                Ok(millis) => config.env_metric_timeout = Some(Duration::from_millis(millis)),
+                Err(_) => config.problems.push(format!(
+                    "ignoring the OTLP metrics timeout {timeout:?}: expected milliseconds"
+                )),
+            }
         }
         if let Some(attributes) = set("OTEL_RESOURCE_ATTRIBUTES") {
-            match parse_resource_attributes(&attributes) {
+            match identity::parse_attributes(&attributes) {
                 Ok(attributes) => config.resource_attributes = attributes,
                 Err(problem) => config
                     .problems
@@ -157,6 +264,8 @@ impl OtelConfig {
     pub fn endpoint_in_env() -> bool {
         [
             "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
             "OTEL_EXPORTER_OTLP_ENDPOINT",
         ]
         .iter()
@@ -164,10 +273,54 @@ impl OtelConfig {
     }
 
     /// Sets the receiver's base URL, as `OTEL_EXPORTER_OTLP_ENDPOINT` does:
-    /// traces go to `<url>/v1/traces`.
+    /// traces go to `<url>/v1/traces`, metrics to `<url>/v1/metrics` and
+    /// log records to `<url>/v1/logs`.
     #[must_use]
     pub fn with_endpoint(mut self, url: impl AsRef<str>) -> Self {
-        self.traces_endpoint = traces_url(url.as_ref());
+        let url = url.as_ref();
+        self.traces_endpoint = signal_url(url, TRACES_PATH);
+        self.metrics_endpoint = signal_url(url, METRICS_PATH);
+        self.logs_endpoint = signal_url(url, LOGS_PATH);
+        self
+    }
+
+    /// Sets the full URL metrics are posted to, as
+    /// `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` does.
+    #[must_use]
+    pub fn with_metrics_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.metrics_endpoint = url.into();
+        self
+    }
+
+    /// Sets the full URL log records are posted to, as
+    /// `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` does.
+    #[must_use]
+    pub fn with_logs_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.logs_endpoint = url.into();
+        self
+    }
+
+    /// How often metrics are pushed (default 60 s, or
+    /// `OTEL_METRIC_EXPORT_INTERVAL`); they are pushed once more when the
+    /// guard is dropped.
+    #[must_use]
+    pub fn with_metric_export_interval(mut self, interval: Duration) -> Self {
+        self.metric_interval = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Whether metrics are pushed over OTLP (default: yes; alamos's
+    /// recorder must be installed for there to be any).
+    #[must_use]
+    pub fn with_metrics(mut self, export: bool) -> Self {
+        self.metrics = export;
+        self
+    }
+
+    /// Whether log events are exported as OTLP log records (default: yes).
+    #[must_use]
+    pub fn with_logs(mut self, export: bool) -> Self {
+        self.logs = export;
         self
     }
 
@@ -247,11 +400,28 @@ impl OtelConfig {
         &self.traces_endpoint
     }
 
+    /// The URL metrics are posted to, if they are exported.
+    pub fn metrics_endpoint(&self) -> Option<&str> {
+        self.metrics.then_some(self.metrics_endpoint.as_str())
+    }
+
+    /// The URL log records are posted to, if they are exported.
+    pub fn logs_endpoint(&self) -> Option<&str> {
+        self.logs.then_some(self.logs_endpoint.as_str())
+    }
+
+    /// How often metrics are pushed.
+    pub fn metric_export_interval(&self) -> Duration {
+        self.metric_interval
+    }
+
     /// The `service.name` spans are exported under.
     pub fn service_name(&self) -> String {
-        self.service_name
-            .clone()
-            .unwrap_or_else(default_service_name)
+        self.resource_pairs()
+            .into_iter()
+            .next()
+            .map(|(_, name)| name)
+            .unwrap_or_default()
     }
 
     /// The resource attributes besides `service.name`, in order.
@@ -271,15 +441,17 @@ impl OtelConfig {
         &self.problems
     }
 
-    /// A layer that exports the spans of a `Registry`-based subscriber, and
-    /// the guard that flushes them.
+    /// A layer that exports the spans and log events of a `Registry`-based
+    /// subscriber, and the guard that flushes them; the guard also pushes
+    /// metrics, if alamos's recorder is installed.
     ///
     /// Keep the guard until the program ends: dropping it (or calling
-    /// [`OtelGuard::shutdown`]) exports every span that has finished. The
-    /// layer activates each entered span's OpenTelemetry context, which is
-    /// what [`propagate`](crate::propagate) and
-    /// [`depropagate`](crate::depropagate) rely on. A disabled configuration
-    /// gives a layer that does nothing.
+    /// [`OtelGuard::shutdown`]) exports every span and log record that has
+    /// finished, and the metrics once more. The layer activates each entered
+    /// span's OpenTelemetry context, which is what
+    /// [`propagate`](crate::propagate), [`depropagate`](crate::depropagate)
+    /// and the trace context of log records rely on. A disabled
+    /// configuration gives a layer that does nothing.
     ///
     /// # Errors
     ///
@@ -330,105 +502,137 @@ impl OtelConfig {
         let scope = InstrumentationScope::builder("alamos")
             .with_version(env!("CARGO_PKG_VERSION"))
             .build();
-        let layer = tracing_opentelemetry::layer()
+        let resource = self.resource();
+        let logs = self.log_provider(&resource)?;
+        let metrics = self.metrics_pusher(&resource)?;
+        let trace_layer = tracing_opentelemetry::layer()
             .with_tracer(provider.tracer_with_scope(scope))
             .with_context_activation(true);
+        // The exporters' own HTTP stack must not feed log records back in.
+        let log_layer = logs.as_ref().map(|logs| {
+            opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(logs)
+                .with_filter(tracing_subscriber::filter::filter_fn(|metadata| {
+                    !is_exporter_internal(metadata.target())
+                }))
+        });
         let guard = OtelGuard {
             provider: Some(provider),
+            logs,
+            metrics,
             counts,
             endpoint: self.traces_endpoint.clone(),
         };
-        Ok((Box::new(layer), guard))
+        Ok((Box::new(trace_layer.and_then(log_layer)), guard))
     }
 
+    /// The SDK's logger provider exporting log records, if asked for.
+    fn log_provider(&self, resource: &Resource) -> Result<Option<SdkLoggerProvider>, OtelError> {
+        if !self.logs {
+            return Ok(None);
+        }
+        let exporter = opentelemetry_otlp::LogExporter::builder()
+            .with_http()
+            .with_protocol(Protocol::HttpBinary)
+            .with_endpoint(self.logs_endpoint.clone());
+        let exporter = match self.timeout {
+            Some(timeout) => exporter.with_timeout(timeout),
+            None => exporter,
+        };
+        let exporter = if self.headers.is_empty() {
+            exporter
+        } else {
+            exporter.with_headers(self.headers.iter().cloned().collect())
+        };
+        let exporter = exporter
+            .build()
+            .map_err(|error| OtelError::Build(error.to_string()))?;
+        Ok(Some(
+            SdkLoggerProvider::builder()
+                .with_resource(resource.clone())
+                .with_batch_exporter(exporter)
+                .build(),
+        ))
+    }
+
+    /// The thread pushing metrics, if asked for.
+    fn metrics_pusher(&self, resource: &Resource) -> Result<Option<metrics::Pusher>, OtelError> {
+        if !self.metrics {
+            return Ok(None);
+        }
+        metrics::Pusher::start(metrics::PushConfig {
+            endpoint: self.metrics_endpoint.clone(),
+            interval: self.metric_interval,
+            timeout: self
+                .timeout
+                .or(self.env_metric_timeout)
+                .unwrap_or(metrics::DEFAULT_TIMEOUT),
+            headers: self
+                .env_metric_headers
+                .iter()
+                .chain(&self.headers)
+                .cloned()
+                .collect(),
+            resource: resource_strings(resource),
+        })
+        .map(Some)
+    }
+
+    /// The resource every signal is exported with.
     fn resource(&self) -> Resource {
         let attributes: Vec<KeyValue> = self
-            .resource_attributes
-            .iter()
-            .filter(|(key, _)| key != "service.name")
-            .map(|(key, value)| KeyValue::new(key.clone(), value.clone()))
+            .resource_pairs()
+            .into_iter()
+            .map(|(key, value)| KeyValue::new(key, value))
             .collect();
-        let service_name = self.service_name.clone().or_else(|| {
-            // From OTEL_RESOURCE_ATTRIBUTES, when OTEL_SERVICE_NAME is unset.
-            self.resource_attributes
-                .iter()
-                .find(|(key, _)| key == "service.name")
-                .map(|(_, value)| value.clone())
-        });
         Resource::builder_empty()
             .with_detector(Box::new(TelemetryResourceDetector))
             .with_attributes(attributes)
-            .with_service_name(service_name.unwrap_or_else(default_service_name))
             .build()
     }
-}
 
-/// `<base>/v1/traces`, with one `/` between.
-fn traces_url(base: &str) -> String {
-    format!("{}{TRACES_PATH}", base.trim_end_matches('/'))
-}
+    /// The resource attributes this configuration names, as text:
+    /// `service.name`, `service.instance.id`, then the others.
+    fn resource_pairs(&self) -> Vec<(String, String)> {
+        identity::resource(self.service_name.clone(), &self.resource_attributes)
+    }
 
-/// `unknown_service:<executable name>`, as the OpenTelemetry specification
-/// names a service that did not name itself.
-fn default_service_name() -> String {
-    let executable = std::env::current_exe().ok().and_then(|path| {
-        path.file_stem()
-            .map(|stem| stem.to_string_lossy().into_owned())
-    });
-    match executable {
-        Some(name) => format!("unknown_service:{name}"),
-        None => "unknown_service".to_owned(),
+    /// The resource of every export, as `target_info` shows it too.
+    pub(crate) fn identity_resource(&self) -> Vec<(String, String)> {
+        resource_strings(&self.resource())
     }
 }
 
-/// Parses `key=value,key2=value2`: keys and values trimmed, values
-/// percent-decoded, empty members skipped.
-///
-/// # Errors
-///
-/// A member without `=` or with an empty key rejects the whole value, as
-/// the OpenTelemetry specification asks.
-fn parse_resource_attributes(text: &str) -> Result<Vec<(String, String)>, String> {
-    let mut attributes: Vec<(String, String)> = Vec::new();
-    for member in text.split(',') {
-        let member = member.trim();
-        if member.is_empty() {
-            continue;
-        }
-        let Some((key, value)) = member.split_once('=') else {
-            return Err(format!("{member:?} is not `key=value`"));
-        };
-        let key = key.trim();
-        if key.is_empty() {
-            return Err(format!("{member:?} has no key"));
-        }
-        let value = percent_decode_lossy(value.trim());
-        attributes.retain(|(k, _)| k != key);
-        attributes.push((key.to_owned(), value));
-    }
-    Ok(attributes)
+/// A resource's attributes as text, `service.name` and
+/// `service.instance.id` first.
+fn resource_strings(resource: &Resource) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = resource
+        .iter()
+        .map(|(key, value)| (key.to_string(), value.to_string()))
+        .collect();
+    let rank = |key: &str| match key {
+        identity::SERVICE_NAME => 0,
+        identity::SERVICE_INSTANCE_ID => 1,
+        _ => 2,
+    };
+    pairs.sort_by(|a, b| rank(&a.0).cmp(&rank(&b.0)).then_with(|| a.0.cmp(&b.0)));
+    pairs
 }
 
-/// Decodes `%XX` escapes; anything else, broken escapes included, stays.
-fn percent_decode_lossy(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%')
-            .then(|| bytes.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        if let Some(byte) = escaped {
-            out.push(byte);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+/// Targets of the crates that carry exports: their events are not turned
+/// into log records, which would be exported by the same crates.
+fn is_exporter_internal(target: &str) -> bool {
+    ["opentelemetry", "reqwest", "hyper", "h2", "tower", "tonic"]
+        .iter()
+        .any(|prefix| {
+            target.strip_prefix(prefix).is_some_and(|rest| {
+                rest.is_empty() || rest.starts_with("::") || rest.starts_with('_')
+            })
+        })
+}
+
+/// `<base><path>`, with one `/` between.
+fn signal_url(base: &str, path: &str) -> String {
+    format!("{}{path}", base.trim_end_matches('/'))
 }
 
 /// What happened to the spans that finished.
@@ -475,6 +679,8 @@ impl fmt::Display for ExportReport {
 #[must_use = "dropping the guard stops span export"]
 pub struct OtelGuard {
     provider: Option<SdkTracerProvider>,
+    logs: Option<SdkLoggerProvider>,
+    metrics: Option<metrics::Pusher>,
     counts: Arc<Counts>,
     endpoint: String,
 }
@@ -483,6 +689,8 @@ impl OtelGuard {
     fn disabled() -> Self {
         OtelGuard {
             provider: None,
+            logs: None,
+            metrics: None,
             counts: Arc::new(Counts::default()),
             endpoint: String::new(),
         }
@@ -496,6 +704,9 @@ impl OtelGuard {
     pub fn flush(&self) -> Result<ExportReport, OtelError> {
         if let Some(provider) = &self.provider {
             provider.force_flush().map_err(OtelError::Sdk)?;
+        }
+        if let Some(logs) = &self.logs {
+            logs.force_flush().map_err(OtelError::Sdk)?;
         }
         Ok(self.report())
     }
@@ -524,6 +735,14 @@ impl OtelGuard {
     }
 
     fn stop(&mut self) -> Result<ExportReport, OtelError> {
+        // The last metrics first: they are pushed from the pusher's thread,
+        // whose wait is bounded by the export timeout.
+        drop(self.metrics.take());
+        if let Some(logs) = self.logs.take() {
+            if let Err(error) = logs.shutdown() {
+                eprintln!("alamos: log record export: {error}");
+            }
+        }
         let Some(provider) = self.provider.take() else {
             return Ok(self.report());
         };
@@ -793,9 +1012,72 @@ mod tests {
         assert!(config.problems()[0].contains("OTEL_RESOURCE_ATTRIBUTES"));
         assert!(config.problems()[0].contains("\"bad\""));
         assert!(config.problems()[1].contains("OTEL_SDK_DISABLED"));
-        assert!(parse_resource_attributes("=v")
-            .unwrap_err()
-            .contains("no key"));
+    }
+
+    #[test]
+    fn signals_and_their_variables() {
+        let config = OtelConfig::from_vars(vars(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:14318"),
+            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://logs:1/in"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "250"),
+            ("OTEL_EXPORTER_OTLP_METRICS_HEADERS", "x-key=a%20b"),
+        ]));
+        assert!(config.problems().is_empty(), "{:?}", config.problems());
+        assert_eq!(
+            config.metrics_endpoint(),
+            Some("http://127.0.0.1:14318/v1/metrics")
+        );
+        assert_eq!(config.logs_endpoint(), Some("http://logs:1/in"));
+        assert_eq!(config.metric_export_interval(), Duration::from_millis(250));
+        assert_eq!(
+            config.env_metric_headers,
+            [("x-key".to_owned(), "a b".to_owned())]
+        );
+        let defaults = OtelConfig::from_vars(vars(&[]));
+        assert_eq!(defaults.metric_export_interval(), Duration::from_secs(60));
+        assert_eq!(
+            defaults.metrics_endpoint(),
+            Some("http://localhost:4318/v1/metrics")
+        );
+
+        let off = OtelConfig::from_vars(vars(&[
+            ("OTEL_METRICS_EXPORTER", "none"),
+            ("OTEL_LOGS_EXPORTER", "NONE"),
+        ]));
+        assert_eq!(off.metrics_endpoint(), None);
+        assert_eq!(off.logs_endpoint(), None);
+
+        let bad = OtelConfig::from_vars(vars(&[
+            ("OTEL_METRIC_EXPORT_INTERVAL", "soon"),
+            ("OTEL_METRICS_EXPORTER", "prometheus"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "-1"),
+        ]));
+        assert_eq!(bad.problems().len(), 3, "{:?}", bad.problems());
+        assert_eq!(bad.metric_export_interval(), Duration::from_secs(60));
+        assert!(bad.metrics_endpoint().is_some());
+        let zero = OtelConfig::from_vars(vars(&[("OTEL_METRIC_EXPORT_INTERVAL", "0")]));
+        assert_eq!(zero.problems().len(), 1);
+    }
+
+    #[test]
+    fn the_resource_has_an_instance_id_and_the_sdk_attributes() {
+        let config = OtelConfig::new().with_service_name("svc");
+        let pairs = config.identity_resource();
+        assert_eq!(pairs[0], ("service.name".to_owned(), "svc".to_owned()));
+        assert_eq!(
+            pairs[1],
+            (
+                "service.instance.id".to_owned(),
+                identity::instance_id().to_owned()
+            )
+        );
+        assert!(pairs
+            .iter()
+            .any(|(key, value)| key == "telemetry.sdk.language" && value == "rust"));
+        assert!(is_exporter_internal("hyper::client"));
+        assert!(is_exporter_internal("opentelemetry_sdk"));
+        assert!(!is_exporter_internal("hyperloop"));
+        assert!(!is_exporter_internal("frame_writer"));
     }
 
     #[test]
@@ -823,15 +1105,6 @@ mod tests {
         };
         assert!(matches!(err, OtelError::Build(_)), "{err:?}");
         assert!(err.to_string().contains("not a url"), "{err}");
-    }
-
-    #[test]
-    fn percent_decoding_is_lossy() {
-        assert_eq!(percent_decode_lossy("a%20b"), "a b");
-        assert_eq!(percent_decode_lossy("100%"), "100%");
-        assert_eq!(percent_decode_lossy("%zz%2"), "%zz%2");
-        assert_eq!(percent_decode_lossy("%C3%BC"), "ü");
-        assert_eq!(percent_decode_lossy("%FF"), "\u{FFFD}");
     }
 
     #[test]
