@@ -45,6 +45,8 @@
 #![allow(clippy::inline_always)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "runtime")]
+mod admin;
 mod call;
 mod callsite;
 mod clock;
@@ -54,7 +56,8 @@ mod http;
 #[cfg(feature = "runtime")]
 mod init;
 mod inventory;
-#[cfg(feature = "runtime")]
+// Without `runtime` only reports and tasks write JSON.
+#[cfg_attr(not(feature = "runtime"), allow(dead_code))]
 mod json;
 mod key;
 mod level;
@@ -70,7 +73,9 @@ mod otel;
 #[cfg(feature = "runtime")]
 mod prometheus;
 mod propagate;
+mod report;
 mod strip;
+mod task;
 mod tree;
 mod view;
 
@@ -80,6 +85,8 @@ pub mod __private;
 
 pub use alamos_macros::{counter, experiment, gauge, histogram, level, skip};
 
+#[cfg(feature = "runtime")]
+pub use crate::admin::ADMIN_TOKEN_ENV;
 pub use crate::directive::{parse_directives, Directive, DirectiveError, Directives};
 #[cfg(feature = "runtime")]
 pub use crate::init::{
@@ -92,7 +99,7 @@ pub use crate::level::{Level, LevelFilter, ParseLevelError};
 pub use crate::logs::{SpanEvents, LOG_SPANS_ENV};
 pub use crate::metric::name::{
     Unit, CALLS_IN_FLIGHT, CALLS_TOTAL, CALL_DURATION_SECONDS, LABEL_OVERFLOW_TOTAL,
-    OVERFLOW_LABEL_VALUE,
+    OVERFLOW_LABEL_VALUE, TASKS, TASK_RESTARTS_TOTAL,
 };
 pub use crate::metric::observe::{observe, Observer, Watch};
 pub use crate::metric::outcome::Outcome;
@@ -104,7 +111,9 @@ pub use crate::propagate::{
     InvalidBaggageKey, RemoteContext, TraceParent, TraceParentError, TraceState, TraceStateError,
     WithRemoteContext,
 };
+pub use crate::report::{report, report_at, reports, Redacted, ReportError};
 pub use crate::strip::STATIC_MAX_LEVEL;
+pub use crate::task::{spawn, task, tasks, TaskFuture, TaskInfo, TaskOutput, TaskState};
 pub use crate::tree::{
     set_directives, set_level, threshold, SetLevelError, UnknownExperiment, LEVEL_ENV,
 };
