@@ -35,6 +35,18 @@
 //! enabled when its level is at or above its experiment's threshold; a
 //! disabled one costs a relaxed atomic load and a branch.
 //!
+//! # Live state
+//!
+//! [`spawn`] and [`task`] run background work as *tasks* under an experiment
+//! key, whose states ([`tasks()`], `alamos_tasks`, the tree view, the
+//! shutdown report of `Guard`) tell what a node is doing on start-up,
+//! shutdown and failure; [`report`] attaches any `serde::Serialize` value
+//! (a layer's configuration) to an experiment and [`reports()`] reads them
+//! back as JSON, with [`Redacted`] for secrets. With `ALAMOS_ADMIN_TOKEN`,
+//! the metrics server also answers `GET /alamos/tree`, `/alamos/reports`,
+//! `/alamos/tasks`, `/alamos/levels` and `PUT /alamos/levels` (new
+//! thresholds, all or nothing) behind a bearer token.
+//!
 //! # Compile-time stripping
 //!
 //! The `max_level_*` and `release_max_level_*` features remove callsites below
