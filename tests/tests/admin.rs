@@ -420,6 +420,14 @@ fn probe(env_token: Option<&std::ffi::OsStr>, token: &str) -> (String, u16) {
 }
 
 #[test]
+fn the_builder_never_shows_the_token() {
+    let builder = alamos::Builder::new().admin_token(TOKEN);
+    let debug = format!("{builder:?}");
+    assert!(!debug.contains(TOKEN), "{debug}");
+    assert!(debug.contains("<redacted>"), "{debug}");
+}
+
+#[test]
 fn the_token_comes_from_the_environment_and_bad_ones_are_refused() {
     use std::os::unix::ffi::OsStrExt;
     let good = "env-token-d41d8cd98f00b204";
