@@ -426,7 +426,6 @@ pub(crate) fn by_key() -> BTreeMap<&'static str, TaskInfo> {
 
 struct Entry {
     key: &'static str,
-    site: &'static Site,
     starts: u64,
     live: Vec<LiveRun>,
     latest_start: (Instant, SystemTime),
@@ -497,28 +496,18 @@ impl Run {
     /// Starts a run of `key`; `None` (reported on stderr) if the key is
     /// malformed.
     fn start(key: &'static str) -> Option<Run> {
+        let site = site(key)?;
         let now = (Instant::now(), SystemTime::now());
         let id = NEXT_RUN.fetch_add(1, Ordering::Relaxed);
         let mut registry = registry();
-        let entry = if let Some(entry) = registry.get_mut(key) {
-            entry
-        } else {
-            if let Err(err) = validate_key(key) {
-                drop(registry);
-                eprintln!("alamos: task {key:?}: {err}; the task runs untracked");
-                return None;
-            }
-            let site = Site::new(key);
-            registry.entry(key).or_insert(Entry {
-                key,
-                site,
-                starts: 0,
-                live: Vec::new(),
-                latest_start: now,
-                ended: None,
-                changed_at: now.1,
-            })
-        };
+        let entry = registry.entry(key).or_insert(Entry {
+            key,
+            starts: 0,
+            live: Vec::new(),
+            latest_start: now,
+            ended: None,
+            changed_at: now.1,
+        });
         entry.starts += 1;
         entry.live.push(LiveRun { id, started: now.0 });
         entry.latest_start = now;
@@ -527,7 +516,7 @@ impl Run {
             key,
             id,
             restarts: entry.starts - 1,
-            site: entry.site,
+            site,
         })
     }
 
@@ -567,6 +556,28 @@ impl Drop for Run {
 }
 
 // ---------------------------------------------------------------- sites --
+
+/// The site of every key started so far. Its own lock, not the registry's:
+/// building a site calls into `tracing` (a subscriber's `register_callsite`)
+/// and the tree, which must be free to read `tasks()`.
+static SITES: Mutex<BTreeMap<&'static str, &'static Site>> = Mutex::new(BTreeMap::new());
+
+/// The site of `key`, built at its first start; `None` (reported on stderr)
+/// for a malformed key.
+fn site(key: &'static str) -> Option<&'static Site> {
+    let mut sites = SITES.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(site) = sites.get(key) {
+        return Some(site);
+    }
+    if let Err(err) = validate_key(key) {
+        drop(sites);
+        eprintln!("alamos: task {key:?}: {err}; the task runs untracked");
+        return None;
+    }
+    let site = Site::new(key);
+    sites.insert(key, site);
+    Some(site)
+}
 
 /// The fields of a task's span.
 static SPAN_FIELDS: [&str; 2] = ["alamos.experiment", "alamos.task.restarts"];
