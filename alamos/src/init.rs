@@ -12,6 +12,7 @@ use tracing::Metadata;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::{filter, Layer, Registry};
 
+use crate::admin::{self, Admin};
 use crate::http::{parse_listen_addr, Server};
 use crate::logs::{Json, JsonFields, SpanEvents, Text, TextFields};
 use crate::metric::identity::{self, Identity};
@@ -65,11 +66,20 @@ enum Endpoint {
     At(SocketAddr),
 }
 
+/// Whether the admin routes are served.
+#[derive(Clone, Debug)]
+enum AdminSetting {
+    /// If `ALAMOS_ADMIN_TOKEN` gives a token.
+    FromEnv,
+    Off,
+    Token(crate::Redacted<String>),
+}
+
 /// Configures what [`init`] installs: a `tracing` subscriber writing to
 /// stderr, alamos's Prometheus recorder, and optionally an HTTP endpoint.
 ///
 /// Settings not made here come from the environment: `ALAMOS_LOG_FORMAT`,
-/// `ALAMOS_LOG_SPANS` and `ALAMOS_PROMETHEUS_ADDR`. Thresholds always come from `ALAMOS_LEVEL`
+/// `ALAMOS_LOG_SPANS`, `ALAMOS_PROMETHEUS_ADDR` and `ALAMOS_ADMIN_TOKEN`. Thresholds always come from `ALAMOS_LEVEL`
 /// and [`crate::set_level`].
 #[derive(Clone, Debug)]
 #[must_use = "a builder does nothing until installed"]
@@ -84,6 +94,7 @@ pub struct Builder {
     span_events: Option<SpanEvents>,
     max_label_sets: Option<usize>,
     constant_labels: Vec<(String, String)>,
+    admin: AdminSetting,
     #[cfg(feature = "otel")]
     otel: Option<crate::OtelConfig>,
 }
@@ -109,6 +120,7 @@ impl Builder {
             span_events: None,
             max_label_sets: None,
             constant_labels: Vec::new(),
+            admin: AdminSetting::FromEnv,
             #[cfg(feature = "otel")]
             otel: None,
         }
@@ -128,6 +140,34 @@ impl Builder {
         let (name, value) = (name.into(), value.into());
         self.constant_labels.retain(|(known, _)| *known != name);
         self.constant_labels.push((name, value));
+        self
+    }
+
+    /// Serves the admin routes (`/alamos/tree`, `/alamos/reports`,
+    /// `/alamos/tasks`, `/alamos/levels`) beside `/metrics`, each requiring
+    /// `Authorization: Bearer <token>`, whatever `ALAMOS_ADMIN_TOKEN` says.
+    ///
+    /// The token must be 1 to 4096 visible ASCII characters (a long random
+    /// one: anyone holding it can change every threshold); an unusable one
+    /// leaves the routes off and stderr says why. The routes are served
+    /// only where `/metrics` is ([`Builder::prometheus_addr`] or
+    /// `ALAMOS_PROMETHEUS_ADDR`).
+    ///
+    /// ```no_run
+    /// let _guard = alamos::Builder::new()
+    ///     .prometheus_addr(([127, 0, 0, 1], 9464).into())
+    ///     .admin_token(std::env::var("MY_ADMIN_TOKEN").unwrap_or_default())
+    ///     .install()?;
+    /// # Ok::<(), alamos::InitError>(())
+    /// ```
+    pub fn admin_token(mut self, token: impl Into<String>) -> Self {
+        self.admin = AdminSetting::Token(crate::Redacted::new(token.into()));
+        self
+    }
+
+    /// Serves no admin routes, whatever `ALAMOS_ADMIN_TOKEN` says.
+    pub fn without_admin(mut self) -> Self {
+        self.admin = AdminSetting::Off;
         self
     }
 
@@ -238,10 +278,23 @@ impl Builder {
             Endpoint::Off => None,
             Endpoint::At(addr) => Some(addr),
         };
+        let admin = match &self.admin {
+            AdminSetting::FromEnv => admin::env_token(),
+            AdminSetting::Off => None,
+            AdminSetting::Token(token) => admin::checked(token.expose(), "Builder::admin_token"),
+        };
+        if admin.is_some() && addr.is_none() {
+            eprintln!(
+                "alamos: the admin endpoint is enabled but nothing is served: set {PROMETHEUS_ADDR_ENV} or Builder::prometheus_addr"
+            );
+        }
         let server = match addr {
             Some(addr) if self.recorder => {
-                let routes: Vec<std::sync::Arc<dyn crate::http::Route>> =
+                let mut routes: Vec<std::sync::Arc<dyn crate::http::Route>> =
                     vec![std::sync::Arc::new(crate::prometheus::Metrics)];
+                if let Some(token) = admin {
+                    routes.push(std::sync::Arc::new(Admin::new(token)));
+                }
                 Some(
                     Server::start(addr, routes)
                         .map_err(|source| InitError::Bind { addr, source })?,
@@ -427,6 +480,13 @@ where
     }
 }
 
+// A program keeps its guard in a `static` or hands it to another thread:
+// it must stay `Send + Sync` under every feature set.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Guard>();
+};
+
 /// Keeps what [`init`] set up running; flushes and stops it when dropped.
 #[must_use = "metrics are served and flushed only while the guard lives"]
 pub struct Guard {
@@ -463,6 +523,8 @@ impl Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
+        // What is stuck on shutdown: tasks still running, by key and age.
+        crate::task::report_running_at_shutdown();
         self.server.take();
         // Exports every finished span; reports on stderr what could not be.
         #[cfg(feature = "otel")]

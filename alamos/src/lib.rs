@@ -57,6 +57,18 @@
 //! enabled when its level is at or above its experiment's threshold; a
 //! disabled one costs a relaxed atomic load and a branch.
 //!
+//! # Live state
+//!
+//! [`spawn`] and [`task`] run background work as *tasks* under an experiment
+//! key, whose states ([`tasks()`], `alamos_tasks`, the tree view, the
+//! shutdown report of `Guard`) tell what a node is doing on start-up,
+//! shutdown and failure; [`report`] attaches any `serde::Serialize` value
+//! (a layer's configuration) to an experiment and [`reports()`] reads them
+//! back as JSON, with [`Redacted`] for secrets. With `ALAMOS_ADMIN_TOKEN`,
+//! the metrics server also answers `GET /alamos/tree`, `/alamos/reports`,
+//! `/alamos/tasks`, `/alamos/levels` and `PUT /alamos/levels` (new
+//! thresholds, all or nothing) behind a bearer token.
+//!
 //! # Compile-time stripping
 //!
 //! The `max_level_*` and `release_max_level_*` features remove callsites below
@@ -67,6 +79,8 @@
 #![allow(clippy::inline_always)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "runtime")]
+mod admin;
 mod call;
 mod callsite;
 mod clock;
@@ -76,7 +90,8 @@ mod http;
 #[cfg(feature = "runtime")]
 mod init;
 mod inventory;
-#[cfg(feature = "runtime")]
+// Without `runtime` only reports and tasks write JSON.
+#[cfg_attr(not(feature = "runtime"), allow(dead_code))]
 mod json;
 mod key;
 mod level;
@@ -92,7 +107,9 @@ mod otel;
 #[cfg(feature = "runtime")]
 mod prometheus;
 mod propagate;
+mod report;
 mod strip;
+mod task;
 mod tree;
 mod view;
 
@@ -102,6 +119,8 @@ pub mod __private;
 
 pub use alamos_macros::{counter, experiment, gauge, histogram, level, skip};
 
+#[cfg(feature = "runtime")]
+pub use crate::admin::ADMIN_TOKEN_ENV;
 pub use crate::directive::{parse_directives, Directive, DirectiveError, Directives};
 #[cfg(feature = "runtime")]
 pub use crate::init::{
@@ -114,7 +133,7 @@ pub use crate::level::{Level, LevelFilter, ParseLevelError};
 pub use crate::logs::{SpanEvents, LOG_SPANS_ENV};
 pub use crate::metric::name::{
     Unit, CALLS_IN_FLIGHT, CALLS_TOTAL, CALL_DURATION_SECONDS, LABEL_OVERFLOW_TOTAL,
-    OVERFLOW_LABEL_VALUE,
+    OVERFLOW_LABEL_VALUE, TASKS, TASK_RESTARTS_TOTAL,
 };
 pub use crate::metric::observe::{observe, Observer, Watch};
 pub use crate::metric::outcome::Outcome;
@@ -126,7 +145,9 @@ pub use crate::propagate::{
     InvalidBaggageKey, RemoteContext, TraceParent, TraceParentError, TraceState, TraceStateError,
     WithRemoteContext,
 };
+pub use crate::report::{report, report_at, reports, Redacted, ReportError};
 pub use crate::strip::STATIC_MAX_LEVEL;
+pub use crate::task::{spawn, task, tasks, TaskFuture, TaskInfo, TaskOutput, TaskState};
 pub use crate::tree::{
     set_directives, set_level, threshold, SetLevelError, UnknownExperiment, LEVEL_ENV,
 };

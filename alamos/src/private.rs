@@ -54,3 +54,22 @@ pub fn set_exemplar_interval(interval: std::time::Duration) {
         store.set_exemplar_interval(interval);
     }
 }
+
+/// Applies a `PUT /alamos/levels` body as the admin endpoint does, for the
+/// fuzzer: the response's status code and body.
+#[cfg(feature = "runtime")]
+pub fn fuzz_admin_put_levels(body: &[u8]) -> (u16, String) {
+    let response = crate::admin::put_levels(body);
+    let code = response.status.line().split(' ').next().unwrap_or("0");
+    (
+        code.parse().unwrap_or(0),
+        String::from_utf8_lossy(&response.body).into_owned(),
+    )
+}
+
+/// The directives in force, as `GET /alamos/levels` reports them; for the
+/// fuzzer.
+#[cfg(feature = "runtime")]
+pub fn fuzz_admin_directives() -> String {
+    crate::tree::spec()
+}

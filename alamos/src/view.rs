@@ -5,16 +5,19 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::inventory::{self, Instrument, InstrumentValue};
+#[cfg(feature = "runtime")]
+use crate::json::Members;
 use crate::level::LevelFilter;
 use crate::metric::name::{CALLS_IN_FLIGHT, CALLS_TOTAL, CALL_DURATION_SECONDS};
 use crate::metric::outcome::Outcome;
 use crate::metric::snapshot::{Snapshot, Value};
+use crate::task::{self, TaskInfo, TaskState};
 use crate::tree as experiment_tree;
 
 /// A snapshot of the experiment tree: every experiment and its ancestors,
-/// with level and threshold, and, when alamos's recorder is installed, call
-/// counts by outcome, calls in flight, latency quantiles and the current
-/// value of each instrument.
+/// with level and threshold, its task if it is one (state, age, restarts)
+/// and, when alamos's recorder is installed, call counts by outcome, calls
+/// in flight, latency quantiles and the current value of each instrument.
 ///
 /// Its `Display` draws the tree:
 ///
@@ -25,6 +28,8 @@ use crate::tree as experiment_tree;
 /// │   └── distribution.writer  debug  debug         120       3       0          0          0  41 µs  130 µs
 /// │         frame_writer_bytes_total  counter  30720
 /// └── storage                  prod   prod           40       0       0          0          1  2.6 ms  9.8 ms
+///     └── storage.compaction   prod   prod
+///           task  running for 12.3 s  1 restart
 /// ```
 #[derive(Clone, Debug)]
 pub struct TreeView {
@@ -41,6 +46,7 @@ struct Row {
     threshold: LevelFilter,
     calls: Option<Calls>,
     instruments: Vec<Instrument>,
+    task: Option<TaskInfo>,
 }
 
 /// The call metrics of one experiment, summed over its functions.
@@ -91,6 +97,7 @@ pub fn tree() -> TreeView {
     let snapshot = crate::metric::snapshot();
     let calls = snapshot.as_ref().map(calls_by_experiment);
     let mut instruments = inventory::instruments_by_key(snapshot.as_ref());
+    let mut tasks = task::by_key();
     let named = experiment_tree::named();
     let mut keys: Vec<String> = vec![String::new()];
     for node in &named {
@@ -126,6 +133,7 @@ pub fn tree() -> TreeView {
                     .as_ref()
                     .and_then(|calls| calls.get(key.as_str()).cloned()),
                 instruments: instruments.remove(key.as_str()).unwrap_or_default(),
+                task: tasks.remove(key.as_str()),
             }
         })
         .collect();
@@ -274,6 +282,21 @@ impl fmt::Display for TreeView {
                 )?;
             }
             writeln!(f)?;
+            if let Some(task) = &row.task {
+                let restarts = match task.restarts() {
+                    0 => String::new(),
+                    1 => "  1 restart".to_owned(),
+                    n => format!("  {n} restarts"),
+                };
+                let state = match (task.state(), task.running()) {
+                    (TaskState::Running, 1) => format!("running for {}", task::age(task.age())),
+                    (TaskState::Running, runs) => {
+                        format!("running ({runs} runs) for {}", task::age(task.age()))
+                    }
+                    (state, _) => format!("{state}, started {} ago", task::age(task.age())),
+                };
+                writeln!(f, "{prefix}      task  {state}{restarts}")?;
+            }
             for instrument in &row.instruments {
                 let value = match instrument.value() {
                     Some(InstrumentValue::Counter(count)) => count.to_string(),
@@ -300,6 +323,106 @@ impl fmt::Display for TreeView {
         }
         Ok(())
     }
+}
+
+#[cfg(feature = "runtime")]
+impl TreeView {
+    /// The tree as JSON: `{"experiments":[...]}`, one object per node, the
+    /// root (key `""`) first, then by key; see `GET /alamos/tree`.
+    pub(crate) fn json(&self) -> String {
+        let rows: Vec<String> = self.rows.iter().map(Row::json).collect();
+        format!("{{\"experiments\":[{}]}}", rows.join(","))
+    }
+}
+
+#[cfg(feature = "runtime")]
+impl Row {
+    fn json(&self) -> String {
+        let mut members = Members::default();
+        members.str("key", &self.key);
+        match self.level {
+            Some(level) => members.str("level", level.as_str()),
+            None => members.raw("level", "null"),
+        }
+        members.str("threshold", self.threshold.as_str());
+        if let Some(level) = self.level {
+            members.raw("enabled", bool_json(self.threshold.enables(level)));
+        }
+        members.raw(
+            "calls",
+            &self
+                .calls
+                .as_ref()
+                .map_or_else(|| "null".to_owned(), Calls::json),
+        );
+        let instruments: Vec<String> = self.instruments.iter().map(instrument_json).collect();
+        members.raw("instruments", &format!("[{}]", instruments.join(",")));
+        members.raw(
+            "task",
+            &self
+                .task
+                .as_ref()
+                .map_or_else(|| "null".to_owned(), TaskInfo::json),
+        );
+        format!("{{{}}}", members.as_str())
+    }
+}
+
+#[cfg(feature = "runtime")]
+impl Calls {
+    fn json(&self) -> String {
+        let mut members = Members::default();
+        let total: u64 = self.by_outcome.iter().sum();
+        members.raw("total", &total.to_string());
+        for outcome in Outcome::ALL {
+            members.raw(
+                outcome.as_str(),
+                &self.by_outcome[outcome as usize].to_string(),
+            );
+        }
+        members.float("in_flight", self.in_flight);
+        for (name, q) in [("p50_seconds", 0.5), ("p99_seconds", 0.99)] {
+            match self.quantile(q) {
+                Some(seconds) => members.float(name, seconds),
+                None => members.raw(name, "null"),
+            }
+        }
+        format!("{{{}}}", members.as_str())
+    }
+}
+
+#[cfg(feature = "runtime")]
+fn bool_json(value: bool) -> &'static str {
+    if value {
+        "true"
+    } else {
+        "false"
+    }
+}
+
+#[cfg(feature = "runtime")]
+fn instrument_json(instrument: &Instrument) -> String {
+    let mut members = Members::default();
+    members.str("name", instrument.name());
+    members.str("kind", instrument.kind().as_str());
+    members.str("level", instrument.level().as_str());
+    match instrument.unit() {
+        Some(unit) => members.str("unit", unit.as_str()),
+        None => members.raw("unit", "null"),
+    }
+    members.raw("enabled", bool_json(instrument.is_enabled()));
+    match instrument.value() {
+        Some(InstrumentValue::Counter(count)) => members.raw("value", &count.to_string()),
+        Some(InstrumentValue::Gauge(value)) => members.float("value", value),
+        Some(InstrumentValue::Histogram { count, sum }) => {
+            let mut histogram = Members::default();
+            histogram.raw("count", &count.to_string());
+            histogram.float("sum", sum);
+            members.raw("value", &format!("{{{}}}", histogram.as_str()));
+        }
+        None => members.raw("value", "null"),
+    }
+    format!("{{{}}}", members.as_str())
 }
 
 #[cfg(test)]

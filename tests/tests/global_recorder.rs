@@ -137,3 +137,42 @@ fn a_local_recorder_takes_over_for_its_scope_only() {
         "the global recorder sees the calls outside the local scope: {global:#?}"
     );
 }
+
+#[test]
+fn task_metrics_are_sampled_into_the_global_recorder() {
+    global();
+    for fail in [true, false] {
+        let outcome = alamos::spawn(
+            "global.task",
+            move || if fail { Err(Failure) } else { Ok(()) },
+        )
+        .join()
+        .unwrap();
+        assert_eq!(outcome.is_err(), fail);
+    }
+    // A recorder alamos cannot see being read is sampled once a second.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let (restarts, finished) = loop {
+        let metrics = snapshot();
+        let restarts = metrics.counter(
+            alamos::TASK_RESTARTS_TOTAL,
+            &[("experiment", "global.task")],
+        );
+        let finished = metrics.gauge(
+            alamos::TASKS,
+            &[("experiment", "global.task"), ("state", "finished")],
+        );
+        if restarts == 1 || std::time::Instant::now() > deadline {
+            break (restarts, finished);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(restarts, 1);
+    assert_eq!(finished, Some(1.0));
+    assert_eq!(
+        snapshot()
+            .description(alamos::TASK_RESTARTS_TOTAL)
+            .map(|(_, help)| help.is_empty()),
+        Some(false)
+    );
+}

@@ -260,8 +260,6 @@ fn read_head(reader: &mut impl BufRead) -> io::Result<Option<Vec<u8>>> {
 pub(crate) enum Status {
     Ok,
     BadRequest,
-    // For the admin routes.
-    #[allow(dead_code)]
     Unauthorized,
     NotFound,
     MethodNotAllowed,

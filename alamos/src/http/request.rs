@@ -25,7 +25,6 @@ pub(crate) struct Head {
 
 impl Head {
     /// The value of the header `name` (lower case), if present.
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -38,8 +37,6 @@ impl Head {
 #[derive(Debug)]
 pub(crate) struct Request<'a> {
     pub(crate) head: &'a Head,
-    // Read by the admin routes.
-    #[allow(dead_code)]
     pub(crate) body: &'a [u8],
 }
 

@@ -13,6 +13,17 @@ pub const CALLS_IN_FLIGHT: &str = "alamos_calls_in_flight";
 /// `metric` for an instrument).
 pub const LABEL_OVERFLOW_TOTAL: &str = "alamos_label_overflow_total";
 
+/// Gauge of tasks by `experiment` and `state` (`running`, `finished`,
+/// `failed`, `panicked`, `cancelled`): a task's runs in progress, or 1 for
+/// the state its latest run ended in.
+pub const TASKS: &str = "alamos_tasks";
+/// Counter of the times a task's key was started again, by `experiment`.
+pub const TASK_RESTARTS_TOTAL: &str = "alamos_task_restarts_total";
+
+pub(crate) const TASKS_HELP: &str = "Tasks by experiment and state: runs in progress (running), or 1 for the state the latest run ended in.";
+pub(crate) const TASK_RESTARTS_HELP: &str =
+    "Times a task was started again under the same experiment key.";
+
 /// The value every extra label takes in the overflow series.
 pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
 

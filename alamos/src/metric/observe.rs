@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use metrics::Gauge;
+use metrics::{Counter, Gauge};
 
 use crate::key::validate_key;
 use crate::level::Level;
@@ -32,10 +32,21 @@ struct Observed {
     labels: Vec<(&'static str, String)>,
     help: Option<&'static str>,
     unit: Option<Unit>,
+    kind: Kind,
+    /// Listed among its experiment's instruments (not alamos's own task
+    /// metrics).
+    listed: bool,
     sample: Sample,
-    /// The gauge of a facade recorder this value is sampled into, with that
+    /// The handle of a facade recorder this value is sampled into, with that
     /// recorder's address.
-    facade: Option<(usize, Gauge)>,
+    facade: Option<(usize, FacadeHandle)>,
+}
+
+/// Where a sampled value goes in a facade recorder.
+enum FacadeHandle {
+    Gauge(Gauge),
+    /// A counter whose total is sampled (`absolute`).
+    Counter(Counter),
 }
 
 struct Registry {
@@ -157,6 +168,8 @@ pub struct Observer {
     help: Option<&'static str>,
     unit: Option<Unit>,
     level: Level,
+    kind: Kind,
+    listed: bool,
 }
 
 impl Observer {
@@ -169,7 +182,23 @@ impl Observer {
             help: None,
             unit: None,
             level: Level::Prod,
+            kind: Kind::Gauge,
+            listed: true,
         }
+    }
+
+    /// Exports the sampled value as a counter's total rather than a gauge:
+    /// for a count alamos keeps itself (task restarts).
+    pub(crate) fn counter(mut self) -> Self {
+        self.kind = Kind::Counter;
+        self
+    }
+
+    /// Leaves the value out of its experiment's instruments
+    /// ([`crate::experiments`], the tree view): for alamos's own metrics.
+    pub(crate) fn unlisted(mut self) -> Self {
+        self.listed = false;
+        self
     }
 
     /// Adds the label `name = value`.
@@ -241,6 +270,8 @@ impl Observer {
             labels: self.labels,
             help: self.help,
             unit: self.unit,
+            kind: self.kind,
+            listed: self.listed,
             sample: Arc::new(sample),
             facade: None,
         });
@@ -287,6 +318,7 @@ pub(crate) struct Sampled {
     pub(crate) labels: Vec<(String, String)>,
     pub(crate) help: Option<&'static str>,
     pub(crate) unit: Option<Unit>,
+    pub(crate) kind: Kind,
     pub(crate) value: f64,
 }
 
@@ -312,6 +344,7 @@ pub(crate) fn sample() -> Vec<Sampled> {
                     labels,
                     help: observed.help,
                     unit: observed.unit,
+                    kind: observed.kind,
                     value: 0.0,
                 },
                 Arc::clone(&observed.sample),
@@ -360,25 +393,39 @@ pub(crate) fn sample_into_facade() {
             let Some(value) = values.iter().find(|value| value.id == observed.id) else {
                 continue;
             };
-            let gauge = match &observed.facade {
-                Some((at, gauge)) if *at == address => gauge,
+            let handle = match &observed.facade {
+                Some((at, handle)) if *at == address => handle,
                 _ => {
                     target.describe(&Description {
                         name: observed.name,
-                        kind: Kind::Gauge,
+                        kind: observed.kind,
                         help: observed.help.unwrap_or("Observed by alamos::observe."),
                         unit: observed.unit,
                     });
                     let mut labels = vec![("experiment", observed.gate.key.to_owned())];
                     labels.extend(observed.labels.iter().cloned());
-                    let gauge =
-                        recorder.register_gauge(&facade_key(observed.name, &labels), &metadata());
-                    &observed.facade.insert((address, gauge)).1
+                    let key = facade_key(observed.name, &labels);
+                    let handle = if observed.kind == Kind::Counter {
+                        FacadeHandle::Counter(recorder.register_counter(&key, &metadata()))
+                    } else {
+                        FacadeHandle::Gauge(recorder.register_gauge(&key, &metadata()))
+                    };
+                    &observed.facade.insert((address, handle)).1
                 }
             };
-            gauge.set(value.value);
+            match handle {
+                FacadeHandle::Gauge(gauge) => gauge.set(value.value),
+                FacadeHandle::Counter(counter) => counter.absolute(counter_value(value.value)),
+            }
         }
     });
+}
+
+/// A sampled counter total as the counter's integer.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+pub(crate) fn counter_value(value: f64) -> u64 {
+    // Saturating: NaN and negatives are 0.
+    value as u64
 }
 
 /// What is known of one registered value, without sampling it.
@@ -391,11 +438,12 @@ pub(crate) struct Registered {
     pub(crate) enabled: bool,
 }
 
-/// Every registered value.
+/// Every registered value listed among its experiment's instruments.
 pub(crate) fn registered() -> Vec<Registered> {
     registry()
         .observed
         .iter()
+        .filter(|observed| observed.listed)
         .map(|observed| Registered {
             key: observed.gate.key,
             name: observed.name,

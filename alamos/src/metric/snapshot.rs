@@ -182,24 +182,29 @@ pub(crate) fn take(store: &Store) -> Snapshot {
     Snapshot { families }
 }
 
-/// Samples the observed values into gauge families.
+/// Samples the observed values into gauge (or counter) families.
 fn add_observed(families: &mut BTreeMap<Arc<str>, FamilySnapshot>) {
     for sampled in observe::sample() {
         let name: Arc<str> = sampled.name.into();
         let family = families.entry(Arc::clone(&name)).or_insert_with(|| {
             FamilySnapshot::new(
                 name,
-                Kind::Gauge,
+                sampled.kind,
                 sampled.help.map(Arc::from),
                 sampled.unit,
                 Arc::new([]),
             )
         });
         // A name taken by a metric of another kind keeps it.
-        if family.kind == Kind::Gauge {
+        if family.kind == sampled.kind {
+            let value = if sampled.kind == Kind::Counter {
+                Value::Counter(observe::counter_value(sampled.value))
+            } else {
+                Value::Gauge(sampled.value)
+            };
             family.series.push(SeriesSnapshot {
                 labels: sampled.labels.into(),
-                value: Value::Gauge(sampled.value),
+                value,
             });
         }
     }

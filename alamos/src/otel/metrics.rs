@@ -36,6 +36,7 @@
 //! more and waits at most the timeout for it.
 
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -70,7 +71,8 @@ pub(crate) struct PushConfig {
 #[derive(Debug)]
 pub(crate) struct Pusher {
     stop: Option<Sender<()>>,
-    done: Receiver<()>,
+    // In a mutex so that the guard holding the pusher stays `Sync`.
+    done: Mutex<Receiver<()>>,
     thread: Option<JoinHandle<()>>,
     timeout: Duration,
 }
@@ -115,7 +117,7 @@ impl Pusher {
             })?;
         Ok(Pusher {
             stop: Some(stop),
-            done,
+            done: Mutex::new(done),
             thread: Some(thread),
             timeout,
         })
@@ -127,10 +129,8 @@ impl Drop for Pusher {
         drop(self.stop.take());
         // The last push takes at most the timeout; past that (and a margin)
         // the thread is left to finish on its own rather than hold up exit.
-        match self
-            .done
-            .recv_timeout(self.timeout + Duration::from_secs(1))
-        {
+        let done = self.done.get_mut().unwrap_or_else(PoisonError::into_inner);
+        match done.recv_timeout(self.timeout + Duration::from_secs(1)) {
             Ok(()) | Err(RecvTimeoutError::Disconnected) => {
                 if let Some(thread) = self.thread.take() {
                     let _ = thread.join();

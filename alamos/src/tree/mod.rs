@@ -109,27 +109,132 @@ impl Tree {
 
     /// Replaces every directive with those of `spec` and returns what was skipped.
     fn replace_directives(&mut self, spec: &str) -> Vec<DirectiveError> {
+        let (directives, rejected) = self.check(spec);
+        self.directives = directives;
+        self.refresh();
+        rejected
+            .into_iter()
+            .map(|rejected| rejected.error)
+            .collect()
+    }
+
+    /// The well-formed directives of `spec`, and every directive that is
+    /// malformed or names no known experiment, sorted by position.
+    fn check(&self, spec: &str) -> (Vec<Directive>, Vec<Rejected>) {
         let parsed = parse_directives(spec);
-        let mut errors = parsed.errors;
+        let mut rejected: Vec<Rejected> = parsed
+            .errors
+            .into_iter()
+            .map(|error| Rejected {
+                error,
+                nearest: Vec::new(),
+            })
+            .collect();
         for (position, directive) in spec.split(',').enumerate() {
             let Some((key, _)) = directive.split_once('=') else {
                 continue;
             };
             let key = key.trim();
-            let malformed = errors.iter().any(|error| error.position == position + 1);
+            let malformed = rejected
+                .iter()
+                .any(|rejected| rejected.error.position == position + 1);
             if !malformed && !self.nodes.contains(key) {
-                errors.push(DirectiveError {
-                    position: position + 1,
-                    text: directive.trim().to_owned(),
-                    reason: UnknownExperiment::new(key, &self.nodes).to_string(),
+                let unknown = UnknownExperiment::new(key, &self.nodes);
+                rejected.push(Rejected {
+                    error: DirectiveError {
+                        position: position + 1,
+                        text: directive.trim().to_owned(),
+                        reason: unknown.to_string(),
+                    },
+                    nearest: unknown.nearest,
                 });
             }
         }
-        errors.sort_by_key(|error| error.position);
-        self.directives = parsed.directives;
-        self.refresh();
-        errors
+        rejected.sort_by_key(|rejected| rejected.error.position);
+        // A directive naming no experiment is still kept by `set_directives`:
+        // a key registered later (an observed value, a task) obeys it.
+        (parsed.directives, rejected)
     }
+
+    #[cfg(feature = "runtime")]
+    /// The directives in force, as an `ALAMOS_LEVEL` string: the root's
+    /// first (as a bare level), then by key; `prod` when there are none.
+    fn spec(&self) -> String {
+        let mut directives: Vec<&Directive> = self.directives.iter().collect();
+        directives.sort_by(|a, b| a.key.cmp(&b.key));
+        let spec: Vec<String> = directives
+            .into_iter()
+            .map(|directive| {
+                if directive.key.is_empty() {
+                    directive.filter.as_str().to_owned()
+                } else {
+                    format!("{}={}", directive.key, directive.filter.as_str())
+                }
+            })
+            .collect();
+        if spec.is_empty() {
+            LevelFilter::default().as_str().to_owned()
+        } else {
+            spec.join(",")
+        }
+    }
+}
+
+/// A directive refused by [`replace_all`]: why, and for a key naming no
+/// experiment, the nearest known keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Rejected {
+    pub(crate) error: DirectiveError,
+    #[cfg_attr(not(feature = "runtime"), allow(dead_code))]
+    pub(crate) nearest: Vec<&'static str>,
+}
+
+#[cfg(feature = "runtime")]
+/// A change of every threshold: the directives before and after, each as
+/// [`spec`] writes them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Change {
+    pub(crate) old: String,
+    pub(crate) new: String,
+}
+
+#[cfg(feature = "runtime")]
+/// Replaces every threshold with the directives of `spec`, all or nothing:
+/// if any directive is malformed or names no known experiment, nothing
+/// changes and every such directive is returned.
+pub(crate) fn replace_all(spec: &str) -> Result<Change, Vec<Rejected>> {
+    let mut tree = tree();
+    let (directives, rejected) = tree.check(spec);
+    if !rejected.is_empty() {
+        return Err(rejected);
+    }
+    let old = tree.spec();
+    tree.directives = directives;
+    tree.refresh();
+    Ok(Change {
+        old,
+        new: tree.spec(),
+    })
+}
+
+#[cfg(feature = "runtime")]
+/// The directives in force as an `ALAMOS_LEVEL` string that sets the same
+/// thresholds: the root's level first, then `key=level` by key (`prod` when
+/// no directive is set).
+pub(crate) fn spec() -> String {
+    tree().spec()
+}
+
+#[cfg(feature = "runtime")]
+/// The directives in force and the threshold of every node, read at once.
+pub(crate) fn thresholds() -> (String, Vec<(&'static str, LevelFilter)>) {
+    let tree = tree();
+    let thresholds = tree
+        .nodes
+        .iter()
+        .map(|&node| (node, tree.threshold(node)))
+        .collect();
+    (tree.spec(), thresholds)
 }
 
 /// The threshold the directives give `key`: the longest covering key wins.
@@ -402,6 +507,43 @@ mod tests {
             threshold_for(&directives("api=debug"), "storage"),
             Level::Prod
         );
+    }
+
+    fn tree_of(nodes: &[&'static str], spec: &str) -> Tree {
+        Tree {
+            gates: Vec::new(),
+            named: BTreeMap::new(),
+            nodes: nodes.iter().copied().chain([ROOT]).collect(),
+            directives: directives(spec),
+        }
+    }
+
+    #[test]
+    fn check_reports_malformed_and_unknown_directives_in_order() {
+        let tree = tree_of(&["storage", "storage.cesium", "distribution"], "");
+        let (kept, rejected) =
+            tree.check("prod,storage.cesum=debug,distribution=loud,storage=bench");
+        assert_eq!(kept, directives("prod,storage.cesum=debug,storage=bench"));
+        let positions: Vec<_> = rejected.iter().map(|r| r.error.position).collect();
+        assert_eq!(positions, [2, 3]);
+        assert_eq!(rejected[0].nearest[0], "storage.cesium");
+        assert!(rejected[0]
+            .error
+            .reason
+            .starts_with("no experiment is named"));
+        assert!(rejected[1].nearest.is_empty(), "a malformed one has none");
+        let (_, none) = tree.check("warn,storage=off");
+        assert_eq!(none, []);
+    }
+
+    #[test]
+    #[cfg(feature = "runtime")]
+    fn spec_is_canonical_and_parses_back() {
+        let tree = tree_of(&["a", "b"], "b=off,a=debug,warn");
+        assert_eq!(tree.spec(), "warn,a=debug,b=off");
+        assert_eq!(parse_directives(&tree.spec()).errors, []);
+        assert_eq!(tree_of(&[], "").spec(), "prod");
+        assert_eq!(tree_of(&["a"], "a=bench").spec(), "a=bench");
     }
 
     #[test]

@@ -6,10 +6,21 @@
 //! write at once; some writes fail, one request panics and is caught, and some
 //! streaming requests time out and are cancelled.
 //!
+//! Background tasks run as alamos tasks: cesium's compaction loop (a
+//! thread), the gossip loop (a future on a small executor), the heartbeats,
+//! and a peer sync that fails every second and is restarted by its
+//! supervisor. Each layer attaches its configuration as a report; the API's
+//! secrets are `Redacted` or `#[serde(skip)]`.
+//!
 //! ```text
 //! cargo run -p alamos-examples --bin frame_writer                   # 5 s, metrics on 127.0.0.1:9464
 //! ALAMOS_LEVEL=prod,distribution=debug cargo run -p alamos-examples --bin frame_writer -- --seconds 30
 //! curl -s 127.0.0.1:9464/metrics | grep alamos_calls_total
+//!
+//! ALAMOS_ADMIN_TOKEN=change-me-to-something-long cargo run -p alamos-examples --bin frame_writer -- --seconds 300
+//! curl -s -H 'Authorization: Bearer change-me-to-something-long' 127.0.0.1:9464/alamos/tree
+//! curl -s -X PUT -H 'Authorization: Bearer change-me-to-something-long' \
+//!     --data 'prod,distribution=bench' 127.0.0.1:9464/alamos/levels
 //! ```
 //!
 //! Built with `--features otel` and `OTEL_EXPORTER_OTLP_ENDPOINT` set, it
@@ -28,7 +39,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, Wake, Waker};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -48,6 +59,91 @@ impl Frame {
         self.samples * self.channels.len() * 8
     }
 }
+
+// ---------------------------------------------------------- configuration --
+
+/// Cesium's configuration, reported under `storage`.
+#[derive(Debug, serde::Serialize)]
+struct StorageConfig {
+    engine: &'static str,
+    nodes: u32,
+    data_dir: String,
+    fsync: bool,
+    compaction_interval_ms: u64,
+}
+
+/// The distribution layer's configuration, reported under `distribution`.
+#[derive(Debug, serde::Serialize)]
+struct DistributionConfig {
+    nodes: u32,
+    peers: Vec<String>,
+    gossip_interval_ms: u64,
+    peer_sync_fails_after_ms: u64,
+}
+
+/// The API's configuration, reported under `api`: its secrets never leave
+/// the process.
+#[derive(Debug, serde::Serialize)]
+struct ApiConfig {
+    listen: &'static str,
+    max_batch_frames: usize,
+    /// Serialized as `"<redacted>"`.
+    auth_secret: alamos::Redacted<String>,
+    /// Not serialized at all.
+    #[serde(skip)]
+    #[allow(dead_code)]
+    session_key: String,
+}
+
+/// Each layer's configuration, attached to its experiment.
+fn report_configuration() {
+    // A stand-in for a secret from the environment or a vault; tests set a
+    // canary here and check it appears in no output.
+    let secret =
+        std::env::var("FRAME_WRITER_API_SECRET").unwrap_or_else(|_| "not-a-real-secret".to_owned());
+    let reports = [
+        alamos::report(
+            "storage",
+            &StorageConfig {
+                engine: "cesium",
+                nodes: NODES,
+                data_dir: "/var/lib/synnax/cesium".to_owned(),
+                fsync: true,
+                compaction_interval_ms: COMPACTION_INTERVAL_MS,
+            },
+        ),
+        alamos::report(
+            "distribution",
+            &DistributionConfig {
+                nodes: NODES,
+                peers: (0..NODES).map(|node| format!("node-{node}:9090")).collect(),
+                gossip_interval_ms: GOSSIP_INTERVAL_MS,
+                peer_sync_fails_after_ms: PEER_SYNC_LIFETIME_MS,
+            },
+        ),
+        alamos::report(
+            "api",
+            &ApiConfig {
+                listen: "127.0.0.1:9090",
+                max_batch_frames: 4,
+                auth_secret: alamos::Redacted::new(secret.clone()),
+                session_key: secret,
+            },
+        ),
+    ];
+    for result in reports {
+        if let Err(err) = result {
+            eprintln!("frame_writer: {err}");
+        }
+    }
+}
+
+const COMPACTION_INTERVAL_MS: u64 = 250;
+const GOSSIP_INTERVAL_MS: u64 = 200;
+const PEER_SYNC_LIFETIME_MS: u64 = 1000;
+const COMPACTION_INTERVAL: Duration = Duration::from_millis(COMPACTION_INTERVAL_MS);
+const GOSSIP_INTERVAL: Duration = Duration::from_millis(GOSSIP_INTERVAL_MS);
+const PEER_SYNC_LIFETIME: Duration = Duration::from_millis(PEER_SYNC_LIFETIME_MS);
 
 #[derive(Debug)]
 enum StorageError {
@@ -120,6 +216,17 @@ impl Cesium {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         files.get(&channel).copied().unwrap_or(0)
+    }
+
+    /// Merges small channel files; called by the compaction loop.
+    #[alamos::level(debug)]
+    fn compact(&self) -> usize {
+        let files = self
+            .files
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        alamos::debug!(node = self.node, files = files.len(), "compacted");
+        files.len()
     }
 
     #[alamos::skip]
@@ -268,8 +375,15 @@ fn main() {
     let guard = alamos::init();
     if let Some(addr) = guard.prometheus_addr() {
         eprintln!("frame_writer: metrics on http://{addr}/metrics for {seconds} s");
+        if std::env::var_os(alamos::ADMIN_TOKEN_ENV).is_some() {
+            eprintln!(
+                "frame_writer: admin endpoint on http://{addr}/alamos/tree (bearer token from {})",
+                alamos::ADMIN_TOKEN_ENV
+            );
+        }
         publish_addr(addr);
     }
+    report_configuration();
 
     let cluster = Arc::new(Cluster {
         storage: (0..NODES).map(Cesium::new).collect(),
@@ -295,12 +409,26 @@ fn main() {
         let (api, stop) = (Arc::clone(&api), Arc::clone(&stop));
         threads.push(thread::spawn(move || client(node, &api, &stop)));
     }
-    threads.push(thread::spawn({
+    threads.push(alamos::spawn("distribution.heartbeat_loop", {
         let (cluster, stop) = (Arc::clone(&cluster), Arc::clone(&stop));
         move || background(&cluster, &stop)
     }));
+    threads.push(alamos::spawn("storage.cesium.compaction", {
+        let (cluster, stop) = (Arc::clone(&cluster), Arc::clone(&stop));
+        move || compaction(&cluster, &stop)
+    }));
+    // The gossip loop is a future: wrapped as a task here, run by whatever
+    // executor the program uses (a tiny one below; `tokio::spawn` alike).
+    let gossip = alamos::task("distribution.gossip", gossip(Arc::clone(&stop)));
+    threads.push(thread::spawn(move || block_on(gossip)));
+    threads.push(thread::spawn({
+        let stop = Arc::clone(&stop);
+        move || supervise_peer_sync(&stop)
+    }));
 
-    while Instant::now() < deadline {
+    // A test that drives this program ends it early by creating this file.
+    let stop_file = std::env::var_os("FRAME_WRITER_STOP_FILE").map(std::path::PathBuf::from);
+    while Instant::now() < deadline && !stop_file.as_ref().is_some_and(|path| path.exists()) {
         thread::sleep(Duration::from_millis(50));
     }
     stop.store(true, Ordering::Relaxed);
@@ -353,6 +481,59 @@ fn background(cluster: &Cluster, stop: &AtomicBool) {
     while !stop.load(Ordering::Relaxed) {
         for node in 0..NODES {
             cluster.heartbeat(node);
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Cesium's compaction loop: a long-running task on its own thread.
+fn compaction(cluster: &Cluster, stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        for storage in &cluster.storage {
+            storage.compact();
+        }
+        thread::sleep(COMPACTION_INTERVAL);
+    }
+}
+
+/// Gossip with the other nodes, as a future: one round per interval.
+async fn gossip(stop: Arc<AtomicBool>) {
+    let mut round = 0_u64;
+    while !stop.load(Ordering::Relaxed) {
+        round += 1;
+        alamos::bench!(round, "gossip round");
+        Sleep::new(GOSSIP_INTERVAL).await;
+    }
+}
+
+#[derive(Debug)]
+struct PeerUnreachable(u32);
+
+/// Keeps the peer sync running: it loses its peer after a while, fails,
+/// and is started again (a restart of the task `distribution.peer_sync`).
+fn supervise_peer_sync(stop: &Arc<AtomicBool>) {
+    let mut attempt = 0_u32;
+    while !stop.load(Ordering::Relaxed) {
+        attempt += 1;
+        let sync = alamos::spawn("distribution.peer_sync", {
+            let stop = Arc::clone(stop);
+            move || -> Result<(), PeerUnreachable> {
+                let started = Instant::now();
+                while !stop.load(Ordering::Relaxed) {
+                    if started.elapsed() >= PEER_SYNC_LIFETIME {
+                        return Err(PeerUnreachable(attempt % NODES));
+                    }
+                    thread::sleep(Duration::from_millis(20));
+                }
+                Ok(())
+            }
+        });
+        match sync.join() {
+            Ok(Err(PeerUnreachable(node))) => {
+                alamos::warn!(node, attempt, "peer sync lost its peer; restarting");
+            }
+            Ok(Ok(())) => {}
+            Err(_) => alamos::error!(attempt, "peer sync panicked; restarting"),
         }
         thread::sleep(Duration::from_millis(100));
     }
@@ -420,11 +601,66 @@ impl Future for Tick {
     }
 }
 
+/// A timer future: ready once `duration` has passed, woken by a helper
+/// thread (enough for an example; real programs have an executor's timers).
+struct Sleep {
+    deadline: Instant,
+    armed: bool,
+}
+
+impl Sleep {
+    fn new(duration: Duration) -> Self {
+        Sleep {
+            deadline: Instant::now() + duration,
+            armed: false,
+        }
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let now = Instant::now();
+        if now >= self.deadline {
+            return Poll::Ready(());
+        }
+        if !self.armed {
+            self.armed = true;
+            let (waker, wait) = (cx.waker().clone(), self.deadline - now);
+            thread::spawn(move || {
+                thread::sleep(wait);
+                waker.wake();
+            });
+        }
+        Poll::Pending
+    }
+}
+
+/// Runs a future to completion on this thread, parking between polls.
+fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        thread::park();
+    }
+}
+
 /// Polls `future` at most `budget` times; drops it (cancelling it) if it is
 /// still pending then.
 fn block_on_with_budget<F: Future>(future: F, budget: u32) -> Option<F::Output> {
     struct Noop;
-    impl std::task::Wake for Noop {
+    impl Wake for Noop {
         fn wake(self: Arc<Self>) {}
     }
     let waker = Waker::from(Arc::new(Noop));
