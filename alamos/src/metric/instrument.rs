@@ -115,8 +115,14 @@ impl InstrumentCallsite {
         }
     }
 
+    // The four updates are `cold` and out of line: the macro evaluates the
+    // value in the caller, then calls one of them, so a disabled instrument
+    // is a load and a not-taken branch with no prologue, and an enabled one
+    // pays a call (BENCHMARKS.md, `overhead/alamos_counter_disabled`).
+
     /// `counter!`: adds `delta`.
-    #[inline]
+    #[cold]
+    #[inline(never)]
     pub fn increment(&'static self, delta: u64, labels: &[&dyn Display]) {
         self.update(labels, |handle| match handle {
             InstrumentHandle::Store(series, store) => series.increment(store, delta),
@@ -126,7 +132,8 @@ impl InstrumentCallsite {
     }
 
     /// `gauge!(name, value)`: sets the gauge.
-    #[inline]
+    #[cold]
+    #[inline(never)]
     pub fn set(&'static self, value: f64, labels: &[&dyn Display]) {
         self.update(labels, |handle| match handle {
             InstrumentHandle::Store(series, _) => series.set(value),
@@ -136,7 +143,8 @@ impl InstrumentCallsite {
     }
 
     /// `gauge!(name, += delta)` (or `-=`, a negative `delta`).
-    #[inline]
+    #[cold]
+    #[inline(never)]
     pub fn add(&'static self, delta: f64, labels: &[&dyn Display]) {
         self.update(labels, |handle| match handle {
             InstrumentHandle::Store(series, _) => series.add(delta),
@@ -147,7 +155,8 @@ impl InstrumentCallsite {
     }
 
     /// `histogram!`: records one observation.
-    #[inline]
+    #[cold]
+    #[inline(never)]
     pub fn record(&'static self, value: f64, labels: &[&dyn Display]) {
         self.update(labels, |handle| match handle {
             InstrumentHandle::Store(series, store) => {
