@@ -107,6 +107,7 @@ mod otel;
 #[cfg(feature = "runtime")]
 mod prometheus;
 mod propagate;
+#[cfg(feature = "reports")]
 mod report;
 mod strip;
 mod task;
@@ -119,38 +120,27 @@ pub mod __private;
 
 pub use alamos_macros::{counter, experiment, gauge, histogram, level, skip};
 
+// The surface DESIGN.md names, and what its functions return or take.
+pub use crate::directive::DirectiveError;
 #[cfg(feature = "runtime")]
-pub use crate::admin::ADMIN_TOKEN_ENV;
-pub use crate::directive::{parse_directives, Directive, DirectiveError, Directives};
-#[cfg(feature = "runtime")]
-pub use crate::init::{
-    init, Builder, Guard, InitError, LogFormat, LOG_FORMAT_ENV, PROMETHEUS_ADDR_ENV,
-};
+pub use crate::init::{init, Builder, Guard, InitError, LogFormat};
 pub use crate::inventory::{experiments, Experiment, Instrument, InstrumentValue, MetricKind};
 pub use crate::key::{validate_key, KeyError, ROOT};
 pub use crate::level::{Level, LevelFilter, ParseLevelError};
 #[cfg(feature = "runtime")]
-pub use crate::logs::{SpanEvents, LOG_SPANS_ENV};
-pub use crate::metric::name::{
-    Unit, CALLS_IN_FLIGHT, CALLS_TOTAL, CALL_DURATION_SECONDS, LABEL_OVERFLOW_TOTAL,
-    OVERFLOW_LABEL_VALUE, TASKS, TASK_RESTARTS_TOTAL,
-};
+pub use crate::logs::SpanEvents;
+pub use crate::metric::name::Unit;
 pub use crate::metric::observe::{observe, Observer, Watch};
 pub use crate::metric::outcome::Outcome;
-pub use crate::metric::sink::{set_max_label_sets, DEFAULT_MAX_LABEL_SETS};
+pub use crate::metric::sink::set_max_label_sets;
 #[cfg(feature = "otel")]
 pub use crate::otel::{ExportReport, OtelConfig, OtelError, OtelGuard, OtelLayer};
-pub use crate::propagate::{
-    depropagate, propagate, with_parent, Baggage, BaggageError, Carrier, EnteredContext,
-    InvalidBaggageKey, RemoteContext, TraceParent, TraceParentError, TraceState, TraceStateError,
-    WithRemoteContext,
-};
+pub use crate::propagate::{depropagate, propagate, with_parent, Carrier, RemoteContext};
+#[cfg(feature = "reports")]
 pub use crate::report::{report, report_at, reports, Redacted, ReportError};
 pub use crate::strip::STATIC_MAX_LEVEL;
 pub use crate::task::{spawn, task, tasks, TaskFuture, TaskInfo, TaskOutput, TaskState};
-pub use crate::tree::{
-    set_directives, set_level, threshold, SetLevelError, UnknownExperiment, LEVEL_ENV,
-};
+pub use crate::tree::{set_directives, set_level, threshold, SetLevelError, UnknownExperiment};
 pub use crate::view::{tree, TreeView};
 
 /// Histogram bucket presets for `histogram!` and [`Builder`].
@@ -158,6 +148,52 @@ pub mod buckets {
     pub use crate::metric::buckets::{BYTES, COUNTS, DURATIONS};
 }
 
-/// The default buckets of `alamos_call_duration_seconds`.
-#[deprecated(note = "use `alamos::buckets::DURATIONS`")]
-pub const DEFAULT_DURATION_BUCKETS: &[f64] = buckets::DURATIONS;
+/// The names of the metrics alamos exports itself, and the label value of
+/// overflow series.
+pub mod names {
+    pub use crate::metric::name::{
+        CALLS_IN_FLIGHT, CALLS_TOTAL, CALL_DURATION_SECONDS, LABEL_OVERFLOW_TOTAL,
+        OVERFLOW_LABEL_VALUE, TASKS, TASK_RESTARTS_TOTAL,
+    };
+    pub use crate::metric::sink::DEFAULT_MAX_LABEL_SETS;
+}
+
+/// The environment variables alamos reads.
+pub mod env {
+    #[cfg(feature = "runtime")]
+    pub use crate::admin::ADMIN_TOKEN_ENV as ADMIN_TOKEN;
+    #[cfg(feature = "runtime")]
+    pub use crate::init::{LOG_FORMAT_ENV as LOG_FORMAT, PROMETHEUS_ADDR_ENV as PROMETHEUS_ADDR};
+    #[cfg(feature = "runtime")]
+    pub use crate::logs::LOG_SPANS_ENV as LOG_SPANS;
+    pub use crate::tree::LEVEL_ENV as LEVEL;
+}
+
+/// W3C trace context: what [`propagate`] writes and [`depropagate`] reads,
+/// and the types [`RemoteContext`]'s methods return.
+pub mod context {
+    pub use crate::propagate::{
+        Baggage, BaggageError, EnteredContext, InvalidBaggageKey, TraceParent, TraceParentError,
+        TraceState, TraceStateError, WithRemoteContext,
+    };
+}
+
+// Earlier spellings, kept so code written against them still builds; the
+// modules above are where these live now.
+#[doc(hidden)]
+#[cfg(feature = "runtime")]
+pub use crate::admin::ADMIN_TOKEN_ENV;
+#[doc(hidden)]
+pub use crate::context::*;
+#[doc(hidden)]
+pub use crate::directive::{parse_directives, Directive, Directives};
+#[doc(hidden)]
+#[cfg(feature = "runtime")]
+pub use crate::init::{LOG_FORMAT_ENV, PROMETHEUS_ADDR_ENV};
+#[doc(hidden)]
+#[cfg(feature = "runtime")]
+pub use crate::logs::LOG_SPANS_ENV;
+#[doc(hidden)]
+pub use crate::names::*;
+#[doc(hidden)]
+pub use crate::tree::LEVEL_ENV;

@@ -247,7 +247,7 @@ impl RemoteContext {
     ///
     /// Guards nest; dropping one restores what was current before it.
     pub fn enter(self) -> EnteredContext {
-        Scope::new(self).enter()
+        ContextScope::new(self).enter()
     }
 
     /// Runs `f` with this context entered.
@@ -276,7 +276,7 @@ impl RemoteContext {
     /// ```
     pub fn instrument<F: Future>(self, future: F) -> WithRemoteContext<F> {
         WithRemoteContext {
-            scope: Scope::new(self),
+            scope: ContextScope::new(self),
             future,
         }
     }
@@ -451,18 +451,18 @@ fn excerpt(value: &str) -> &str {
 
 /// What entering a [`RemoteContext`] makes current, prepared once.
 #[derive(Clone, Debug)]
-struct Scope {
+struct ContextScope {
     #[cfg(feature = "otel")]
     otel: opentelemetry::Context,
     #[cfg(not(feature = "otel"))]
     context: std::sync::Arc<RemoteContext>,
 }
 
-impl Scope {
+impl ContextScope {
     // Without `otel` the context is kept; with it, only what it converts to.
     #[cfg_attr(feature = "otel", allow(clippy::needless_pass_by_value))]
     fn new(context: RemoteContext) -> Self {
-        Scope {
+        ContextScope {
             #[cfg(feature = "otel")]
             otel: context.to_otel_context(),
             #[cfg(not(feature = "otel"))]
@@ -511,7 +511,7 @@ pin_project_lite::pin_project! {
     /// [`RemoteContext::instrument`].
     #[must_use = "futures do nothing unless polled"]
     pub struct WithRemoteContext<F> {
-        scope: Scope,
+        scope: ContextScope,
         #[pin]
         future: F,
     }

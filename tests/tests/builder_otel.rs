@@ -41,8 +41,8 @@ fn the_builder_exports_spans_and_the_guard_flushes_them() {
         .span_events(alamos::SpanEvents::None)
         .otel(
             alamos::OtelConfig::new()
-                .with_endpoint(receiver.endpoint())
-                .with_service_name("builder-otel"),
+                .endpoint(receiver.endpoint())
+                .service_name("builder-otel"),
         )
         .install()
         .expect("installs");

@@ -63,10 +63,10 @@ fn exemplars_name_spans_the_receiver_gets() {
         .prometheus_addr(SocketAddr::from(([127, 0, 0, 1], 0)))
         .otel(
             alamos::OtelConfig::new()
-                .with_endpoint(receiver.endpoint())
-                .with_service_name("exemplars-otel")
-                .with_metrics(false)
-                .with_logs(false),
+                .endpoint(receiver.endpoint())
+                .service_name("exemplars-otel")
+                .metrics(false)
+                .logs(false),
         )
         .install()
         .expect("installs");

@@ -8,6 +8,7 @@
 //! stops compiling (`tests/default_features` pins this). So alamos writes
 //! its JSON itself, escaping strings as RFC 8259 requires.
 
+#[cfg(feature = "reports")]
 pub(crate) mod ser;
 
 use std::fmt;

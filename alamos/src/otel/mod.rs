@@ -276,7 +276,7 @@ impl OtelConfig {
     /// traces go to `<url>/v1/traces`, metrics to `<url>/v1/metrics` and
     /// log records to `<url>/v1/logs`.
     #[must_use]
-    pub fn with_endpoint(mut self, url: impl AsRef<str>) -> Self {
+    pub fn endpoint(mut self, url: impl AsRef<str>) -> Self {
         let url = url.as_ref();
         self.traces_endpoint = signal_url(url, TRACES_PATH);
         self.metrics_endpoint = signal_url(url, METRICS_PATH);
@@ -287,7 +287,7 @@ impl OtelConfig {
     /// Sets the full URL metrics are posted to, as
     /// `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` does.
     #[must_use]
-    pub fn with_metrics_endpoint(mut self, url: impl Into<String>) -> Self {
+    pub fn metrics_endpoint(mut self, url: impl Into<String>) -> Self {
         self.metrics_endpoint = url.into();
         self
     }
@@ -295,7 +295,7 @@ impl OtelConfig {
     /// Sets the full URL log records are posted to, as
     /// `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` does.
     #[must_use]
-    pub fn with_logs_endpoint(mut self, url: impl Into<String>) -> Self {
+    pub fn logs_endpoint(mut self, url: impl Into<String>) -> Self {
         self.logs_endpoint = url.into();
         self
     }
@@ -304,7 +304,7 @@ impl OtelConfig {
     /// `OTEL_METRIC_EXPORT_INTERVAL`); they are pushed once more when the
     /// guard is dropped.
     #[must_use]
-    pub fn with_metric_export_interval(mut self, interval: Duration) -> Self {
+    pub fn metric_export_interval(mut self, interval: Duration) -> Self {
         self.metric_interval = interval.max(Duration::from_millis(1));
         self
     }
@@ -312,14 +312,14 @@ impl OtelConfig {
     /// Whether metrics are pushed over OTLP (default: yes; alamos's
     /// recorder must be installed for there to be any).
     #[must_use]
-    pub fn with_metrics(mut self, export: bool) -> Self {
+    pub fn metrics(mut self, export: bool) -> Self {
         self.metrics = export;
         self
     }
 
     /// Whether log events are exported as OTLP log records (default: yes).
     #[must_use]
-    pub fn with_logs(mut self, export: bool) -> Self {
+    pub fn logs(mut self, export: bool) -> Self {
         self.logs = export;
         self
     }
@@ -327,14 +327,14 @@ impl OtelConfig {
     /// Sets the full URL traces are posted to, as
     /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` does.
     #[must_use]
-    pub fn with_traces_endpoint(mut self, url: impl Into<String>) -> Self {
+    pub fn traces_endpoint(mut self, url: impl Into<String>) -> Self {
         self.traces_endpoint = url.into();
         self
     }
 
     /// Sets `service.name`.
     #[must_use]
-    pub fn with_service_name(mut self, name: impl Into<String>) -> Self {
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
         self.service_name = Some(name.into());
         self
     }
@@ -342,11 +342,7 @@ impl OtelConfig {
     /// Adds a resource attribute, replacing one with the same key.
     /// `service.name` sets the service name.
     #[must_use]
-    pub fn with_resource_attribute(
-        mut self,
-        key: impl Into<String>,
-        value: impl Into<String>,
-    ) -> Self {
+    pub fn resource_attribute(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         let (key, value) = (key.into(), value.into());
         if key == "service.name" {
             self.service_name = Some(value);
@@ -359,14 +355,14 @@ impl OtelConfig {
 
     /// Adds an HTTP header to every export request (an API key, say).
     #[must_use]
-    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
     }
 
     /// How long one export request may take (the exporter's default: 10 s).
     #[must_use]
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+    pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
     }
@@ -375,7 +371,7 @@ impl OtelConfig {
     /// Spans finished while the queue is full are dropped, and counted as
     /// lost in the [`ExportReport`].
     #[must_use]
-    pub fn with_max_queue_size(mut self, spans: usize) -> Self {
+    pub fn max_queue_size(mut self, spans: usize) -> Self {
         self.max_queue_size = Some(spans);
         self
     }
@@ -383,40 +379,127 @@ impl OtelConfig {
     /// How often the queue is exported (the default: every 5 s, or sooner
     /// when 512 spans wait).
     #[must_use]
-    pub fn with_scheduled_delay(mut self, delay: Duration) -> Self {
+    pub fn scheduled_delay(mut self, delay: Duration) -> Self {
         self.scheduled_delay = Some(delay);
         self
     }
 
     /// Turns export off (or back on): the layer then does nothing.
     #[must_use]
-    pub fn with_disabled(mut self, disabled: bool) -> Self {
+    pub fn disabled(mut self, disabled: bool) -> Self {
         self.disabled = disabled;
         self
     }
 
+    // The `with_` spellings of the setters, from before setters took the
+    // builder's bare names; kept so that code written against them builds.
+
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_endpoint(self, url: impl AsRef<str>) -> Self {
+        self.endpoint(url)
+    }
+
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_metrics_endpoint(self, url: impl Into<String>) -> Self {
+        self.metrics_endpoint(url)
+    }
+
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_logs_endpoint(self, url: impl Into<String>) -> Self {
+        self.logs_endpoint(url)
+    }
+
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_metric_export_interval(self, interval: Duration) -> Self {
+        self.metric_export_interval(interval)
+    }
+
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_metrics(self, export: bool) -> Self {
+        self.metrics(export)
+    }
+
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_logs(self, export: bool) -> Self {
+        self.logs(export)
+    }
+
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_traces_endpoint(self, url: impl Into<String>) -> Self {
+        self.traces_endpoint(url)
+    }
+
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_service_name(self, name: impl Into<String>) -> Self {
+        self.service_name(name)
+    }
+
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_resource_attribute(self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.resource_attribute(key, value)
+    }
+
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_header(self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.header(name, value)
+    }
+
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_timeout(self, timeout: Duration) -> Self {
+        self.timeout(timeout)
+    }
+
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_max_queue_size(self, spans: usize) -> Self {
+        self.max_queue_size(spans)
+    }
+
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_scheduled_delay(self, delay: Duration) -> Self {
+        self.scheduled_delay(delay)
+    }
+
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_disabled(self, disabled: bool) -> Self {
+        self.disabled(disabled)
+    }
+
     /// The URL traces are posted to.
-    pub fn traces_endpoint(&self) -> &str {
+    pub fn traces_url(&self) -> &str {
         &self.traces_endpoint
     }
 
     /// The URL metrics are posted to, if they are exported.
-    pub fn metrics_endpoint(&self) -> Option<&str> {
+    pub fn metrics_url(&self) -> Option<&str> {
         self.metrics.then_some(self.metrics_endpoint.as_str())
     }
 
     /// The URL log records are posted to, if they are exported.
-    pub fn logs_endpoint(&self) -> Option<&str> {
+    pub fn logs_url(&self) -> Option<&str> {
         self.logs.then_some(self.logs_endpoint.as_str())
     }
 
     /// How often metrics are pushed.
-    pub fn metric_export_interval(&self) -> Duration {
+    pub fn export_interval(&self) -> Duration {
         self.metric_interval
     }
 
     /// The `service.name` spans are exported under.
-    pub fn service_name(&self) -> String {
+    pub fn service(&self) -> String {
         self.resource_pairs()
             .into_iter()
             .next()
@@ -907,8 +990,8 @@ mod tests {
     fn defaults() {
         let config = OtelConfig::from_vars(vars(&[]));
         assert_eq!(config, OtelConfig::new());
-        assert_eq!(config.traces_endpoint(), "http://localhost:4318/v1/traces");
-        assert!(config.service_name().starts_with("unknown_service:"));
+        assert_eq!(config.traces_url(), "http://localhost:4318/v1/traces");
+        assert!(config.service().starts_with("unknown_service:"));
         assert!(!config.is_disabled());
         assert!(config.problems().is_empty());
     }
@@ -919,13 +1002,13 @@ mod tests {
             "OTEL_EXPORTER_OTLP_ENDPOINT",
             "http://127.0.0.1:14318/",
         )]));
-        assert_eq!(base.traces_endpoint(), "http://127.0.0.1:14318/v1/traces");
+        assert_eq!(base.traces_url(), "http://127.0.0.1:14318/v1/traces");
         let with_path = OtelConfig::from_vars(vars(&[(
             "OTEL_EXPORTER_OTLP_ENDPOINT",
             "http://collector:4318/otlp",
         )]));
         assert_eq!(
-            with_path.traces_endpoint(),
+            with_path.traces_url(),
             "http://collector:4318/otlp/v1/traces"
         );
         let signal = OtelConfig::from_vars(vars(&[
@@ -935,19 +1018,17 @@ mod tests {
                 "http://127.0.0.1:9/custom",
             ),
         ]));
-        assert_eq!(signal.traces_endpoint(), "http://127.0.0.1:9/custom");
+        assert_eq!(signal.traces_url(), "http://127.0.0.1:9/custom");
         let blank = OtelConfig::from_vars(vars(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "  ")]));
-        assert_eq!(blank.traces_endpoint(), "http://localhost:4318/v1/traces");
+        assert_eq!(blank.traces_url(), "http://localhost:4318/v1/traces");
         assert_eq!(
-            OtelConfig::new()
-                .with_endpoint("http://h:1")
-                .traces_endpoint(),
+            OtelConfig::new().with_endpoint("http://h:1").traces_url(),
             "http://h:1/v1/traces"
         );
         assert_eq!(
             OtelConfig::new()
                 .with_traces_endpoint("http://h:1/t")
-                .traces_endpoint(),
+                .traces_url(),
             "http://h:1/t"
         );
     }
@@ -982,7 +1063,7 @@ mod tests {
             ("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attrs"),
             ("OTEL_SERVICE_NAME", "from-name"),
         ]));
-        assert_eq!(named.service_name(), "from-name");
+        assert_eq!(named.service(), "from-name");
         let resource = named.resource();
         assert_eq!(
             resource
@@ -996,7 +1077,7 @@ mod tests {
             .with_resource_attribute("k", "1")
             .with_resource_attribute("k", "2")
             .with_resource_attribute("service.name", "svc");
-        assert_eq!(set.service_name(), "svc");
+        assert_eq!(set.service(), "svc");
         assert_eq!(set.resource_attributes().collect::<Vec<_>>(), [("k", "2")]);
     }
 
@@ -1024,19 +1105,19 @@ mod tests {
         ]));
         assert!(config.problems().is_empty(), "{:?}", config.problems());
         assert_eq!(
-            config.metrics_endpoint(),
+            config.metrics_url(),
             Some("http://127.0.0.1:14318/v1/metrics")
         );
-        assert_eq!(config.logs_endpoint(), Some("http://logs:1/in"));
-        assert_eq!(config.metric_export_interval(), Duration::from_millis(250));
+        assert_eq!(config.logs_url(), Some("http://logs:1/in"));
+        assert_eq!(config.export_interval(), Duration::from_millis(250));
         assert_eq!(
             config.env_metric_headers,
             [("x-key".to_owned(), "a b".to_owned())]
         );
         let defaults = OtelConfig::from_vars(vars(&[]));
-        assert_eq!(defaults.metric_export_interval(), Duration::from_secs(60));
+        assert_eq!(defaults.export_interval(), Duration::from_secs(60));
         assert_eq!(
-            defaults.metrics_endpoint(),
+            defaults.metrics_url(),
             Some("http://localhost:4318/v1/metrics")
         );
 
@@ -1044,8 +1125,8 @@ mod tests {
             ("OTEL_METRICS_EXPORTER", "none"),
             ("OTEL_LOGS_EXPORTER", "NONE"),
         ]));
-        assert_eq!(off.metrics_endpoint(), None);
-        assert_eq!(off.logs_endpoint(), None);
+        assert_eq!(off.metrics_url(), None);
+        assert_eq!(off.logs_url(), None);
 
         let bad = OtelConfig::from_vars(vars(&[
             ("OTEL_METRIC_EXPORT_INTERVAL", "soon"),
@@ -1053,8 +1134,8 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_TIMEOUT", "-1"),
         ]));
         assert_eq!(bad.problems().len(), 3, "{:?}", bad.problems());
-        assert_eq!(bad.metric_export_interval(), Duration::from_secs(60));
-        assert!(bad.metrics_endpoint().is_some());
+        assert_eq!(bad.export_interval(), Duration::from_secs(60));
+        assert!(bad.metrics_url().is_some());
         let zero = OtelConfig::from_vars(vars(&[("OTEL_METRIC_EXPORT_INTERVAL", "0")]));
         assert_eq!(zero.problems().len(), 1);
     }

@@ -39,7 +39,7 @@ struct Tree {
 
 static TREE: OnceLock<Mutex<Tree>> = OnceLock::new();
 
-fn tree() -> MutexGuard<'static, Tree> {
+fn lock_tree() -> MutexGuard<'static, Tree> {
     TREE.get_or_init(|| Mutex::new(Tree::from_environment()))
         .lock()
         // The tree never panics while locked; if a caller's panic poisoned it
@@ -203,7 +203,7 @@ pub(crate) struct Change {
 /// if any directive is malformed or names no known experiment, nothing
 /// changes and every such directive is returned.
 pub(crate) fn replace_all(spec: &str) -> Result<Change, Vec<Rejected>> {
-    let mut tree = tree();
+    let mut tree = lock_tree();
     let (directives, rejected) = tree.check(spec);
     if !rejected.is_empty() {
         return Err(rejected);
@@ -222,13 +222,13 @@ pub(crate) fn replace_all(spec: &str) -> Result<Change, Vec<Rejected>> {
 /// thresholds: the root's level first, then `key=level` by key (`prod` when
 /// no directive is set).
 pub(crate) fn spec() -> String {
-    tree().spec()
+    lock_tree().spec()
 }
 
 #[cfg(feature = "runtime")]
 /// The directives in force and the threshold of every node, read at once.
 pub(crate) fn thresholds() -> (String, Vec<(&'static str, LevelFilter)>) {
-    let tree = tree();
+    let tree = lock_tree();
     let thresholds = tree
         .nodes
         .iter()
@@ -261,7 +261,7 @@ pub(crate) fn root_threshold() -> LevelFilter {
     let encoded = ROOT_THRESHOLD.load(Ordering::Relaxed);
     if encoded == OFF - 1 {
         // Not read yet: building the tree reads ALAMOS_LEVEL and stores it.
-        drop(tree());
+        drop(lock_tree());
         return root_threshold();
     }
     Level::ALL
@@ -274,12 +274,12 @@ pub(crate) fn root_threshold() -> LevelFilter {
 /// after the tree was built, so enabled callsites create their series.
 #[cfg(feature = "runtime")]
 pub(crate) fn notify_enabled() {
-    tree().notify_enabled();
+    lock_tree().notify_enabled();
 }
 
 /// Adds a callsite the link-time registry did not list, and caches its state.
 pub(crate) fn register(gate: &'static dyn Gate) {
-    let mut tree = tree();
+    let mut tree = lock_tree();
     if gate.interest().is_registered() {
         return;
     }
@@ -299,7 +299,7 @@ pub(crate) struct Node {
 
 /// Every key named by a callsite, sorted.
 pub(crate) fn named() -> Vec<Node> {
-    let tree = tree();
+    let tree = lock_tree();
     tree.named
         .iter()
         .map(|(&key, &level)| Node {
@@ -312,7 +312,7 @@ pub(crate) fn named() -> Vec<Node> {
 
 /// Every gate the tree knows, in registration order.
 pub(crate) fn gates() -> Vec<&'static dyn Gate> {
-    tree().gates.clone()
+    lock_tree().gates.clone()
 }
 
 /// The current threshold of the experiment `key` (empty for the root).
@@ -321,7 +321,7 @@ pub(crate) fn gates() -> Vec<&'static dyn Gate> {
 ///
 /// Fails if `key` is malformed or names no node of the tree.
 pub fn threshold(key: &str) -> Result<LevelFilter, SetLevelError> {
-    let tree = tree();
+    let tree = lock_tree();
     check_known(&tree, key)?;
     Ok(tree.threshold(key))
 }
@@ -337,7 +337,7 @@ pub fn threshold(key: &str) -> Result<LevelFilter, SetLevelError> {
 /// Fails, changing nothing, if `key` is malformed or names no experiment and no
 /// ancestor of one; the error lists the nearest known keys.
 pub fn set_level(key: &str, level: impl Into<LevelFilter>) -> Result<(), SetLevelError> {
-    let mut tree = tree();
+    let mut tree = lock_tree();
     check_known(&tree, key)?;
     let directive = Directive {
         key: key.to_owned(),
@@ -358,7 +358,7 @@ pub fn set_level(key: &str, level: impl Into<LevelFilter>) -> Result<(), SetLeve
 /// Returns the directives that were skipped, malformed or naming no known
 /// experiment. The well-formed ones are applied all the same.
 pub fn set_directives(spec: &str) -> Result<(), Vec<DirectiveError>> {
-    let errors = tree().replace_directives(spec);
+    let errors = lock_tree().replace_directives(spec);
     if errors.is_empty() {
         Ok(())
     } else {

@@ -126,9 +126,9 @@ impl Options {
 /// How this process exports over OTLP: the standard `OTEL_*` variables,
 /// under `service_name` unless `OTEL_SERVICE_NAME` says otherwise.
 fn otel_config(service_name: &str, node: &str) -> OtelConfig {
-    let config = OtelConfig::from_env().with_resource_attribute("alamos.node", node);
+    let config = OtelConfig::from_env().resource_attribute("alamos.node", node);
     if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
-        config.with_service_name(service_name)
+        config.service_name(service_name)
     } else {
         config
     }
@@ -144,10 +144,7 @@ fn export_spans(service_name: &str, config: &OtelConfig) -> Result<OtelGuard, St
         .with(layer)
         .try_init()
         .map_err(|error| error.to_string())?;
-    eprintln!(
-        "{service_name}: exporting spans to {}",
-        config.traces_endpoint()
-    );
+    eprintln!("{service_name}: exporting spans to {}", config.traces_url());
     Ok(guard)
 }
 

@@ -34,8 +34,8 @@ fn remote_headers() -> HashMap<String, String> {
 /// A subscriber exporting to `receiver`, and its guard.
 fn exporting(receiver: &Receiver, config: OtelConfig) -> (Dispatch, OtelGuard) {
     let (layer, guard) = config
-        .with_endpoint(receiver.endpoint())
-        .with_service_name("alamos-tests")
+        .endpoint(receiver.endpoint())
+        .service_name("alamos-tests")
         .build_layer::<tracing_subscriber::Registry>()
         .expect("the exporter builds");
     (
@@ -102,7 +102,7 @@ fn graceful_shutdown_exports_every_finished_span() {
     // can deliver the spans.
     let (dispatch, guard) = exporting(
         &receiver,
-        OtelConfig::new().with_scheduled_delay(Duration::from_secs(600)),
+        OtelConfig::new().scheduled_delay(Duration::from_secs(600)),
     );
     let threads = 4;
     let calls = 150;
@@ -189,7 +189,7 @@ fn dropping_the_guard_flushes() {
     let receiver = Receiver::start();
     let (dispatch, guard) = exporting(
         &receiver,
-        OtelConfig::new().with_scheduled_delay(Duration::from_secs(600)),
+        OtelConfig::new().scheduled_delay(Duration::from_secs(600)),
     );
     tracing::dispatcher::with_default(&dispatch, || {
         for n in 1..=10 {
@@ -206,7 +206,7 @@ fn flush_exports_what_finished_so_far() {
     let receiver = Receiver::start();
     let (dispatch, guard) = exporting(
         &receiver,
-        OtelConfig::new().with_scheduled_delay(Duration::from_secs(600)),
+        OtelConfig::new().scheduled_delay(Duration::from_secs(600)),
     );
     tracing::dispatcher::with_default(&dispatch, || outer(1)).unwrap();
     let report = guard.flush().unwrap();
@@ -226,8 +226,8 @@ fn an_unreachable_receiver_is_reported_as_lost_spans() {
         .unwrap()
         .port();
     let (layer, guard) = OtelConfig::new()
-        .with_endpoint(format!("http://127.0.0.1:{port}"))
-        .with_timeout(Duration::from_secs(2))
+        .endpoint(format!("http://127.0.0.1:{port}"))
+        .timeout(Duration::from_secs(2))
         .build_layer::<tracing_subscriber::Registry>()
         .unwrap();
     let dispatch = Dispatch::new(tracing_subscriber::registry().with(layer));
