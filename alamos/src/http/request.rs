@@ -74,6 +74,12 @@ pub(crate) fn parse_head(head: &[u8]) -> Result<Head, Status> {
     if std::str::from_utf8(head).is_err() {
         return Err(Status::BadRequest);
     }
+    // httparse skips empty lines before the request line. The server drops
+    // them before it calls this (`read_head`), so here one means the head
+    // began at a blank line and the request line, if any, lies past it.
+    if head.starts_with(b"\n") || head.starts_with(b"\r\n") {
+        return Err(Status::BadRequest);
+    }
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut request = httparse::Request::new(&mut headers);
     match request.parse(head) {
@@ -185,6 +191,19 @@ mod tests {
         assert!(!close.keep_alive);
         let lf = parse_head(b"GET /metrics HTTP/1.1\nHost: a\n\n").unwrap();
         assert_eq!(lf.header("host"), Some("a"));
+    }
+
+    #[test]
+    fn refuses_a_head_that_begins_with_a_blank_line() {
+        // Found by the http_head fuzz target: httparse skips the blank lines,
+        // so the request after them would have been read as this head.
+        for head in [
+            &b"\r\n\r\nGET /metrics HTTP/1.1\r\n\r\n"[..],
+            b"\nGET /metrics HTTP/1.1\n\n",
+            b"\r\nGET /metrics HTTP/1.1\r\nHost: a\r\n\r\n",
+        ] {
+            assert_eq!(parse_head(head), Err(Status::BadRequest), "{head:?}");
+        }
     }
 
     #[test]
