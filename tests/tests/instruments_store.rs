@@ -319,18 +319,18 @@ fn an_observer_with_labels_a_unit_and_help() {
     guard();
     let _watch = alamos::Observer::new("store.relay", "relay_pending")
         .label("node", 3)
-        .describe("Frames waiting.")
+        .describe("Bytes waiting.")
         .unit(alamos::Unit::Bytes)
         .watch(|| 42.0);
     let text = render();
     assert!(
-        text.contains("# HELP relay_pending Frames waiting.\n"),
+        text.contains("# HELP relay_pending_bytes Bytes waiting.\n"),
         "{text}"
     );
     assert_eq!(
         value(
             &text,
-            "relay_pending{experiment=\"store.relay\",node=\"3\"}"
+            "relay_pending_bytes{experiment=\"store.relay\",node=\"3\"}"
         ),
         Some(42.0)
     );

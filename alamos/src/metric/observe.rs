@@ -4,7 +4,12 @@
 //!
 //! With alamos's recorder, a read is a scrape, a render or a snapshot. With
 //! another recorder, which alamos cannot see being read, a thread samples
-//! every observed value into it once a second while any is registered.
+//! every observed value into it once a second while any is registered; it
+//! ends when the last watch drops.
+//!
+//! An observer whose level is above the compile-time ceiling
+//! ([`STATIC_MAX_LEVEL`](crate::STATIC_MAX_LEVEL)) registers nothing, like an
+//! instrument stripped by a `max_level_*` feature.
 
 use std::any::Any;
 use std::fmt;
@@ -97,7 +102,8 @@ pub struct Watch {
 
 impl Watch {
     /// Whether the value is registered: `false` for a watch whose
-    /// registration was refused (a malformed key).
+    /// registration was refused (a malformed key or name) or stripped (a level
+    /// above the compile-time ceiling).
     pub fn is_active(&self) -> bool {
         self.id != 0
     }
@@ -145,6 +151,11 @@ pub fn observe<F>(key: &'static str, name: &'static str, sample: F) -> Watch
 where
     F: Fn() -> f64 + Send + Sync + 'static,
 {
+    // Checked here too, in the caller's crate, so that a stripped build
+    // keeps neither the key nor the name.
+    if !crate::strip::STATIC_MAX_LEVEL.enables(Level::Prod) {
+        return Watch { id: 0 };
+    }
     Observer::new(key, name).watch(sample)
 }
 
@@ -174,6 +185,7 @@ pub struct Observer {
 
 impl Observer {
     /// A gauge named `name` in the experiment `key`.
+    #[inline]
     pub fn new(key: &'static str, name: &'static str) -> Self {
         Observer {
             key,
@@ -213,7 +225,9 @@ impl Observer {
         self
     }
 
-    /// The unit of the value.
+    /// The unit of the value: the name gets its suffix (`_bytes`,
+    /// `_seconds`) unless it already ends in it, as an instrument's does, and
+    /// exporters announce it.
     pub fn unit(mut self, unit: Unit) -> Self {
         self.unit = Some(unit);
         self
@@ -230,6 +244,9 @@ impl Observer {
     where
         F: Fn() -> f64 + Send + Sync + 'static,
     {
+        if !crate::strip::STATIC_MAX_LEVEL.enables(self.level) {
+            return Watch { id: 0 };
+        }
         if let Err(err) = validate_key(self.key) {
             eprintln!(
                 "alamos: observe({:?}, {:?}): {err}; the value is not observed",
@@ -244,6 +261,10 @@ impl Observer {
             );
             return Watch { id: 0 };
         }
+        let name = match self.unit {
+            Some(unit) => with_unit_suffix(self.name, unit),
+            None => self.name,
+        };
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let mut registry = registry();
         let known = registry
@@ -266,7 +287,7 @@ impl Observer {
         registry.observed.push(Observed {
             id,
             gate,
-            name: self.name,
+            name,
             labels: self.labels,
             help: self.help,
             unit: self.unit,
@@ -285,6 +306,31 @@ impl Observer {
         }
         Watch { id }
     }
+}
+
+/// `name` ending in `_<unit>`, as the instrument macros name it. A name that lacks the suffix is extended once
+/// and kept for the process's life: watches of one name share the string, so
+/// what is kept is bounded by the distinct names observed.
+fn with_unit_suffix(name: &'static str, unit: Unit) -> &'static str {
+    static EXTENDED: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let suffix = unit.as_str();
+    // The instrument macros' rule: a name that is the unit, or ends in
+    // `_<unit>`, already says it.
+    if name == suffix
+        || name
+            .strip_suffix(suffix)
+            .is_some_and(|stem| stem.ends_with('_'))
+    {
+        return name;
+    }
+    let wanted = format!("{name}_{suffix}");
+    let mut extended = EXTENDED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(known) = extended.iter().find(|known| **known == wanted) {
+        return known;
+    }
+    let name: &'static str = Box::leak(wanted.into_boxed_str());
+    extended.push(name);
+    name
 }
 
 fn check_name(name: &str, labels: &[(&'static str, String)]) -> Result<(), String> {
@@ -369,6 +415,14 @@ fn start_facade_sampler() {
         .name("alamos-observe".into())
         .spawn(|| loop {
             std::thread::sleep(SAMPLE_INTERVAL);
+            {
+                let mut registry = registry();
+                if registry.observed.is_empty() {
+                    // The next watch starts a sampler again.
+                    registry.sampler = false;
+                    return;
+                }
+            }
             if sink::installed_store().is_none() {
                 sample_into_facade();
             }
@@ -452,4 +506,27 @@ pub(crate) fn registered() -> Vec<Registered> {
             enabled: observed.gate.interest.is_enabled(observed.gate),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_unit_suffixes_the_name_once() {
+        assert_eq!(with_unit_suffix("cache", Unit::Bytes), "cache_bytes");
+        assert_eq!(with_unit_suffix("cache_bytes", Unit::Bytes), "cache_bytes");
+        assert_eq!(with_unit_suffix("lag", Unit::Seconds), "lag_seconds");
+        // Only a whole `_unit` segment counts.
+        assert_eq!(
+            with_unit_suffix("kilobytes", Unit::Bytes),
+            "kilobytes_bytes"
+        );
+        assert_eq!(with_unit_suffix("bytes", Unit::Bytes), "bytes");
+        // One string per distinct name, however often it is observed.
+        assert!(std::ptr::eq(
+            with_unit_suffix("cache", Unit::Bytes),
+            with_unit_suffix("cache", Unit::Bytes)
+        ));
+    }
 }

@@ -120,6 +120,12 @@ fn main() {
     assert_eq!(Relay.route(1), 2);
     assert_eq!(block_on(Relay.forward(2)), 4);
     assert_eq!(positions(5), 5);
+    // An observed value registers nothing above the ceiling either.
+    let _watch = alamos::observe(
+        "zz_stripped_canary.observed_q7x",
+        "zz_stripped_canary_cache_q7x",
+        || 1.0,
+    );
 
     println!(
         "spans={} events={} series={} experiments={}",
