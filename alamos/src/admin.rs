@@ -30,7 +30,9 @@
 //!   admin answer carries `Cache-Control: no-store`.
 //! - `PUT` is all or nothing: a body that is not UTF-8, empty, malformed or
 //!   naming an unknown experiment gets 400 with each error (position, text,
-//!   reason, nearest known keys) and changes nothing. A change is logged at
+//!   reason, nearest known keys) and changes nothing. Framing is the
+//!   server's: a `PUT` without `Content-Length` gets 411 before any route
+//!   sees it, whatever its path or token, so that answer hints at nothing. A change is logged at
 //!   `warn` with the directives before and after; that line is not subject
 //!   to the thresholds it changes.
 //! - `/metrics` stays open, as it is without the admin endpoint.
@@ -354,7 +356,7 @@ mod tests {
             "GET /alamos/tree HTTP/1.1\r\nAuthorization: Basic s3cr3t-t0ken-for-tests\r\n\r\n",
             "GET /alamos/tree HTTP/1.1\r\nAuthorization: Bearers3cr3t-t0ken-for-tests\r\n\r\n",
             "GET /alamos/tree HTTP/1.1\r\nAuthorization: Bearer s3cr3t-t0ken-for-tests\r\nAuthorization: Bearer s3cr3t-t0ken-for-tests\r\n\r\n",
-            "PUT /alamos/levels HTTP/1.1\r\nAuthorization: Bearer s3cr3t\r\n\r\n",
+            "PUT /alamos/levels HTTP/1.1\r\nAuthorization: Bearer s3cr3t\r\nContent-Length: 0\r\n\r\n",
         ] {
             let response = respond(head, b"").unwrap();
             assert_eq!(response.status, Status::Unauthorized, "{head}");
@@ -372,9 +374,8 @@ mod tests {
     fn authorized_requests_are_routed() {
         let auth = "Authorization: bearer  s3cr3t-t0ken-for-tests";
         let status = |method: &str, path: &str| {
-            respond(&format!("{method} {path} HTTP/1.1\r\n{auth}\r\n\r\n"), b"")
-                .unwrap()
-                .status
+            let head = format!("{method} {path} HTTP/1.1\r\n{auth}\r\nContent-Length: 0\r\n\r\n");
+            respond(&head, b"").unwrap().status
         };
         assert_eq!(status("GET", "/alamos/tree"), Status::Ok);
         assert_eq!(status("GET", "/alamos/tasks"), Status::Ok);

@@ -6,11 +6,16 @@
 #    configuration report, and ALAMOS_PROMETHEUS_ADDR on a free port;
 # 2. starts Prometheus scraping it every second;
 # 3. curl: no token and a wrong token get 401, the right one reads the tree,
-#    and a level changes while it runs;
-# 4. tests/admin/e2e.py (urllib) checks every route, a bad body (400 with
-#    the errors and nearest keys, nothing changed), and that Prometheus sees
+#    and a level changes while it runs; a PUT without a body (curl sends no
+#    Content-Length) gets 411, and one with `Expect: 100-continue` gets the
+#    interim 100 at once, so curl sends its body without waiting 1 s;
+# 4. tests/admin/e2e.py (urllib) checks every route, the failing and
+#    restarted task distribution.peer_sync, a bad body (400 with the errors
+#    and nearest keys, nothing changed), and that Prometheus sees
 #    alamos_calls_total{experiment="distribution.relay"} start growing within
-#    a few scrapes of PUT prod,distribution=bench and stop after PUT prod;
+#    a few scrapes of PUT prod,distribution=bench and stop after PUT prod,
+#    the example's prod-level instruments from the start and its debug-level
+#    relay instruments only while distribution is turned up;
 # 5. wrk -t2 -c4 -d3s of concurrent PUTs with four bodies: no non-2xx, and
 #    afterwards one of the bodies is in force with every threshold agreeing;
 # 6. stops the example (FRAME_WRITER_STOP_FILE): it exits 0, logged each
@@ -104,7 +109,22 @@ case "$levels" in
     *) echo "admin: FAIL curl PUT did not apply: $levels"; exit 1 ;;
 esac
 curl -sf -X PUT -H "Authorization: Bearer $token" --data 'prod' "$base/alamos/levels" >/dev/null
-echo "admin: curl: 401 without and with a wrong token, 200 reading the tree, a PUT applied"
+# `curl -X PUT` with no data sends no Content-Length: 411, saying so.
+status="$(curl -s -o "$work/411.txt" -w '%{http_code}' -X PUT -H "Authorization: Bearer $token" "$base/alamos/levels")"
+if [ "$status" != 411 ] || ! grep -q 'PUT must give its body.s length in a Content-Length header' "$work/411.txt"; then
+    echo "admin: FAIL PUT without a body -> $status: $(cat "$work/411.txt")"; exit 1
+fi
+# With Expect: 100-continue curl holds the body back until the interim 100,
+# or for 1 s (its --expect100-timeout) if none comes.
+seconds="$(curl -sf -v -o /dev/null -w '%{time_total}' -X PUT -H "Authorization: Bearer $token" \
+    -H 'Expect: 100-continue' --data 'prod' "$base/alamos/levels" 2>"$work/expect.txt")"
+grep -q '^< HTTP/1.1 100 Continue' "$work/expect.txt" \
+    || { echo "admin: FAIL no 100 Continue:"; cat "$work/expect.txt"; exit 1; }
+awk -v s="$seconds" 'BEGIN { exit !(s < 0.5) }' \
+    || { echo "admin: FAIL the PUT with Expect: 100-continue took $seconds s"; exit 1; }
+echo "admin: curl: 401 without and with a wrong token, 200 reading the tree, a PUT applied;" \
+    "PUT without a body -> 411 ($(cat "$work/411.txt"));" \
+    "Expect: 100-continue -> 100 Continue, the PUT done in $seconds s"
 
 echo "--- python urllib client and Prometheus"
 python3 tests/admin/e2e.py live --base "$base" --prometheus "http://127.0.0.1:$prometheus_port" \
@@ -139,9 +159,9 @@ example_pid=""
 [ "$example_status" = 0 ] || { echo "admin: FAIL frame_writer exited $example_status"; tail -20 "$work/example.err"; exit 1; }
 
 changes="$(grep -c 'thresholds changed through PUT /alamos/levels old=' "$work/example.err" || true)"
-# The curl PUTs (2), the urllib ones (2), wrk's and the reset after them.
-if [ "$changes" -lt $((puts + 5)) ]; then
-    echo "admin: FAIL $changes change lines for $((puts + 5)) PUTs"; exit 1
+# The curl PUTs (3), the urllib ones (2), wrk's and the reset after them.
+if [ "$changes" -lt $((puts + 6)) ]; then
+    echo "admin: FAIL $changes change lines for $((puts + 6)) PUTs"; exit 1
 fi
 grep -m1 'old=prod new=prod,distribution=bench' "$work/example.err" \
     || { echo "admin: FAIL the change to distribution=bench was not logged"; exit 1; }

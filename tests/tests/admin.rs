@@ -4,14 +4,16 @@
 //! or nothing (400 with each error and the nearest keys, nothing changed),
 //! the change logged at `warn` with old and new directives, concurrent
 //! `PUT`s leaving one consistent set of thresholds, bad input never taking
-//! the endpoint down, and `ALAMOS_ADMIN_TOKEN` read from the environment of
-//! a fresh process (`src/bin/admin_probe.rs`).
+//! the endpoint down, a `PUT` without `Content-Length` (411) and `Expect:
+//! 100-continue` on a raw connection, and `ALAMOS_ADMIN_TOKEN` read from the
+//! environment of a fresh process (`src/bin/admin_probe.rs`).
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::SocketAddr;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
 
 use alamos::LevelFilter;
 use alamos_tests::{http, http_request, Captured, HttpResponse};
@@ -316,6 +318,196 @@ fn bad_requests_never_take_the_endpoint_down() {
     );
     assert_eq!(long.status, 401);
     assert_eq!(authorized("GET", "/alamos/tasks", b"").status, 200);
+}
+
+#[test]
+fn a_put_without_content_length_gets_411_and_the_connection_closes() {
+    let _turn = exclusive();
+    assert_eq!(authorized("PUT", "/alamos/levels", b"prod").status, 200);
+    let before = levels();
+    // A keep-alive request whose body no length frames: to HTTP/1.1 it has
+    // none, and the bytes after its head would be read as the next request.
+    let start = Instant::now();
+    let response = http(
+        addr(),
+        format!(
+            "PUT /alamos/levels HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {TOKEN}\r\n\r\nprod,admin_test=bench"
+        )
+        .as_bytes(),
+    );
+    assert_eq!(response.status, 411, "{}", response.head);
+    assert_eq!(
+        response.text(),
+        "411 Length Required: a PUT must give its body's length in a Content-Length header\n"
+    );
+    assert_eq!(response.header("Connection"), Some("close"));
+    // The server closed at once, not after the idle timeout (10 s) spent
+    // waiting for the rest of a "request" made of the unread body.
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(levels(), before, "the unframed body was applied");
+    // The rule is the server's: the same answer without a token and on any
+    // path, so it hints at no route.
+    for request in [
+        &b"PUT /alamos/levels HTTP/1.1\r\nConnection: close\r\n\r\n"[..],
+        b"PUT /alamos/no-such-route HTTP/1.1\r\nConnection: close\r\n\r\n",
+        b"POST /metrics HTTP/1.0\r\n\r\n",
+    ] {
+        let response = http(addr(), request);
+        assert_eq!(response.status, 411, "{request:?}: {}", response.head);
+    }
+    // A GET needs no length, and an explicit empty body is the route's to judge.
+    assert_eq!(authorized("GET", "/alamos/levels", b"").status, 200);
+    let empty = authorized("PUT", "/alamos/levels", b"");
+    assert_eq!(empty.status, 400);
+    assert!(
+        empty.text().contains("the body is empty"),
+        "{}",
+        empty.text()
+    );
+}
+
+/// Reads one response head, up to its blank line.
+fn read_head(stream: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0_u8];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            other => panic!(
+                "no complete head ({other:?}) after {:?}",
+                String::from_utf8_lossy(&head)
+            ),
+        }
+    }
+    String::from_utf8(head).expect("a UTF-8 head")
+}
+
+/// Reads one response: its head and the body its `Content-Length` gives.
+fn read_response(stream: &mut TcpStream) -> (String, String) {
+    let head = read_head(stream);
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("Content-Length: "))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no length in {head}"));
+    let mut body = vec![0_u8; length];
+    stream.read_exact(&mut body).expect("the body");
+    (head, String::from_utf8(body).expect("a UTF-8 body"))
+}
+
+#[test]
+fn expect_100_continue_is_answered_before_the_body_is_sent() {
+    let _turn = exclusive();
+    let auth = format!("Authorization: Bearer {TOKEN}");
+    let body = b"prod,admin_test=bench";
+    let mut stream = TcpStream::connect(addr()).expect("connects");
+    // curl waits 1 s for the interim answer before it sends the body anyway;
+    // this client waits 3 s and sends nothing until it comes.
+    stream
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .expect("timeout");
+    let head = format!(
+        "PUT /alamos/levels HTTP/1.1\r\nHost: test\r\n{auth}\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).expect("sends the head");
+    assert_eq!(read_head(&mut stream), "HTTP/1.1 100 Continue\r\n\r\n");
+    stream.write_all(body).expect("sends the body");
+    let (head, answer) = read_response(&mut stream);
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(head.contains("Connection: keep-alive"), "{head}");
+    assert!(
+        answer.contains(r#""new":"prod,admin_test=bench""#),
+        "{answer}"
+    );
+    assert_eq!(levels()["directives"], "prod,admin_test=bench");
+    // The same connection goes on; with no body to read, no interim answer.
+    stream
+        .write_all(
+            format!("GET /alamos/levels HTTP/1.1\r\n{auth}\r\nExpect: 100-continue\r\n\r\n")
+                .as_bytes(),
+        )
+        .expect("sends");
+    let (head, _) = read_response(&mut stream);
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    drop(stream);
+    assert_eq!(authorized("PUT", "/alamos/levels", b"prod").status, 200);
+}
+
+#[test]
+fn a_refused_request_is_answered_without_100_continue_and_closed() {
+    let _turn = exclusive();
+    assert_eq!(authorized("PUT", "/alamos/levels", b"prod").status, 200);
+    let before = levels();
+    let auth = format!("Authorization: Bearer {TOKEN}");
+    for (headers, status) in [
+        // A body over 64 KiB, a body with no length, a chunked one.
+        (
+            "Expect: 100-continue\r\nContent-Length: 65537".to_owned(),
+            413,
+        ),
+        ("Expect: 100-continue".to_owned(), 411),
+        (
+            "Expect: 100-continue\r\nTransfer-Encoding: chunked".to_owned(),
+            411,
+        ),
+        // An expectation alamos cannot meet.
+        ("Expect: 200-ok\r\nContent-Length: 4".to_owned(), 417),
+        (
+            "Expect: 100-continue, x-fast\r\nContent-Length: 4".to_owned(),
+            417,
+        ),
+    ] {
+        // Keep-alive, and no body sent: the answer must come without it.
+        let mut stream = TcpStream::connect(addr()).expect("connects");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(3)))
+            .expect("timeout");
+        let request =
+            format!("PUT /alamos/levels HTTP/1.1\r\nHost: test\r\n{auth}\r\n{headers}\r\n\r\n");
+        stream.write_all(request.as_bytes()).expect("sends");
+        let (head, reason) = read_response(&mut stream);
+        assert!(
+            head.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{headers}: {head}"
+        );
+        assert!(head.contains("Connection: close"), "{headers}: {head}");
+        assert!(
+            reason.starts_with(&format!("{status} ")) && reason.ends_with('\n'),
+            "{reason}"
+        );
+        // Then the server closes: nothing more, and no wait.
+        let mut rest = Vec::new();
+        stream
+            .read_to_end(&mut rest)
+            .expect("closed, not timed out");
+        assert!(
+            rest.is_empty(),
+            "{headers}: {:?}",
+            String::from_utf8_lossy(&rest)
+        );
+    }
+    let unmet = http(
+        addr(),
+        b"GET /metrics HTTP/1.1\r\nExpect: 200-ok\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(unmet.status, 417);
+    assert_eq!(
+        unmet.text(),
+        "417 Expectation Failed: the only expectation alamos meets is 100-continue\n"
+    );
+    // HTTP/1.0 has no interim answers: its 100-continue is ignored.
+    let old = http(
+        addr(),
+        format!("PUT /alamos/levels HTTP/1.0\r\n{auth}\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\nprod").as_bytes(),
+    );
+    assert_eq!(old.status, 200, "{}", old.head);
+    assert!(!old.text().contains("100 Continue"), "{}", old.text());
+    assert_eq!(levels(), before);
 }
 
 /// The threshold `spec` gives `key`: the longest covering directive.

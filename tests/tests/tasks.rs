@@ -1,7 +1,9 @@
 //! Tasks (issue 11, item 1): `alamos::spawn` on threads and `alamos::task`
 //! on tokio, their states, restarts, spans parented to the spawner, the
 //! metrics `alamos_tasks` and `alamos_task_restarts_total`, `tasks()`, the
-//! tree view, and the report of tasks still running at shutdown.
+//! tree view, and the report of tasks still running at shutdown. Each
+//! ending (finished, failed, panicked, cancelled) is checked in its own
+//! `alamos_tasks` series.
 //!
 //! This binary installs a capturing subscriber as the global one (a task's
 //! thread sees only the global subscriber, as in a real program) and
@@ -49,6 +51,21 @@ fn sample(series: &str) -> Option<f64> {
     })
 }
 
+/// Checks `alamos_tasks` for `key`: 1 in the series of `state`, the state
+/// its latest run ended in, and 0 in every other state's.
+fn assert_only_state(key: &str, state: &str) {
+    let exposition = exposition();
+    for other in ["running", "finished", "failed", "panicked", "cancelled"] {
+        let series = format!("alamos_tasks{{experiment=\"{key}\",state=\"{other}\"}}");
+        let value = exposition.lines().find_map(|line| {
+            let value = line.strip_prefix(&series)?.strip_prefix(' ')?;
+            value.parse::<f64>().ok()
+        });
+        let expected = if other == state { 1.0 } else { 0.0 };
+        assert_eq!(value, Some(expected), "{series} in\n{exposition}");
+    }
+}
+
 #[alamos::experiment("tasks_test.work")]
 fn work(n: u32) -> u32 {
     n * 2
@@ -77,6 +94,7 @@ fn thread_tasks_finish_fail_and_panic() {
     let failed = alamos::spawn("tasks_test.thread.failed", || Err::<u8, _>(Unreachable));
     assert_eq!(failed.join().unwrap(), Err(Unreachable));
     assert_eq!(info("tasks_test.thread.failed").state(), TaskState::Failed);
+    assert_only_state("tasks_test.thread.failed", "failed");
 
     let panicked = alamos::spawn("tasks_test.thread.panicked", || -> () {
         panic!("compaction lost its file");
@@ -91,6 +109,8 @@ fn thread_tasks_finish_fail_and_panic() {
         info("tasks_test.thread.panicked").state(),
         TaskState::Panicked
     );
+    assert_only_state("tasks_test.thread.panicked", "panicked");
+    assert_only_state("tasks_test.thread.named", "finished");
 }
 
 // An output of the user's own says whether the run failed.
@@ -286,6 +306,16 @@ fn futures_on_tokio_finish_fail_panic_and_cancel() {
         info("tasks_test.tokio.unpolled").state(),
         TaskState::Cancelled
     );
+    // Each ending shows in its own series of `alamos_tasks`, and only there.
+    for (key, state) in [
+        ("tasks_test.tokio.ok", "finished"),
+        ("tasks_test.tokio.failed", "failed"),
+        ("tasks_test.tokio.panicked", "panicked"),
+        ("tasks_test.tokio.aborted", "cancelled"),
+        ("tasks_test.tokio.unpolled", "cancelled"),
+    ] {
+        assert_only_state(key, state);
+    }
 
     let span = captured.span("tasks_test.tokio.ok");
     assert_eq!(span.parent.as_deref(), Some("tasks_test_tokio_spawner"));

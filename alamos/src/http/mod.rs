@@ -4,12 +4,15 @@
 //! Requests are rare and small, so a thread per connection (with a cap) is
 //! simpler and sturdier than an async runtime the user did not ask for.
 //! Heads are parsed by `httparse` ([`request`]); bodies are read only with a
-//! `Content-Length`, up to 64 KiB. Malformed requests get 400 and the
-//! connection closes; a client that stalls is cut off once its request head
-//! has taken longer than the read timeout, and one over the connection cap
-//! gets 503, so no client can take the endpoint down. What each path answers
-//! is up to the [`Route`]s the server was started with; none answering is
-//! 404.
+//! `Content-Length`, up to 64 KiB, and a `PUT`, `POST` or `PATCH` without
+//! one gets 411. A client that sends `Expect: 100-continue` gets `100
+//! Continue` before its body is read, unless the head alone is refused.
+//! Malformed or refused requests get their status with a one-line reason
+//! and the connection closes; a client that stalls is cut off once its
+//! request has taken longer than the read timeout, and one over the
+//! connection cap gets 503, so no client can take the endpoint down. What
+//! each path answers is up to the [`Route`]s the server was started with;
+//! none answering is 404. Routes see a whole body and nothing of framing.
 
 mod request;
 
@@ -24,6 +27,9 @@ pub(crate) use self::request::{parse_head, Request, MAX_HEAD_BYTES};
 
 const MAX_CONNECTIONS: usize = 64;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long, and how much, a refused request is read on after its answer.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
+const MAX_DRAIN_BYTES: u64 = 1024 * 1024;
 
 /// What answers requests for some paths.
 pub(crate) trait Route: Send + Sync {
@@ -212,8 +218,23 @@ fn serve(stream: TcpStream, routes: &[Arc<dyn Route>]) -> io::Result<()> {
         };
         let head = match parse_head(&head) {
             Ok(head) => head,
-            Err(status) => return respond(&mut writer, &Response::status(status), false),
+            Err(refusal) => {
+                respond(&mut writer, &refusal.response(), false)?;
+                // What follows the head (a body, maybe) is not read as a
+                // request. Closing with it unread would make the kernel send
+                // a reset that can overtake the answer: close our side, and
+                // read on briefly until the client closes its own.
+                writer.shutdown(std::net::Shutdown::Write)?;
+                reader.get_mut().deadline = Instant::now() + DRAIN_TIMEOUT;
+                let _ = io::copy(&mut reader.take(MAX_DRAIN_BYTES), &mut io::sink());
+                return Ok(());
+            }
         };
+        if head.expect_continue && head.content_length > 0 {
+            // The client holds its body back until told to send it.
+            writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+            writer.flush()?;
+        }
         let mut body = vec![0_u8; head.content_length];
         reader.read_exact(&mut body)?;
         let request = Request {
@@ -265,6 +286,7 @@ pub(crate) enum Status {
     MethodNotAllowed,
     LengthRequired,
     PayloadTooLarge,
+    ExpectationFailed,
     HeadTooLarge,
     Unavailable,
     VersionNotSupported,
@@ -280,6 +302,7 @@ impl Status {
             Status::MethodNotAllowed => "405 Method Not Allowed",
             Status::LengthRequired => "411 Length Required",
             Status::PayloadTooLarge => "413 Payload Too Large",
+            Status::ExpectationFailed => "417 Expectation Failed",
             Status::HeadTooLarge => "431 Request Header Fields Too Large",
             Status::Unavailable => "503 Service Unavailable",
             Status::VersionNotSupported => "505 HTTP Version Not Supported",
