@@ -408,6 +408,75 @@ fn track_caller_sees_an_exit_hidden_in_a_macro_without_its_value() {
     assert_eq!(errors, ["left through `bail!`"]);
 }
 
+/// A macro that leaves the function with a success: `return Ok(..)`.
+macro_rules! early_ok {
+    ($v:expr) => {
+        return Ok($v)
+    };
+}
+
+#[alamos::experiment("shapes.hidden_ok_track_caller", err)]
+#[track_caller]
+fn located_early_ok(x: u32) -> Result<u32, String> {
+    if x == 0 {
+        early_ok!(100);
+    }
+    Ok(x)
+}
+
+#[alamos::experiment("shapes.hidden_ok", err)]
+fn early_ok_closure_form(x: u32) -> Result<u32, String> {
+    if x == 0 {
+        early_ok!(100);
+    }
+    Ok(x)
+}
+
+/// The limit of the exit mark: under `#[track_caller]` the body stays
+/// inline, and an exit hidden in a macro leaves the function without its
+/// value passing through the expansion, which therefore cannot tell a
+/// hidden `return Ok(..)` from a hidden `return Err(..)`. Every exit
+/// through such a macro counts `error` (the common case: `bail!`,
+/// `ensure!`, a `?` in a `macro_rules!`), a hidden `Ok` included, and the
+/// `err` event names the macro. Without `#[track_caller]` the same body
+/// runs in the closure form, which classifies the value itself: `ok`.
+#[test]
+fn track_caller_counts_a_success_hidden_in_a_macro_as_an_error() {
+    let ((results, captured), metrics) = record_metrics(|| {
+        capture(|| {
+            (
+                located_early_ok(0),
+                located_early_ok(3),
+                early_ok_closure_form(0),
+            )
+        })
+    });
+    assert_eq!(results, (Ok(100), Ok(3), Ok(100)));
+    let outcomes = |experiment: &str, function: &str| {
+        ["ok", "error"].map(|outcome| metrics.calls(experiment, function, outcome))
+    };
+    assert_eq!(
+        outcomes("shapes.hidden_ok_track_caller", "located_early_ok"),
+        [1, 1],
+        "the hidden `return Ok(100)` counts `error` under `#[track_caller]`"
+    );
+    assert_eq!(
+        outcomes("shapes.hidden_ok", "early_ok_closure_form"),
+        [1, 0],
+        "the closure form sees the `Ok`"
+    );
+    let errors: Vec<_> = captured
+        .events_in("shapes.hidden_ok_track_caller.located_early_ok")
+        .into_iter()
+        .filter_map(|event| event.field("error").map(str::to_owned))
+        .collect();
+    assert_eq!(errors, ["left through `early_ok!`"]);
+    assert!(captured
+        .events_in("shapes.hidden_ok.early_ok_closure_form")
+        .iter()
+        .all(|event| event.field("error").is_none()));
+}
+
 // ------------------------------------------------- closure form ----
 
 /// The trade-offs of the closure form, which a body takes only with a macro
