@@ -571,3 +571,109 @@ fn err_and_ret_record_an_error_once_and_the_ok_value_itself() {
         ]
     );
 }
+
+/// With both `err` and `ret`, an `Err` that leaves through `?` (after its
+/// `From` conversion) or an explicit `return Err` is recorded once, by the
+/// `err` event, and no `return` event; in the inline, closure and async
+/// forms alike.
+#[test]
+fn err_and_ret_record_an_error_through_question_mark_or_return_once() {
+    #[derive(Debug)]
+    struct Wrapped(String);
+
+    impl From<ParseIntError> for Wrapped {
+        fn from(error: ParseIntError) -> Self {
+            Wrapped(format!("wrapped {error}"))
+        }
+    }
+
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+
+    #[alamos::experiment("shapes.err_ret_exits", err, ret)]
+    fn question(s: &str) -> Result<u32, Wrapped> {
+        let n: u32 = s.parse()?;
+        Ok(n + 1)
+    }
+
+    #[alamos::experiment("shapes.err_ret_exits", err, ret)]
+    fn explicit(s: &str) -> Result<u32, Wrapped> {
+        let Ok(n) = s.parse::<u32>() else {
+            return Err(Wrapped(format!("not a number: {s}")));
+        };
+        Ok(n + 1)
+    }
+
+    #[alamos::experiment("shapes.err_ret_exits", err, ret)]
+    fn hidden(s: &str) -> Result<u32, ParseIntError> {
+        Ok(parsed!(s) + 1)
+    }
+
+    #[alamos::experiment("shapes.err_ret_exits", err, ret)]
+    async fn asynchronous(s: &str) -> Result<u32, Wrapped> {
+        let n: u32 = s.parse()?;
+        Ok(n + 1)
+    }
+
+    let ((results, captured), metrics) = record_metrics(|| {
+        capture(|| {
+            [
+                question("x").map_err(|e| e.0),
+                explicit("x").map_err(|e| e.0),
+                hidden("x").map_err(|e| e.to_string()),
+                alamos_tests::block_on(asynchronous("x")).map_err(|e| e.0),
+                question("1").map_err(|e| e.0),
+            ]
+        })
+    });
+    let invalid = "invalid digit found in string";
+    assert_eq!(
+        results,
+        [
+            Err(format!("wrapped {invalid}")),
+            Err("not a number: x".to_owned()),
+            Err(invalid.to_owned()),
+            Err(format!("wrapped {invalid}")),
+            Ok(2),
+        ]
+    );
+    let fields = |function: &str| -> Vec<(Option<String>, Option<String>)> {
+        captured
+            .events_in(&format!("shapes.err_ret_exits.{function}"))
+            .iter()
+            .map(|e| {
+                (
+                    e.field("return").map(str::to_owned),
+                    e.field("error").map(str::to_owned),
+                )
+            })
+            .collect()
+    };
+    let error = |text: &str| vec![(None, Some(text.to_owned()))];
+    // `?` records the error before its `From` conversion.
+    assert_eq!(
+        fields("question"),
+        [error(invalid), vec![(Some("2".to_owned()), None)]].concat()
+    );
+    assert_eq!(fields("explicit"), error("not a number: x"));
+    assert_eq!(fields("hidden"), error(invalid));
+    assert_eq!(fields("asynchronous"), error(&format!("wrapped {invalid}")));
+    for (function, errors, oks) in [
+        ("question", 1, 1),
+        ("explicit", 1, 0),
+        ("hidden", 1, 0),
+        ("asynchronous", 1, 0),
+    ] {
+        assert_eq!(
+            [
+                metrics.calls("shapes.err_ret_exits", function, "error"),
+                metrics.calls("shapes.err_ret_exits", function, "ok"),
+            ],
+            [errors, oks],
+            "{function}"
+        );
+    }
+}
