@@ -216,24 +216,46 @@ fn closure_depth(n: u32, addresses: &mut Vec<usize>) -> u32 {
 /// issue measured 512 B for the closure form there), and in an optimized
 /// build no more than the call's state beyond the plain function. The
 /// call's state (`CallSlot`) is the stack the instrumentation costs.
+///
+/// Measured with rustc 1.95.0 on `x86_64` (bytes per recursion level, the
+/// callsite enabled; a frame's size does not depend on the branch taken):
+///
+/// | build   | plain | inline | closure | `CallSlot` |
+/// |---------|-------|--------|---------|------------|
+/// | debug   | 48    | 512    | 544     | 104        |
+/// | release | 64    | 176    | 176     | 104        |
+///
+/// An unoptimized build keeps the locals of every inlined helper in the
+/// frame, hence 464 B beyond the plain function there; the bound below
+/// allows twice that, [`DEBUG_STACK_BUDGET`], so that a change of
+/// compiler does not trip it while a regression that doubles the cost
+/// does.
 #[test]
 fn an_inline_body_uses_one_frame_per_call() {
     let plain = frame_size(plain_depth);
     let inline = frame_size(instrumented_depth);
     let closure = frame_size(closure_depth);
     let call_state = std::mem::size_of::<alamos::__private::CallSlot>();
-    let sizes = format!("plain {plain} B, inline {inline} B, closure {closure} B per level");
+    let sizes = format!(
+        "plain {plain} B, inline {inline} B, closure {closure} B per level, \
+         call state {call_state} B"
+    );
     assert!(inline <= closure, "{sizes}");
     if cfg!(debug_assertions) {
         // Unoptimized, the closure is a frame of its own.
         assert!(inline < closure, "{sizes}");
-    } else {
         assert!(
-            inline <= plain + call_state + 32,
-            "{sizes}, call state {call_state} B"
+            inline <= plain + DEBUG_STACK_BUDGET,
+            "{sizes}: more than {DEBUG_STACK_BUDGET} B beyond the plain function"
         );
+    } else {
+        assert!(inline <= plain + call_state + 32, "{sizes}");
     }
 }
+
+/// What an instrumented function may add to a debug build's frame: twice
+/// the 464 B measured (see above).
+const DEBUG_STACK_BUDGET: usize = 2 * 464;
 
 // ------------------------------------------------------------ A2 ----
 
