@@ -5,9 +5,14 @@ use std::net::TcpListener;
 use std::process::{Command, Output};
 
 fn probe(mode: &str, env: &[(&str, &str)]) -> (String, String) {
+    probe_args(&[mode], env)
+}
+
+fn probe_args(args: &[&str], env: &[(&str, &str)]) -> (String, String) {
+    let mode = args.join(" ");
     let mut command = Command::new(env!("CARGO_BIN_EXE_init_probe"));
     command
-        .arg(mode)
+        .args(args)
         .env_remove("ALAMOS_LEVEL")
         .env_remove(alamos::LOG_FORMAT_ENV)
         .env_remove(alamos::LOG_SPANS_ENV)
@@ -90,6 +95,35 @@ fn text_logs_show_events_with_their_span_path_and_respect_the_root_threshold() {
     let (_, stderr) = probe("text", &[("ALAMOS_LEVEL", "prod,probe=off")]);
     assert!(!stderr.contains("probe.writer"), "{stderr}");
     assert!(stderr.contains("a plain tracing event"), "{stderr}");
+}
+
+/// `Builder::span_events` turns span lines on, and off, whatever
+/// `ALAMOS_LOG_SPANS` says.
+#[test]
+fn the_builder_says_which_span_lines_are_written() {
+    let count = |stderr: &str| {
+        (
+            lines_with(stderr, "probe.writer.write: new").len(),
+            lines_with(stderr, "probe.writer.write: close time.busy=").len(),
+        )
+    };
+    for (events, expected) in [
+        ("none", (0, 0)),
+        ("close", (0, 2)),
+        ("open", (2, 0)),
+        ("full", (2, 2)),
+    ] {
+        let (stdout, stderr) = probe_args(&["spans", events], &[]);
+        assert_eq!(stdout.trim(), "done");
+        assert_eq!(count(&stderr), expected, "{events}: {stderr}");
+        // The events are written either way.
+        assert_eq!(lines_with(&stderr, "writing n=").len(), 2, "{stderr}");
+    }
+    // The builder wins over the environment, both ways.
+    let (_, stderr) = probe_args(&["spans", "close"], &[(alamos::LOG_SPANS_ENV, "none")]);
+    assert_eq!(count(&stderr), (0, 2), "{stderr}");
+    let (_, stderr) = probe_args(&["spans", "none"], &[(alamos::LOG_SPANS_ENV, "full")]);
+    assert_eq!(count(&stderr), (0, 0), "{stderr}");
 }
 
 #[test]

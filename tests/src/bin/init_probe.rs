@@ -60,6 +60,23 @@ fn main() {
             let _ = writeln!(out, "addr={}", addr.as_deref().unwrap_or("none"));
             let _ = writeln!(out, "render={}", guard.render().is_some());
         }
+        "spans" => {
+            // `spans <none|close|open|full>`: the builder says which span
+            // lines to write, whatever `ALAMOS_LOG_SPANS` says.
+            let events = match std::env::args().nth(2).as_deref() {
+                Some("none") => alamos::SpanEvents::None,
+                Some("close") => alamos::SpanEvents::Close,
+                Some("open") => alamos::SpanEvents::Open,
+                Some("full") => alamos::SpanEvents::Full,
+                other => panic!("no span events {other:?}"),
+            };
+            let _guard = alamos::Builder::new()
+                .span_events(events)
+                .install()
+                .expect("installed");
+            calls();
+            let _ = writeln!(out, "done");
+        }
         _ => {
             let _guard = alamos::init();
             calls();
