@@ -40,8 +40,9 @@ pub fn fuzz_http_request_head(head: &[u8]) -> bool {
     crate::http::parse_head(head).is_ok()
 }
 
-/// How many threads alamos started to find the global `metrics` recorder;
-/// for the tests that check no instrumented call starts one.
+/// How many threads alamos started, from the current thread, to find the
+/// global `metrics` recorder; for the tests that check no instrumented call
+/// starts one.
 pub fn recorder_probes() -> usize {
     crate::metric::sink::probes()
 }

@@ -232,11 +232,24 @@ fn no_thread_is_started_per_call_under_a_local_recorder() {
 
     let ((), _) = record_metrics(tick);
     let before = alamos::__private::recorder_probes();
+    // Meanwhile another thread probes, as tests running beside this one
+    // may: two local recorders in turn, each met anew, three probes. The
+    // count is the current thread's, so they do not reach this test's.
+    let elsewhere = std::thread::spawn(|| {
+        let start = alamos::__private::recorder_probes();
+        record_metrics(|| {
+            tick();
+            record_metrics(tick);
+            tick();
+        });
+        alamos::__private::recorder_probes() - start
+    });
     let ((), metrics) = record_metrics(|| {
         for _ in 0..500 {
             tick();
         }
     });
+    assert_eq!(elsewhere.join().unwrap(), 3, "the other thread's probes");
     assert_eq!(
         metrics.counter("ticks_total", &[("experiment", "instruments.local")]),
         500
