@@ -1,5 +1,6 @@
-//! What the macros' expansions name. Not public API: nothing here follows
-//! semver, and it may change in any release.
+//! What the macros' expansions name, and hooks for alamos's own tests,
+//! benchmarks and fuzz targets. Not public API: nothing here follows semver,
+//! and it may change in any release.
 
 pub use linkme;
 pub use tracing;
@@ -10,6 +11,8 @@ pub use crate::call::{
     ReturnsOther, ReturnsResult,
 };
 pub use crate::callsite::{FnCallsite, Location, LogCallsite};
+/// The `ALAMOS_LEVEL` grammar, for the fuzzer and the property tests.
+pub use crate::directive::{parse_directives, Directive, Directives};
 pub use crate::metric::instrument::{ExperimentOf, InstrumentCallsite, InstrumentSpec};
 pub use crate::metric::name::Kind;
 pub use crate::tree::{Gate, GATES};

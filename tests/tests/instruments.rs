@@ -150,7 +150,7 @@ fn labels_are_bounded_like_function_labels() {
             by_node(node);
         }
     });
-    alamos::set_max_label_sets(alamos::DEFAULT_MAX_LABEL_SETS);
+    alamos::set_max_label_sets(alamos::names::DEFAULT_MAX_LABEL_SETS);
     // A local recorder caches nothing, so each call registers its own set:
     // the cap applies to the global recorder (see `instruments_store.rs`).
     assert_eq!(
@@ -270,10 +270,12 @@ fn call_metrics_are_described_to_a_facade_recorder() {
 
     let ((), metrics) = record_metrics(described);
     let (unit, help) = metrics
-        .description(alamos::CALL_DURATION_SECONDS)
+        .description(alamos::names::CALL_DURATION_SECONDS)
         .expect("described");
     assert_eq!(unit, Some(metrics::Unit::Seconds));
     assert!(help.contains("Duration"), "{help}");
-    assert!(metrics.description(alamos::CALLS_TOTAL).is_some());
-    assert!(metrics.description(alamos::CALLS_IN_FLIGHT).is_some());
+    assert!(metrics.description(alamos::names::CALLS_TOTAL).is_some());
+    assert!(metrics
+        .description(alamos::names::CALLS_IN_FLIGHT)
+        .is_some());
 }
