@@ -39,7 +39,8 @@
 //! - the same under `#[track_caller]`, where no closure may be introduced:
 //!   the body stays inline, and each such macro arms an exit mark before it
 //!   runs; leaving the function while a mark is armed counts `error` if the
-//!   function returns a `Result`, without the error's value.
+//!   function returns a `Result`, without the error's value (the returned
+//!   value is never seen, so a hidden `return Ok(..)` counts `error` too).
 //!
 //! Above the compile-time ceiling, the function is emitted exactly as
 //! written.

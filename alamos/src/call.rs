@@ -5,6 +5,19 @@
 //! all finish the call exactly once. An `async fn` wraps its body in a
 //! [`CallFuture`], which enters the span for every poll and tells completion
 //! from a panic in `poll` and from being dropped unfinished (cancelled).
+//!
+//! # Why `CallFuture` projects its pin by hand
+//!
+//! `pin-project-lite` projects the pin of alamos's other futures
+//! (`WithRemoteContext`), but not this one's. A cancelled call must record
+//! `cancelled` and then drop the body's future *inside* the call's span, so
+//! that what the body's locals do when dropped is attributed to the call.
+//! `pin-project-lite`'s `PinnedDrop` runs before the fields are dropped, and
+//! the fields drop after it returns, when the span guard it entered is gone.
+//! So the body's future is a `ManuallyDrop`, dropped in place from `Drop`
+//! while the span is entered, and `poll` projects to it with one `unsafe`
+//! block whose invariant (the future never moves until that drop) is stated
+//! there.
 
 use std::cell::Cell;
 use std::convert::Infallible;
@@ -423,14 +436,8 @@ impl fmt::Debug for FnCall<'_> {
     }
 }
 
-/// The future of an enabled `async fn` call.
-///
-/// Its pin projection is written by hand, unlike `WithRemoteContext`'s
-/// (`pin-project-lite`): a cancelled call must drop the body's future
-/// *inside* its span, after recording `cancelled`, so the future is a
-/// `ManuallyDrop` dropped in place from `Drop`, which `pin-project-lite`
-/// cannot project into (its `PinnedDrop` drops fields after the span guard
-/// is gone).
+/// The future of an enabled `async fn` call; its pin is projected by hand
+/// (see the module doc for why).
 #[doc(hidden)]
 pub struct CallFuture<F: Future, C> {
     future: ManuallyDrop<F>,

@@ -50,42 +50,36 @@ pub fn init() -> Guard {
         Err(err) => {
             eprintln!("alamos: {err}; continuing without the metrics endpoint");
             Builder::new()
-                .without_prometheus_endpoint()
+                .prometheus_endpoint(false)
                 .install()
                 .unwrap_or_else(|_| Guard::empty())
         }
     }
 }
 
-/// Where `/metrics` is served.
-#[derive(Clone, Copy, Debug)]
-enum Endpoint {
-    /// Where `ALAMOS_PROMETHEUS_ADDR` says, if it is set.
-    FromEnv,
-    Off,
-    At(SocketAddr),
-}
-
-/// Whether the admin routes are served.
-#[derive(Clone, Debug)]
-enum AdminSetting {
-    /// If `ALAMOS_ADMIN_TOKEN` gives a token.
-    FromEnv,
-    Off,
-    Token(crate::Redacted<String>),
-}
-
 /// Configures what [`init`] installs: a `tracing` subscriber writing to
 /// stderr, alamos's Prometheus recorder, and optionally an HTTP endpoint.
 ///
 /// Settings not made here come from the environment: `ALAMOS_LOG_FORMAT`,
-/// `ALAMOS_LOG_SPANS`, `ALAMOS_PROMETHEUS_ADDR` and `ALAMOS_ADMIN_TOKEN`. Thresholds always come from `ALAMOS_LEVEL`
-/// and [`crate::set_level`].
+/// `ALAMOS_LOG_SPANS`, `ALAMOS_PROMETHEUS_ADDR` and `ALAMOS_ADMIN_TOKEN`.
+/// Thresholds always come from `ALAMOS_LEVEL` and [`crate::set_level`].
+///
+/// Every setter takes the name of what it sets: a value
+/// ([`Builder::prometheus_addr`], [`Builder::admin_token`],
+/// [`Builder::log_format`], ...), or whether a part is installed at all
+/// ([`Builder::subscriber`], [`Builder::recorder`],
+/// [`Builder::prometheus_endpoint`], [`Builder::admin`], each `true` by
+/// default). Turning a part off wins over the values given for it,
+/// whatever the order of the calls.
 #[derive(Clone, Debug)]
 #[must_use = "a builder does nothing until installed"]
+// One bool per part that may be left out, as the setters take them.
+#[allow(clippy::struct_excessive_bools)]
 pub struct Builder {
     log_format: Option<LogFormat>,
-    endpoint: Endpoint,
+    /// `None`: where `ALAMOS_PROMETHEUS_ADDR` says, if it is set.
+    prometheus_addr: Option<SocketAddr>,
+    prometheus_endpoint: bool,
     buckets: Vec<f64>,
     histogram_buckets: HashMap<String, Vec<f64>>,
     thread_series: Option<usize>,
@@ -94,7 +88,9 @@ pub struct Builder {
     span_events: Option<SpanEvents>,
     max_label_sets: Option<usize>,
     constant_labels: Vec<(String, String)>,
-    admin: AdminSetting,
+    /// `None`: the token `ALAMOS_ADMIN_TOKEN` gives, if any.
+    admin_token: Option<crate::Redacted<String>>,
+    admin: bool,
     #[cfg(feature = "otel")]
     otel: Option<crate::OtelConfig>,
 }
@@ -111,7 +107,8 @@ impl Builder {
     pub fn new() -> Self {
         Builder {
             log_format: None,
-            endpoint: Endpoint::FromEnv,
+            prometheus_addr: None,
+            prometheus_endpoint: true,
             buckets: buckets::DURATIONS.to_vec(),
             histogram_buckets: HashMap::new(),
             thread_series: None,
@@ -120,7 +117,8 @@ impl Builder {
             span_events: None,
             max_label_sets: None,
             constant_labels: Vec::new(),
-            admin: AdminSetting::FromEnv,
+            admin_token: None,
+            admin: true,
             #[cfg(feature = "otel")]
             otel: None,
         }
@@ -151,7 +149,7 @@ impl Builder {
     /// one: anyone holding it can change every threshold); an unusable one
     /// leaves the routes off and stderr says why. The routes are served
     /// only where `/metrics` is ([`Builder::prometheus_addr`] or
-    /// `ALAMOS_PROMETHEUS_ADDR`).
+    /// `ALAMOS_PROMETHEUS_ADDR`), and not after [`Builder::admin`]`(false)`.
     ///
     /// ```no_run
     /// let _guard = alamos::Builder::new()
@@ -161,13 +159,15 @@ impl Builder {
     /// # Ok::<(), alamos::InitError>(())
     /// ```
     pub fn admin_token(mut self, token: impl Into<String>) -> Self {
-        self.admin = AdminSetting::Token(crate::Redacted::new(token.into()));
+        self.admin_token = Some(crate::Redacted::new(token.into()));
         self
     }
 
-    /// Serves no admin routes, whatever `ALAMOS_ADMIN_TOKEN` says.
-    pub fn without_admin(mut self) -> Self {
-        self.admin = AdminSetting::Off;
+    /// Whether to serve the admin routes when a token is given, by
+    /// [`Builder::admin_token`] or `ALAMOS_ADMIN_TOKEN` (default: yes).
+    /// `false` serves none, whatever the token.
+    pub fn admin(mut self, serve: bool) -> Self {
+        self.admin = serve;
         self
     }
 
@@ -189,14 +189,17 @@ impl Builder {
     /// Serves `GET /metrics` on `addr` (port 0 picks a free port; see
     /// [`Guard::prometheus_addr`]), whatever `ALAMOS_PROMETHEUS_ADDR` says.
     pub fn prometheus_addr(mut self, addr: SocketAddr) -> Self {
-        self.endpoint = Endpoint::At(addr);
+        self.prometheus_addr = Some(addr);
         self
     }
 
-    /// Serves no endpoint, whatever `ALAMOS_PROMETHEUS_ADDR` says; the
-    /// exposition is still available from [`Guard::render`].
-    pub fn without_prometheus_endpoint(mut self) -> Self {
-        self.endpoint = Endpoint::Off;
+    /// Whether to serve `GET /metrics` (and the admin routes) when an
+    /// address is given, by [`Builder::prometheus_addr`] or
+    /// `ALAMOS_PROMETHEUS_ADDR` (default: yes). `false` serves nothing,
+    /// whatever the address; the exposition is still available from
+    /// [`Guard::render`].
+    pub fn prometheus_endpoint(mut self, serve: bool) -> Self {
+        self.prometheus_endpoint = serve;
         self
     }
 
@@ -230,7 +233,7 @@ impl Builder {
     }
 
     /// Caps the label sets kept per function with `labels(...)` (default
-    /// [`crate::DEFAULT_MAX_LABEL_SETS`]); see [`crate::set_max_label_sets`].
+    /// [`crate::names::DEFAULT_MAX_LABEL_SETS`]); see [`crate::set_max_label_sets`].
     pub fn max_label_sets(mut self, max: usize) -> Self {
         self.max_label_sets = Some(max);
         self
@@ -273,20 +276,26 @@ impl Builder {
             buckets::check(bounds)
                 .map_err(|reason| InitError::Buckets(format!("{name}: {reason}")))?;
         }
-        let addr = match self.endpoint {
-            Endpoint::FromEnv => env_prometheus_addr(),
-            Endpoint::Off => None,
-            Endpoint::At(addr) => Some(addr),
+        let addr = match self.prometheus_addr {
+            _ if !self.prometheus_endpoint => None,
+            Some(addr) => Some(addr),
+            None => env_prometheus_addr(),
         };
-        let admin = match &self.admin {
-            AdminSetting::FromEnv => admin::env_token(),
-            AdminSetting::Off => None,
-            AdminSetting::Token(token) => admin::checked(token.expose(), "Builder::admin_token"),
+        let admin = match &self.admin_token {
+            _ if !self.admin => None,
+            Some(token) => admin::checked(token.expose(), "Builder::admin_token"),
+            None => admin::env_token(),
         };
         if admin.is_some() && addr.is_none() {
-            eprintln!(
-                "alamos: the admin endpoint is enabled but nothing is served: set {PROMETHEUS_ADDR_ENV} or Builder::prometheus_addr"
-            );
+            if self.prometheus_endpoint {
+                eprintln!(
+                    "alamos: the admin endpoint is enabled but nothing is served: set {PROMETHEUS_ADDR_ENV} or Builder::prometheus_addr"
+                );
+            } else {
+                eprintln!(
+                    "alamos: the admin endpoint is enabled but nothing is served: the builder was told to serve no endpoint"
+                );
+            }
         }
         let server = match addr {
             Some(addr) if self.recorder => {

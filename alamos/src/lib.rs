@@ -177,23 +177,3 @@ pub mod context {
         TraceState, TraceStateError, WithRemoteContext,
     };
 }
-
-// Earlier spellings, kept so code written against them still builds; the
-// modules above are where these live now.
-#[doc(hidden)]
-#[cfg(feature = "runtime")]
-pub use crate::admin::ADMIN_TOKEN_ENV;
-#[doc(hidden)]
-pub use crate::context::*;
-#[doc(hidden)]
-pub use crate::directive::{parse_directives, Directive, Directives};
-#[doc(hidden)]
-#[cfg(feature = "runtime")]
-pub use crate::init::{LOG_FORMAT_ENV, PROMETHEUS_ADDR_ENV};
-#[doc(hidden)]
-#[cfg(feature = "runtime")]
-pub use crate::logs::LOG_SPANS_ENV;
-#[doc(hidden)]
-pub use crate::names::*;
-#[doc(hidden)]
-pub use crate::tree::LEVEL_ENV;

@@ -1,5 +1,6 @@
-//! What the macros' expansions name. Not public API: nothing here follows
-//! semver, and it may change in any release.
+//! What the macros' expansions name, and hooks for alamos's own tests,
+//! benchmarks and fuzz targets. Not public API: nothing here follows semver,
+//! and it may change in any release.
 
 pub use linkme;
 pub use tracing;
@@ -10,6 +11,8 @@ pub use crate::call::{
     ReturnsOther, ReturnsResult,
 };
 pub use crate::callsite::{FnCallsite, Location, LogCallsite};
+/// The `ALAMOS_LEVEL` grammar, for the fuzzer and the property tests.
+pub use crate::directive::{parse_directives, Directive, Directives};
 pub use crate::metric::instrument::{ExperimentOf, InstrumentCallsite, InstrumentSpec};
 pub use crate::metric::name::Kind;
 pub use crate::tree::{Gate, GATES};
@@ -40,8 +43,9 @@ pub fn fuzz_http_request_head(head: &[u8]) -> bool {
     crate::http::parse_head(head).is_ok()
 }
 
-/// How many threads alamos started to find the global `metrics` recorder;
-/// for the tests that check no instrumented call starts one.
+/// How many threads alamos started, from the current thread, to find the
+/// global `metrics` recorder; for the tests that check no instrumented call
+/// starts one.
 pub fn recorder_probes() -> usize {
     crate::metric::sink::probes()
 }

@@ -69,7 +69,7 @@ fn bench_call(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, f: fn(u64) -
 fn main() {
     let guard = alamos::Builder::new()
         .subscriber(false)
-        .without_prometheus_endpoint()
+        .prometheus_endpoint(false)
         .duration_buckets(common::BUCKETS)
         .install()
         .expect("install alamos's recorder");

@@ -40,12 +40,12 @@ fn write_directly(names: &'static [(&'static str, &'static str)]) {
     for &(experiment, function) in names {
         for outcome in alamos::Outcome::ALL {
             let calls = u64::from(outcome == alamos::Outcome::Ok);
-            counter!(alamos::CALLS_TOTAL, "experiment" => experiment, "function" => function, "outcome" => outcome.as_str())
+            counter!(alamos::names::CALLS_TOTAL, "experiment" => experiment, "function" => function, "outcome" => outcome.as_str())
                 .increment(calls);
         }
-        histogram!(alamos::CALL_DURATION_SECONDS, "experiment" => experiment, "function" => function)
+        histogram!(alamos::names::CALL_DURATION_SECONDS, "experiment" => experiment, "function" => function)
             .record(ONE_CALL_SECONDS);
-        gauge!(alamos::CALLS_IN_FLIGHT, "experiment" => experiment, "function" => function)
+        gauge!(alamos::names::CALLS_IN_FLIGHT, "experiment" => experiment, "function" => function)
             .set(0.0);
     }
 }

@@ -16,7 +16,8 @@
 
 use std::collections::BTreeSet;
 
-use alamos::{Directive, LevelFilter};
+use alamos::__private::Directive;
+use alamos::LevelFilter;
 use alamos_fuzz as reference;
 use libfuzzer_sys::fuzz_target;
 
@@ -59,7 +60,7 @@ fuzz_target!(|data: &[u8]| {
     let spec = String::from_utf8_lossy(data);
     let items: Vec<&str> = spec.split(',').collect();
 
-    let parsed = alamos::parse_directives(&spec);
+    let parsed = alamos::__private::parse_directives(&spec);
     let (expected, malformed) = reference::parse_directives(&spec);
     assert_eq!(pairs(&parsed.directives), expected, "{spec:?}");
 
@@ -83,7 +84,7 @@ fuzz_target!(|data: &[u8]| {
 
     let rendered =
         reference::render_directives(parsed.directives.iter().map(|d| (d.key.as_str(), d.filter)));
-    let again = alamos::parse_directives(&rendered);
+    let again = alamos::__private::parse_directives(&rendered);
     assert_eq!(again.errors, [], "{rendered:?}");
     assert_eq!(again.directives, parsed.directives, "{rendered:?}");
 

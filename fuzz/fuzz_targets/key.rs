@@ -97,7 +97,7 @@ fuzz_target!(|data: &[u8]| {
     }
 
     if !key.contains([',', '=']) {
-        let parsed = alamos::parse_directives(&format!("{key}=debug"));
+        let parsed = alamos::__private::parse_directives(&format!("{key}=debug"));
         let trimmed = key.trim();
         if reference::key_is_valid(trimmed) {
             assert_eq!(parsed.errors, []);

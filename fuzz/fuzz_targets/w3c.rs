@@ -22,7 +22,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use alamos::{Baggage, Carrier, RemoteContext, TraceParent, TraceState};
+use alamos::context::{Baggage, TraceParent, TraceState};
+use alamos::{Carrier, RemoteContext};
 use alamos_fuzz as reference;
 use libfuzzer_sys::fuzz_target;
 

@@ -332,7 +332,7 @@ impl Metrics {
     /// `alamos_calls_total` for one function and outcome.
     pub fn calls(&self, experiment: &str, function: &str, outcome: &str) -> u64 {
         self.counter(
-            alamos::CALLS_TOTAL,
+            alamos::names::CALLS_TOTAL,
             &[
                 ("experiment", experiment),
                 ("function", function),
@@ -344,7 +344,7 @@ impl Metrics {
     /// `alamos_calls_in_flight` for one function.
     pub fn in_flight(&self, experiment: &str, function: &str) -> Option<f64> {
         self.gauge(
-            alamos::CALLS_IN_FLIGHT,
+            alamos::names::CALLS_IN_FLIGHT,
             &[("experiment", experiment), ("function", function)],
         )
     }
@@ -352,7 +352,7 @@ impl Metrics {
     /// The samples of `alamos_call_duration_seconds` for one function.
     pub fn durations(&self, experiment: &str, function: &str) -> Vec<f64> {
         self.histogram(
-            alamos::CALL_DURATION_SECONDS,
+            alamos::names::CALL_DURATION_SECONDS,
             &[("experiment", experiment), ("function", function)],
         )
         .unwrap_or_default()

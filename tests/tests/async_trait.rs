@@ -59,6 +59,20 @@ trait Store: Sync {
         let v = self.get(k).await?;
         Ok(v * 2)
     }
+
+    /// An instrumented default method that panics while polled.
+    #[alamos::experiment("at.default")]
+    async fn default_boom(&self) -> u32 {
+        tokio::task::yield_now().await;
+        panic!("boom in a default method");
+    }
+
+    /// An instrumented default method whose future is dropped pending.
+    #[alamos::experiment("at.default")]
+    async fn default_stall(&self) -> u32 {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        1
+    }
 }
 
 /// The method's attribute: async-trait runs first and hands alamos a
@@ -265,6 +279,41 @@ async fn an_instrumented_default_method_of_an_async_trait() {
         .filter(|span| span.parent.as_deref() == Some("at.default.doubled"))
         .collect();
     assert_eq!(children.len(), 2, "{captured:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instrumented_default_method_that_panics_or_is_dropped() {
+    observed();
+    let boom = tokio::spawn(async { Defaults.default_boom().await });
+    assert!(boom.await.unwrap_err().is_panic());
+    assert_eq!(
+        outcomes("at.default", "default_boom"),
+        [0, 0, 1, 0],
+        "a panic while polling a default method"
+    );
+    let stalled = tokio::time::timeout(Duration::from_millis(20), Defaults.default_stall()).await;
+    assert!(stalled.is_err(), "the stalled call timed out");
+    assert_eq!(
+        outcomes("at.default", "default_stall"),
+        [0, 0, 0, 1],
+        "a default method's future dropped after a pending poll"
+    );
+    let captured = &observed().captured;
+    // `default_boom` is polled twice (a yield, then the panic); the
+    // stalled call once before it is dropped.
+    for (name, polls) in [
+        ("at.default.default_boom", 2),
+        ("at.default.default_stall", 1),
+    ] {
+        let spans = captured.spans_named(name);
+        assert_eq!(spans.len(), 1, "{name}: {captured:#?}");
+        assert!(
+            spans[0].entered >= polls && spans[0].entered == spans[0].exited,
+            "entered on every poll: {:#?}",
+            spans[0]
+        );
+        assert!(spans[0].closed);
+    }
 }
 
 #[alamos::experiment("at.plain")]

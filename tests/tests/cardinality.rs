@@ -2,7 +2,7 @@
 //! series at the cap and resident memory flat.
 //!
 //! `cardinality_probe` (a fresh process with alamos's recorder and the
-//! default cap, `alamos::DEFAULT_MAX_LABEL_SETS`) calls a function with
+//! default cap, `alamos::names::DEFAULT_MAX_LABEL_SETS`) calls a function with
 //! `labels(peer = n)` for n in 0..1,000,000. The exposition must hold exactly
 //! the first 256 label sets plus the `__overflow__` series, count every call
 //! exactly, count the excess calls in `alamos_label_overflow_total`, and the
@@ -27,7 +27,7 @@ fn run_probe(calls: u64, threads: u64) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_cardinality_probe"))
         .args([calls.to_string(), threads.to_string()])
         .env_remove("ALAMOS_LEVEL")
-        .env_remove(alamos::PROMETHEUS_ADDR_ENV)
+        .env_remove(alamos::env::PROMETHEUS_ADDR)
         .output()
         .expect("the probe runs");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -77,10 +77,14 @@ fn by_peer(exposition: &str, name: &str, rest: &str) -> BTreeMap<String, u64> {
 #[test]
 fn a_million_label_values_keep_the_cap_count_exactly_and_memory_flat() {
     let run = run_probe(CALLS, 1);
-    let cap = alamos::DEFAULT_MAX_LABEL_SETS as u64;
+    let cap = alamos::names::DEFAULT_MAX_LABEL_SETS as u64;
     let mut expected: BTreeMap<String, u64> = (0..cap).map(|n| (n.to_string(), 1)).collect();
-    expected.insert(alamos::OVERFLOW_LABEL_VALUE.to_owned(), CALLS - cap);
-    let ok = by_peer(&run.exposition, alamos::CALLS_TOTAL, r#",outcome="ok"}"#);
+    expected.insert(alamos::names::OVERFLOW_LABEL_VALUE.to_owned(), CALLS - cap);
+    let ok = by_peer(
+        &run.exposition,
+        alamos::names::CALLS_TOTAL,
+        r#",outcome="ok"}"#,
+    );
     assert_eq!(ok, expected, "the first {cap} values, then the overflow");
     check(&run, "1 thread");
 }
@@ -94,14 +98,18 @@ fn threads_racing_past_the_cap_keep_it_exactly() {
 /// The cap's series and the overflow series, every call counted once, the
 /// excess counted, memory flat.
 fn check(run: &Run, what: &str) {
-    let cap = alamos::DEFAULT_MAX_LABEL_SETS as u64;
+    let cap = alamos::names::DEFAULT_MAX_LABEL_SETS as u64;
     let excess = CALLS - cap;
-    let ok = by_peer(&run.exposition, alamos::CALLS_TOTAL, r#",outcome="ok"}"#);
+    let ok = by_peer(
+        &run.exposition,
+        alamos::names::CALLS_TOTAL,
+        r#",outcome="ok"}"#,
+    );
     assert_eq!(ok.len() as u64, cap + 1, "series of alamos_calls_total");
-    assert_eq!(ok.get(alamos::OVERFLOW_LABEL_VALUE), Some(&excess));
+    assert_eq!(ok.get(alamos::names::OVERFLOW_LABEL_VALUE), Some(&excess));
     let kept: Vec<_> = ok
         .iter()
-        .filter(|(peer, _)| *peer != alamos::OVERFLOW_LABEL_VALUE)
+        .filter(|(peer, _)| *peer != alamos::names::OVERFLOW_LABEL_VALUE)
         .collect();
     assert!(
         kept.iter()
@@ -114,7 +122,7 @@ fn check(run: &Run, what: &str) {
     for outcome in ["error", "panic", "cancelled"] {
         let series = by_peer(
             &run.exposition,
-            alamos::CALLS_TOTAL,
+            alamos::names::CALLS_TOTAL,
             &format!(r#",outcome="{outcome}"}}"#),
         );
         assert_eq!(series.len() as u64, cap + 1);
@@ -122,11 +130,11 @@ fn check(run: &Run, what: &str) {
     }
     let counts = by_peer(
         &run.exposition,
-        &format!("{}_count", alamos::CALL_DURATION_SECONDS),
+        &format!("{}_count", alamos::names::CALL_DURATION_SECONDS),
         "}",
     );
     assert_eq!(counts, expected, "one histogram per kept series");
-    let in_flight = by_peer(&run.exposition, alamos::CALLS_IN_FLIGHT, "}");
+    let in_flight = by_peer(&run.exposition, alamos::names::CALLS_IN_FLIGHT, "}");
     assert_eq!(in_flight.len() as u64, cap + 1);
     assert!(in_flight.values().all(|count| *count == 0));
     let peers: usize = run
@@ -144,7 +152,7 @@ fn check(run: &Run, what: &str) {
 
     let overflow = format!(
         r#"{}{{experiment="cardinality",function="connect"}} "#,
-        alamos::LABEL_OVERFLOW_TOTAL
+        alamos::names::LABEL_OVERFLOW_TOTAL
     );
     let overflowed: Option<u64> = run
         .exposition

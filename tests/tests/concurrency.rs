@@ -22,7 +22,7 @@ fn guard() -> &'static alamos::Guard {
     GUARD.get_or_init(|| {
         alamos::Builder::new()
             .subscriber(false)
-            .without_prometheus_endpoint()
+            .prometheus_endpoint(false)
             .install()
             .expect("alamos installs")
     })

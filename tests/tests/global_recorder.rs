@@ -155,11 +155,11 @@ fn task_metrics_are_sampled_into_the_global_recorder() {
     let (restarts, finished) = loop {
         let metrics = snapshot();
         let restarts = metrics.counter(
-            alamos::TASK_RESTARTS_TOTAL,
+            alamos::names::TASK_RESTARTS_TOTAL,
             &[("experiment", "global.task")],
         );
         let finished = metrics.gauge(
-            alamos::TASKS,
+            alamos::names::TASKS,
             &[("experiment", "global.task"), ("state", "finished")],
         );
         if restarts == 1 || std::time::Instant::now() > deadline {
@@ -171,7 +171,7 @@ fn task_metrics_are_sampled_into_the_global_recorder() {
     assert_eq!(finished, Some(1.0));
     assert_eq!(
         snapshot()
-            .description(alamos::TASK_RESTARTS_TOTAL)
+            .description(alamos::names::TASK_RESTARTS_TOTAL)
             .map(|(_, help)| help.is_empty()),
         Some(false)
     );

@@ -150,7 +150,7 @@ fn labels_are_bounded_like_function_labels() {
             by_node(node);
         }
     });
-    alamos::set_max_label_sets(alamos::DEFAULT_MAX_LABEL_SETS);
+    alamos::set_max_label_sets(alamos::names::DEFAULT_MAX_LABEL_SETS);
     // A local recorder caches nothing, so each call registers its own set:
     // the cap applies to the global recorder (see `instruments_store.rs`).
     assert_eq!(
@@ -232,11 +232,24 @@ fn no_thread_is_started_per_call_under_a_local_recorder() {
 
     let ((), _) = record_metrics(tick);
     let before = alamos::__private::recorder_probes();
+    // Meanwhile another thread probes, as tests running beside this one
+    // may: two local recorders in turn, each met anew, three probes. The
+    // count is the current thread's, so they do not reach this test's.
+    let elsewhere = std::thread::spawn(|| {
+        let start = alamos::__private::recorder_probes();
+        record_metrics(|| {
+            tick();
+            record_metrics(tick);
+            tick();
+        });
+        alamos::__private::recorder_probes() - start
+    });
     let ((), metrics) = record_metrics(|| {
         for _ in 0..500 {
             tick();
         }
     });
+    assert_eq!(elsewhere.join().unwrap(), 3, "the other thread's probes");
     assert_eq!(
         metrics.counter("ticks_total", &[("experiment", "instruments.local")]),
         500
@@ -257,10 +270,12 @@ fn call_metrics_are_described_to_a_facade_recorder() {
 
     let ((), metrics) = record_metrics(described);
     let (unit, help) = metrics
-        .description(alamos::CALL_DURATION_SECONDS)
+        .description(alamos::names::CALL_DURATION_SECONDS)
         .expect("described");
     assert_eq!(unit, Some(metrics::Unit::Seconds));
     assert!(help.contains("Duration"), "{help}");
-    assert!(metrics.description(alamos::CALLS_TOTAL).is_some());
-    assert!(metrics.description(alamos::CALLS_IN_FLIGHT).is_some());
+    assert!(metrics.description(alamos::names::CALLS_TOTAL).is_some());
+    assert!(metrics
+        .description(alamos::names::CALLS_IN_FLIGHT)
+        .is_some());
 }

@@ -15,7 +15,7 @@ fn guard() -> &'static alamos::Guard {
     GUARD.get_or_init(|| {
         alamos::Builder::new()
             .subscriber(false)
-            .without_prometheus_endpoint()
+            .prometheus_endpoint(false)
             .histogram_buckets("configured_latency", &[0.5, 1.0])
             .install()
             .expect("alamos's recorder installs")
@@ -264,7 +264,7 @@ fn label_sets_past_the_cap_fold_into_the_overflow_series() {
     for peer in 0..5 {
         from_peer(peer);
     }
-    alamos::set_max_label_sets(alamos::DEFAULT_MAX_LABEL_SETS);
+    alamos::set_max_label_sets(alamos::names::DEFAULT_MAX_LABEL_SETS);
     let text = render();
     let lines = samples(&text, "peer_frames_total");
     assert_eq!(lines.len(), 3, "{text}");

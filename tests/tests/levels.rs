@@ -549,8 +549,8 @@ fn experiments_lists_every_key_of_the_binary_even_never_called() {
 fn probe(value: Option<&OsStr>) -> Probe {
     let mut command = Command::new(env!("CARGO_BIN_EXE_alamos_level_probe"));
     match value {
-        Some(value) => command.env(alamos::LEVEL_ENV, value),
-        None => command.env_remove(alamos::LEVEL_ENV),
+        Some(value) => command.env(alamos::env::LEVEL, value),
+        None => command.env_remove(alamos::env::LEVEL),
     };
     let Output {
         status,
@@ -689,7 +689,7 @@ fn alamos_level_malformed_directives_are_reported_and_the_rest_applies() {
     assert!(no_key[0].contains("key"), "says why: {}", no_key[0]);
     assert!(probe.reports("api=warn").is_empty(), "{probe:#?}");
     assert!(
-        probe.stderr.contains(alamos::LEVEL_ENV),
+        probe.stderr.contains(alamos::env::LEVEL),
         "names the variable: {probe:#?}"
     );
 
@@ -743,7 +743,7 @@ fn alamos_level_that_is_not_utf8_is_reported_and_ignored() {
     use std::os::unix::ffi::OsStrExt;
 
     let probe = probe(Some(OsStr::from_bytes(b"debug,api=\xff")));
-    assert!(probe.stderr.contains(alamos::LEVEL_ENV), "{probe:#?}");
+    assert!(probe.stderr.contains(alamos::env::LEVEL), "{probe:#?}");
     assert!(probe.stderr.contains("UTF-8"), "{probe:#?}");
     assert!(probe.is_on("storage.kv.kv_get"));
     assert!(!probe.is_on("distribution.relay.relay"), "defaults to prod");

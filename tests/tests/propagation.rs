@@ -7,7 +7,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use alamos::{depropagate, propagate, with_parent, Carrier, RemoteContext, TraceParent};
+use alamos::context::TraceParent;
+use alamos::{depropagate, propagate, with_parent, Carrier, RemoteContext};
 use alamos_tests::capture;
 
 const PYTHON: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03";

@@ -9,7 +9,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
 
-use alamos::{Baggage, Directive, Level, LevelFilter, RemoteContext, TraceParent, TraceState};
+use alamos::__private::Directive;
+use alamos::context::{Baggage, TraceParent, TraceState};
+use alamos::{Level, LevelFilter, RemoteContext};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 
@@ -408,7 +410,7 @@ proptest! {
         empty_items in prop::collection::vec(prop::bool::weighted(0.1), 1..4),
     ) {
         let spec = render(&items, &pads, &empty_items);
-        let parsed = alamos::parse_directives(&spec);
+        let parsed = alamos::__private::parse_directives(&spec);
         prop_assert_eq!(parsed.errors, vec![], "{:?}", spec);
         prop_assert_eq!(parsed.directives, later_wins(&items), "{:?}", spec);
     }
@@ -427,7 +429,7 @@ proptest! {
             .collect();
         let position = at.index(parts.len() + 1);
         parts.insert(position, bad.clone());
-        let parsed = alamos::parse_directives(&parts.join(","));
+        let parsed = alamos::__private::parse_directives(&parts.join(","));
         prop_assert_eq!(parsed.directives, later_wins(&items));
         prop_assert_eq!(parsed.errors.len(), 1);
         prop_assert_eq!(parsed.errors[0].position, position + 1);

@@ -5,13 +5,19 @@ use std::net::TcpListener;
 use std::process::{Command, Output};
 
 fn probe(mode: &str, env: &[(&str, &str)]) -> (String, String) {
+    probe_args(&[mode], env)
+}
+
+fn probe_args(args: &[&str], env: &[(&str, &str)]) -> (String, String) {
+    let mode = args.join(" ");
     let mut command = Command::new(env!("CARGO_BIN_EXE_init_probe"));
     command
-        .arg(mode)
+        .args(args)
         .env_remove("ALAMOS_LEVEL")
-        .env_remove(alamos::LOG_FORMAT_ENV)
-        .env_remove(alamos::LOG_SPANS_ENV)
-        .env_remove(alamos::PROMETHEUS_ADDR_ENV);
+        .env_remove(alamos::env::LOG_FORMAT)
+        .env_remove(alamos::env::LOG_SPANS)
+        .env_remove(alamos::env::PROMETHEUS_ADDR)
+        .env_remove(alamos::env::ADMIN_TOKEN);
     for (key, value) in env {
         command.env(key, value);
     }
@@ -75,10 +81,10 @@ fn text_logs_show_events_with_their_span_path_and_respect_the_root_threshold() {
         "debug is below the default root threshold prod: {stderr}"
     );
 
-    let (_, stderr) = probe("text", &[(alamos::LOG_SPANS_ENV, "close")]);
+    let (_, stderr) = probe("text", &[(alamos::env::LOG_SPANS, "close")]);
     let closes = lines_with(&stderr, "probe.writer.write: close time.busy=");
     assert_eq!(closes.len(), 2, "{stderr}");
-    let (_, stderr) = probe("text", &[(alamos::LOG_SPANS_ENV, "sometimes")]);
+    let (_, stderr) = probe("text", &[(alamos::env::LOG_SPANS, "sometimes")]);
     assert!(
         stderr.contains("ALAMOS_LOG_SPANS=\"sometimes\" is not one of"),
         "{stderr}"
@@ -92,9 +98,86 @@ fn text_logs_show_events_with_their_span_path_and_respect_the_root_threshold() {
     assert!(stderr.contains("a plain tracing event"), "{stderr}");
 }
 
+/// `Builder::span_events` turns span lines on, and off, whatever
+/// `ALAMOS_LOG_SPANS` says.
+#[test]
+fn the_builder_says_which_span_lines_are_written() {
+    let count = |stderr: &str| {
+        (
+            lines_with(stderr, "probe.writer.write: new").len(),
+            lines_with(stderr, "probe.writer.write: close time.busy=").len(),
+        )
+    };
+    for (events, expected) in [
+        ("none", (0, 0)),
+        ("close", (0, 2)),
+        ("open", (2, 0)),
+        ("full", (2, 2)),
+    ] {
+        let (stdout, stderr) = probe_args(&["spans", events], &[]);
+        assert_eq!(stdout.trim(), "done");
+        assert_eq!(count(&stderr), expected, "{events}: {stderr}");
+        // The events are written either way.
+        assert_eq!(lines_with(&stderr, "writing n=").len(), 2, "{stderr}");
+    }
+    // The builder wins over the environment, both ways.
+    let (_, stderr) = probe_args(&["spans", "close"], &[(alamos::env::LOG_SPANS, "none")]);
+    assert_eq!(count(&stderr), (0, 2), "{stderr}");
+    let (_, stderr) = probe_args(&["spans", "none"], &[(alamos::env::LOG_SPANS, "full")]);
+    assert_eq!(count(&stderr), (0, 0), "{stderr}");
+}
+
+/// The builder's on/off setters: `prometheus_endpoint(false)` and
+/// `admin(false)` win over an address or a token given by the builder or
+/// the environment, in whichever order the setters are called;
+/// `recorder(false)` serves nothing either.
+#[test]
+fn the_builder_leaves_parts_out_whatever_the_order_of_its_setters() {
+    let served = |args: &[&str], env: &[(&str, &str)]| {
+        let (stdout, stderr) = probe_args(&[&["parts"], args].concat(), env);
+        (stdout.lines().collect::<Vec<_>>().join(" "), stderr)
+    };
+    let (stdout, _) = served(&["addr", "token"], &[]);
+    assert_eq!(stdout, "addr=some metrics=200 admin=200 render=true");
+    for args in [
+        ["addr", "token", "admin_off"],
+        ["admin_off", "addr", "token"],
+    ] {
+        let (stdout, _) = served(&args, &[]);
+        assert_eq!(
+            stdout, "addr=some metrics=200 admin=404 render=true",
+            "{args:?}"
+        );
+    }
+    for args in [
+        ["addr", "token", "endpoint_off"],
+        ["endpoint_off", "addr", "token"],
+    ] {
+        let (stdout, stderr) = served(&args, &[]);
+        assert_eq!(stdout, "addr=none render=true", "{args:?}");
+        assert!(
+            stderr.contains("the builder was told to serve no endpoint"),
+            "{stderr}"
+        );
+    }
+    let (stdout, _) = served(&["addr", "recorder_off"], &[]);
+    assert_eq!(stdout, "addr=none render=false");
+
+    let env = [
+        (alamos::env::PROMETHEUS_ADDR, "127.0.0.1:0"),
+        (alamos::env::ADMIN_TOKEN, "init-probe-admin-token-3c9d"),
+    ];
+    let (stdout, _) = served(&[], &env);
+    assert_eq!(stdout, "addr=some metrics=200 admin=200 render=true");
+    let (stdout, _) = served(&["admin_off"], &env);
+    assert_eq!(stdout, "addr=some metrics=200 admin=404 render=true");
+    let (stdout, _) = served(&["endpoint_off"], &env);
+    assert_eq!(stdout, "addr=none render=true");
+}
+
 #[test]
 fn json_logs_are_one_object_per_line() {
-    let (_, stderr) = probe("json", &[(alamos::LOG_FORMAT_ENV, "json")]);
+    let (_, stderr) = probe("json", &[(alamos::env::LOG_FORMAT, "json")]);
     let objects: Vec<serde_json::Value> = stderr
         .lines()
         .filter(|line| line.starts_with('{'))
@@ -149,8 +232,8 @@ fn malformed_environment_is_reported_and_the_rest_is_set_up() {
     let (stdout, stderr) = probe(
         "serve",
         &[
-            (alamos::PROMETHEUS_ADDR_ENV, "not-an-address"),
-            (alamos::LOG_FORMAT_ENV, "xml"),
+            (alamos::env::PROMETHEUS_ADDR, "not-an-address"),
+            (alamos::env::LOG_FORMAT, "xml"),
             ("ALAMOS_LEVEL", "prod,probe=loud"),
         ],
     );
@@ -175,7 +258,7 @@ fn malformed_environment_is_reported_and_the_rest_is_set_up() {
 fn an_address_in_use_is_reported_and_metrics_still_render() {
     let taken = TcpListener::bind("127.0.0.1:0").expect("a port");
     let addr = taken.local_addr().expect("bound").to_string();
-    let (stdout, stderr) = probe("serve", &[(alamos::PROMETHEUS_ADDR_ENV, &addr)]);
+    let (stdout, stderr) = probe("serve", &[(alamos::env::PROMETHEUS_ADDR, &addr)]);
     assert!(
         stderr.contains(&format!("cannot serve metrics on {addr}")),
         "{stderr}"
@@ -191,7 +274,10 @@ fn a_bare_port_is_served_on_loopback() {
     let free = TcpListener::bind("127.0.0.1:0").expect("a port");
     let port = free.local_addr().expect("bound").port();
     drop(free);
-    let (stdout, _) = probe("serve", &[(alamos::PROMETHEUS_ADDR_ENV, &port.to_string())]);
+    let (stdout, _) = probe(
+        "serve",
+        &[(alamos::env::PROMETHEUS_ADDR, &port.to_string())],
+    );
     assert!(
         stdout.contains(&format!("addr=127.0.0.1:{port}")),
         "{stdout}"

@@ -86,7 +86,7 @@ fn spans_events_and_metrics_hold_the_secret_nowhere() {
     );
     assert_eq!(
         metrics.counter(
-            alamos::CALLS_TOTAL,
+            alamos::names::CALLS_TOTAL,
             &[
                 ("experiment", "secrets.control"),
                 ("function", "scoped"),
@@ -134,11 +134,11 @@ fn probe(format: &str) -> Run {
         .args([SECRET, CONTROL])
         .env("ALAMOS_LEVEL", "bench")
         // Every span's open and close lines too: more places a secret could leak.
-        .env(alamos::LOG_SPANS_ENV, "full")
-        .env(alamos::LOG_FORMAT_ENV, format)
+        .env(alamos::env::LOG_SPANS, "full")
+        .env(alamos::env::LOG_FORMAT, format)
         // Span open and close lines too: they must not hold the secret either.
-        .env(alamos::LOG_SPANS_ENV, "full")
-        .env(alamos::PROMETHEUS_ADDR_ENV, "127.0.0.1:0")
+        .env(alamos::env::LOG_SPANS, "full")
+        .env(alamos::env::PROMETHEUS_ADDR, "127.0.0.1:0")
         .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
         .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
         .output()

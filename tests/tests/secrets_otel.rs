@@ -100,7 +100,7 @@ fn otlp_export_of_a_binary_holds_the_secret_nowhere() {
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
         .env("OTEL_SERVICE_NAME", "secrets-probe")
         .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-        .env_remove(alamos::PROMETHEUS_ADDR_ENV)
+        .env_remove(alamos::env::PROMETHEUS_ADDR)
         .output()
         .expect("the probe runs");
     let stdout = String::from_utf8_lossy(&output.stdout);

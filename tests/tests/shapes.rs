@@ -216,24 +216,46 @@ fn closure_depth(n: u32, addresses: &mut Vec<usize>) -> u32 {
 /// issue measured 512 B for the closure form there), and in an optimized
 /// build no more than the call's state beyond the plain function. The
 /// call's state (`CallSlot`) is the stack the instrumentation costs.
+///
+/// Measured with rustc 1.95.0 on `x86_64` (bytes per recursion level, the
+/// callsite enabled; a frame's size does not depend on the branch taken):
+///
+/// | build   | plain | inline | closure | `CallSlot` |
+/// |---------|-------|--------|---------|------------|
+/// | debug   | 48    | 512    | 544     | 104        |
+/// | release | 64    | 176    | 176     | 104        |
+///
+/// An unoptimized build keeps the locals of every inlined helper in the
+/// frame, hence 464 B beyond the plain function there; the bound below
+/// allows twice that, [`DEBUG_STACK_BUDGET`], so that a change of
+/// compiler does not trip it while a regression that doubles the cost
+/// does.
 #[test]
 fn an_inline_body_uses_one_frame_per_call() {
     let plain = frame_size(plain_depth);
     let inline = frame_size(instrumented_depth);
     let closure = frame_size(closure_depth);
     let call_state = std::mem::size_of::<alamos::__private::CallSlot>();
-    let sizes = format!("plain {plain} B, inline {inline} B, closure {closure} B per level");
+    let sizes = format!(
+        "plain {plain} B, inline {inline} B, closure {closure} B per level, \
+         call state {call_state} B"
+    );
     assert!(inline <= closure, "{sizes}");
     if cfg!(debug_assertions) {
         // Unoptimized, the closure is a frame of its own.
         assert!(inline < closure, "{sizes}");
-    } else {
         assert!(
-            inline <= plain + call_state + 32,
-            "{sizes}, call state {call_state} B"
+            inline <= plain + DEBUG_STACK_BUDGET,
+            "{sizes}: more than {DEBUG_STACK_BUDGET} B beyond the plain function"
         );
+    } else {
+        assert!(inline <= plain + call_state + 32, "{sizes}");
     }
 }
+
+/// What an instrumented function may add to a debug build's frame: twice
+/// the 464 B measured (see above).
+const DEBUG_STACK_BUDGET: usize = 2 * 464;
 
 // ------------------------------------------------------------ A2 ----
 
@@ -408,6 +430,75 @@ fn track_caller_sees_an_exit_hidden_in_a_macro_without_its_value() {
     assert_eq!(errors, ["left through `bail!`"]);
 }
 
+/// A macro that leaves the function with a success: `return Ok(..)`.
+macro_rules! early_ok {
+    ($v:expr) => {
+        return Ok($v)
+    };
+}
+
+#[alamos::experiment("shapes.hidden_ok_track_caller", err)]
+#[track_caller]
+fn located_early_ok(x: u32) -> Result<u32, String> {
+    if x == 0 {
+        early_ok!(100);
+    }
+    Ok(x)
+}
+
+#[alamos::experiment("shapes.hidden_ok", err)]
+fn early_ok_closure_form(x: u32) -> Result<u32, String> {
+    if x == 0 {
+        early_ok!(100);
+    }
+    Ok(x)
+}
+
+/// The limit of the exit mark: under `#[track_caller]` the body stays
+/// inline, and an exit hidden in a macro leaves the function without its
+/// value passing through the expansion, which therefore cannot tell a
+/// hidden `return Ok(..)` from a hidden `return Err(..)`. Every exit
+/// through such a macro counts `error` (the common case: `bail!`,
+/// `ensure!`, a `?` in a `macro_rules!`), a hidden `Ok` included, and the
+/// `err` event names the macro. Without `#[track_caller]` the same body
+/// runs in the closure form, which classifies the value itself: `ok`.
+#[test]
+fn track_caller_counts_a_success_hidden_in_a_macro_as_an_error() {
+    let ((results, captured), metrics) = record_metrics(|| {
+        capture(|| {
+            (
+                located_early_ok(0),
+                located_early_ok(3),
+                early_ok_closure_form(0),
+            )
+        })
+    });
+    assert_eq!(results, (Ok(100), Ok(3), Ok(100)));
+    let outcomes = |experiment: &str, function: &str| {
+        ["ok", "error"].map(|outcome| metrics.calls(experiment, function, outcome))
+    };
+    assert_eq!(
+        outcomes("shapes.hidden_ok_track_caller", "located_early_ok"),
+        [1, 1],
+        "the hidden `return Ok(100)` counts `error` under `#[track_caller]`"
+    );
+    assert_eq!(
+        outcomes("shapes.hidden_ok", "early_ok_closure_form"),
+        [1, 0],
+        "the closure form sees the `Ok`"
+    );
+    let errors: Vec<_> = captured
+        .events_in("shapes.hidden_ok_track_caller.located_early_ok")
+        .into_iter()
+        .filter_map(|event| event.field("error").map(str::to_owned))
+        .collect();
+    assert_eq!(errors, ["left through `early_ok!`"]);
+    assert!(captured
+        .events_in("shapes.hidden_ok.early_ok_closure_form")
+        .iter()
+        .all(|event| event.field("error").is_none()));
+}
+
 // ------------------------------------------------- closure form ----
 
 /// The trade-offs of the closure form, which a body takes only with a macro
@@ -501,4 +592,110 @@ fn err_and_ret_record_an_error_once_and_the_ok_value_itself() {
             (Some("Err(\"zero\")".to_owned()), None)
         ]
     );
+}
+
+/// With both `err` and `ret`, an `Err` that leaves through `?` (after its
+/// `From` conversion) or an explicit `return Err` is recorded once, by the
+/// `err` event, and no `return` event; in the inline, closure and async
+/// forms alike.
+#[test]
+fn err_and_ret_record_an_error_through_question_mark_or_return_once() {
+    #[derive(Debug)]
+    struct Wrapped(String);
+
+    impl From<ParseIntError> for Wrapped {
+        fn from(error: ParseIntError) -> Self {
+            Wrapped(format!("wrapped {error}"))
+        }
+    }
+
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+
+    #[alamos::experiment("shapes.err_ret_exits", err, ret)]
+    fn question(s: &str) -> Result<u32, Wrapped> {
+        let n: u32 = s.parse()?;
+        Ok(n + 1)
+    }
+
+    #[alamos::experiment("shapes.err_ret_exits", err, ret)]
+    fn explicit(s: &str) -> Result<u32, Wrapped> {
+        let Ok(n) = s.parse::<u32>() else {
+            return Err(Wrapped(format!("not a number: {s}")));
+        };
+        Ok(n + 1)
+    }
+
+    #[alamos::experiment("shapes.err_ret_exits", err, ret)]
+    fn hidden(s: &str) -> Result<u32, ParseIntError> {
+        Ok(parsed!(s) + 1)
+    }
+
+    #[alamos::experiment("shapes.err_ret_exits", err, ret)]
+    async fn asynchronous(s: &str) -> Result<u32, Wrapped> {
+        let n: u32 = s.parse()?;
+        Ok(n + 1)
+    }
+
+    let ((results, captured), metrics) = record_metrics(|| {
+        capture(|| {
+            [
+                question("x").map_err(|e| e.0),
+                explicit("x").map_err(|e| e.0),
+                hidden("x").map_err(|e| e.to_string()),
+                alamos_tests::block_on(asynchronous("x")).map_err(|e| e.0),
+                question("1").map_err(|e| e.0),
+            ]
+        })
+    });
+    let invalid = "invalid digit found in string";
+    assert_eq!(
+        results,
+        [
+            Err(format!("wrapped {invalid}")),
+            Err("not a number: x".to_owned()),
+            Err(invalid.to_owned()),
+            Err(format!("wrapped {invalid}")),
+            Ok(2),
+        ]
+    );
+    let fields = |function: &str| -> Vec<(Option<String>, Option<String>)> {
+        captured
+            .events_in(&format!("shapes.err_ret_exits.{function}"))
+            .iter()
+            .map(|e| {
+                (
+                    e.field("return").map(str::to_owned),
+                    e.field("error").map(str::to_owned),
+                )
+            })
+            .collect()
+    };
+    let error = |text: &str| vec![(None, Some(text.to_owned()))];
+    // `?` records the error before its `From` conversion.
+    assert_eq!(
+        fields("question"),
+        [error(invalid), vec![(Some("2".to_owned()), None)]].concat()
+    );
+    assert_eq!(fields("explicit"), error("not a number: x"));
+    assert_eq!(fields("hidden"), error(invalid));
+    assert_eq!(fields("asynchronous"), error(&format!("wrapped {invalid}")));
+    for (function, errors, oks) in [
+        ("question", 1, 1),
+        ("explicit", 1, 0),
+        ("hidden", 1, 0),
+        ("asynchronous", 1, 0),
+    ] {
+        assert_eq!(
+            [
+                metrics.calls("shapes.err_ret_exits", function, "error"),
+                metrics.calls("shapes.err_ret_exits", function, "ok"),
+            ],
+            [errors, oks],
+            "{function}"
+        );
+    }
 }

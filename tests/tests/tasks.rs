@@ -25,7 +25,7 @@ fn setup() -> &'static (Captured, alamos::Guard) {
             .expect("the first global subscriber");
         let guard = alamos::Builder::new()
             .subscriber(false)
-            .without_prometheus_endpoint()
+            .prometheus_endpoint(false)
             .install()
             .expect("alamos installs");
         (captured, guard)

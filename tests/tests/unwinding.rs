@@ -643,11 +643,11 @@ fn check_exit_counts(exposition: &str) {
 fn exit_probe(mode: &str) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_exit_probe"))
         .arg(mode)
-        .env(alamos::PROMETHEUS_ADDR_ENV, "127.0.0.1:0")
+        .env(alamos::env::PROMETHEUS_ADDR, "127.0.0.1:0")
         .env_remove("ALAMOS_LEVEL")
-        .env_remove(alamos::LOG_FORMAT_ENV)
+        .env_remove(alamos::env::LOG_FORMAT)
         // Span close lines: the last one shows logs are written as they happen.
-        .env(alamos::LOG_SPANS_ENV, "close")
+        .env(alamos::env::LOG_SPANS, "close")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -99,20 +99,35 @@ impl InstrumentArgs {
                 }
                 level = Some(parsed);
             }
+            if input.is_empty() {
+                return Err(syn::Error::new(
+                    ident.span(),
+                    format!(
+                        "expected the metric name after `{ident}`: `alamos::{}!({ident}, \"name\", value)`",
+                        kind.macro_name()
+                    ),
+                ));
+            }
             input.parse::<Token![,]>()?;
         }
         let name: LitStr = input.parse()?;
-        if input.is_empty() {
-            return Err(syn::Error::new(
-                name.span(),
+        let missing_value = |span| {
+            syn::Error::new(
+                span,
                 format!(
                     "expected a value after the name: `alamos::{}!({}, value)`",
                     kind.macro_name(),
                     name.token()
                 ),
-            ));
+            )
+        };
+        if input.is_empty() {
+            return Err(missing_value(name.span()));
         }
-        input.parse::<Token![,]>()?;
+        let comma = input.parse::<Token![,]>()?;
+        if input.is_empty() {
+            return Err(missing_value(comma.span));
+        }
         let update = if kind == Kind::Gauge && input.peek(Token![+=]) {
             input.parse::<Token![+=]>()?;
             Update::Add(input.parse()?)
@@ -149,7 +164,9 @@ impl InstrumentArgs {
         if !input.peek(Token![=]) {
             return Err(syn::Error::new(
                 ident.span(),
-                format!("expected `{ident} = ...`: options are {OPTIONS}"),
+                format!(
+                    "unknown option `{ident}`, expected `unit = bytes|seconds`, `describe = \"...\"`, `buckets = ...` or a label `{ident} = value`"
+                ),
             ));
         }
         input.parse::<Token![=]>()?;

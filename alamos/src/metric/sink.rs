@@ -98,19 +98,23 @@ fn is_global(address: usize) -> bool {
     false
 }
 
-/// How many times [`probe_global_recorder`] started a thread.
-static PROBES: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    /// How many times this thread ran [`probe_global_recorder`]. Per
+    /// thread, so that a test counting its own calls' probes is not
+    /// disturbed by tests running beside it.
+    static PROBES: Cell<usize> = const { Cell::new(0) };
+}
 
-/// How many probe threads were started so far: for tests that check no
-/// call starts one.
+/// How many probe threads the current thread started so far: for tests
+/// that check no call starts one.
 pub(crate) fn probes() -> usize {
-    PROBES.load(Ordering::Relaxed)
+    PROBES.try_with(Cell::get).unwrap_or(0)
 }
 
 /// The address of the global recorder, asked of a fresh thread, which has
 /// no local recorder.
 pub(crate) fn probe_global_recorder() -> Option<usize> {
-    PROBES.fetch_add(1, Ordering::Relaxed);
+    let _ = PROBES.try_with(|probes| probes.set(probes.get() + 1));
     let global = std::thread::scope(|scope| {
         std::thread::Builder::new()
             .name("alamos-recorder-probe".into())

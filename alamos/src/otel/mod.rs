@@ -77,8 +77,8 @@ pub type OtelLayer<S> = Box<dyn Layer<S> + Send + Sync + 'static>;
 /// use tracing_subscriber::layer::SubscriberExt as _;
 ///
 /// let config = alamos::OtelConfig::from_env()
-///     .with_service_name("frame-writer")
-///     .with_resource_attribute("deployment.environment", "staging");
+///     .service_name("frame-writer")
+///     .resource_attribute("deployment.environment", "staging");
 /// let (layer, guard) = config.build_layer().expect("a valid endpoint");
 /// tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
 ///     .expect("no other subscriber");
@@ -174,7 +174,7 @@ impl OtelConfig {
         let mut config = OtelConfig::new();
         let set = |name: &str| var(name).filter(|value| !value.trim().is_empty());
         if let Some(base) = set("OTEL_EXPORTER_OTLP_ENDPOINT") {
-            config = config.with_endpoint(base.trim());
+            config = config.endpoint(base.trim());
         }
         for (variable, endpoint) in [
             (
@@ -389,93 +389,6 @@ impl OtelConfig {
     pub fn disabled(mut self, disabled: bool) -> Self {
         self.disabled = disabled;
         self
-    }
-
-    // The `with_` spellings of the setters, from before setters took the
-    // builder's bare names; kept so that code written against them builds.
-
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_endpoint(self, url: impl AsRef<str>) -> Self {
-        self.endpoint(url)
-    }
-
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_metrics_endpoint(self, url: impl Into<String>) -> Self {
-        self.metrics_endpoint(url)
-    }
-
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_logs_endpoint(self, url: impl Into<String>) -> Self {
-        self.logs_endpoint(url)
-    }
-
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_metric_export_interval(self, interval: Duration) -> Self {
-        self.metric_export_interval(interval)
-    }
-
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_metrics(self, export: bool) -> Self {
-        self.metrics(export)
-    }
-
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_logs(self, export: bool) -> Self {
-        self.logs(export)
-    }
-
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_traces_endpoint(self, url: impl Into<String>) -> Self {
-        self.traces_endpoint(url)
-    }
-
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_service_name(self, name: impl Into<String>) -> Self {
-        self.service_name(name)
-    }
-
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_resource_attribute(self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.resource_attribute(key, value)
-    }
-
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_header(self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.header(name, value)
-    }
-
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_timeout(self, timeout: Duration) -> Self {
-        self.timeout(timeout)
-    }
-
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_max_queue_size(self, spans: usize) -> Self {
-        self.max_queue_size(spans)
-    }
-
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_scheduled_delay(self, delay: Duration) -> Self {
-        self.scheduled_delay(delay)
-    }
-
-    #[doc(hidden)]
-    #[must_use]
-    pub fn with_disabled(self, disabled: bool) -> Self {
-        self.disabled(disabled)
     }
 
     /// The URL traces are posted to.
@@ -1022,12 +935,12 @@ mod tests {
         let blank = OtelConfig::from_vars(vars(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "  ")]));
         assert_eq!(blank.traces_url(), "http://localhost:4318/v1/traces");
         assert_eq!(
-            OtelConfig::new().with_endpoint("http://h:1").traces_url(),
+            OtelConfig::new().endpoint("http://h:1").traces_url(),
             "http://h:1/v1/traces"
         );
         assert_eq!(
             OtelConfig::new()
-                .with_traces_endpoint("http://h:1/t")
+                .traces_endpoint("http://h:1/t")
                 .traces_url(),
             "http://h:1/t"
         );
@@ -1074,9 +987,9 @@ mod tests {
         );
 
         let set = OtelConfig::new()
-            .with_resource_attribute("k", "1")
-            .with_resource_attribute("k", "2")
-            .with_resource_attribute("service.name", "svc");
+            .resource_attribute("k", "1")
+            .resource_attribute("k", "2")
+            .resource_attribute("service.name", "svc");
         assert_eq!(set.service(), "svc");
         assert_eq!(set.resource_attributes().collect::<Vec<_>>(), [("k", "2")]);
     }
@@ -1142,7 +1055,7 @@ mod tests {
 
     #[test]
     fn the_resource_has_an_instance_id_and_the_sdk_attributes() {
-        let config = OtelConfig::new().with_service_name("svc");
+        let config = OtelConfig::new().service_name("svc");
         let pairs = config.identity_resource();
         assert_eq!(pairs[0], ("service.name".to_owned(), "svc".to_owned()));
         assert_eq!(
@@ -1171,15 +1084,15 @@ mod tests {
         assert!(guard.provider().is_none());
         assert_eq!(guard.shutdown().unwrap(), ExportReport::default());
         assert!(!OtelConfig::new()
-            .with_disabled(true)
-            .with_disabled(false)
+            .disabled(true)
+            .disabled(false)
             .is_disabled());
     }
 
     #[test]
     fn bad_endpoints_are_errors() {
         let Err(err) = OtelConfig::new()
-            .with_traces_endpoint("not a url")
+            .traces_endpoint("not a url")
             .build_layer::<tracing_subscriber::Registry>()
         else {
             panic!("an endpoint that is not a URL was accepted");

@@ -30,7 +30,7 @@ const BAGGAGE_MAX_BYTES: usize = 8192;
 /// SDK sends `03`), and the other bits are kept for whoever reads them next.
 ///
 /// ```
-/// use alamos::TraceParent;
+/// use alamos::context::TraceParent;
 ///
 /// let header = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03";
 /// let parent = TraceParent::parse(header).unwrap();
@@ -211,7 +211,7 @@ impl Error for TraceParentError {}
 /// order, most recently updated first.
 ///
 /// ```
-/// use alamos::TraceState;
+/// use alamos::context::TraceState;
 ///
 /// let state = TraceState::parse("congo=t61rcWkgMzE, rojo=00f067aa0ba902b7").unwrap();
 /// assert_eq!(state.get("rojo"), Some("00f067aa0ba902b7"));
@@ -405,7 +405,7 @@ fn is_tracestate_value(value: &str) -> bool {
 /// properties are kept as written. Keys are case-sensitive.
 ///
 /// ```
-/// use alamos::Baggage;
+/// use alamos::context::Baggage;
 ///
 /// let baggage = Baggage::parse("tenant=acme, region=eu%20west;ttl=30").unwrap();
 /// assert_eq!(baggage.get("region"), Some("eu west"));

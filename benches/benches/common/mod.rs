@@ -78,7 +78,7 @@ fn install_prometheus_recorder() -> Render {
 fn install_alamos_recorder() -> Render {
     let guard = alamos::Builder::new()
         .subscriber(false)
-        .without_prometheus_endpoint()
+        .prometheus_endpoint(false)
         .duration_buckets(BUCKETS)
         .install()
         .expect("install alamos's recorder");

@@ -369,16 +369,16 @@ impl Api {
 
 fn main() {
     let seconds = run_seconds();
-    if std::env::var_os(alamos::PROMETHEUS_ADDR_ENV).is_none() {
-        std::env::set_var(alamos::PROMETHEUS_ADDR_ENV, DEFAULT_ADDR);
+    if std::env::var_os(alamos::env::PROMETHEUS_ADDR).is_none() {
+        std::env::set_var(alamos::env::PROMETHEUS_ADDR, DEFAULT_ADDR);
     }
     let guard = alamos::init();
     if let Some(addr) = guard.prometheus_addr() {
         eprintln!("frame_writer: metrics on http://{addr}/metrics for {seconds} s");
-        if std::env::var_os(alamos::ADMIN_TOKEN_ENV).is_some() {
+        if std::env::var_os(alamos::env::ADMIN_TOKEN).is_some() {
             eprintln!(
                 "frame_writer: admin endpoint on http://{addr}/alamos/tree (bearer token from {})",
-                alamos::ADMIN_TOKEN_ENV
+                alamos::env::ADMIN_TOKEN
             );
         }
         publish_addr(addr);

@@ -48,7 +48,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, ExitCode};
 use std::time::{Duration, Instant};
 
-use alamos::{OtelConfig, OtelGuard, TraceParent};
+use alamos::context::TraceParent;
+use alamos::{OtelConfig, OtelGuard};
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -253,7 +254,7 @@ fn run_node(options: &Options) -> Result<(), String> {
         .constant_label("node", &options.name);
     let metrics = match options.metrics {
         Some(addr) => metrics.prometheus_addr(addr),
-        None => metrics.without_prometheus_endpoint(),
+        None => metrics.prometheus_endpoint(false),
     }
     .install()
     .map_err(|error| error.to_string())?;

@@ -41,7 +41,7 @@ fn main() {
         .unwrap_or(1_000_000);
     let guard = alamos::Builder::new()
         .subscriber(false)
-        .without_prometheus_endpoint()
+        .prometheus_endpoint(false)
         .install()
         .expect("alamos installs");
     let threads: u64 = std::env::args()

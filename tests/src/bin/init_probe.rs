@@ -21,6 +21,8 @@ fn write(n: u32) -> Result<u32, Refused> {
     Ok(n)
 }
 
+const ADMIN_TOKEN: &str = "init-probe-admin-token-3c9d";
+
 fn calls() {
     let _ = write(1);
     let _ = write(0);
@@ -45,7 +47,7 @@ fn main() {
                 .snapshot()
                 .into_vec()
                 .into_iter()
-                .filter(|(key, ..)| key.key().name() == alamos::CALLS_TOTAL)
+                .filter(|(key, ..)| key.key().name() == alamos::names::CALLS_TOTAL)
                 .count();
             let _ = writeln!(
                 out,
@@ -58,6 +60,55 @@ fn main() {
             calls();
             let addr = guard.prometheus_addr().map(|a| a.to_string());
             let _ = writeln!(out, "addr={}", addr.as_deref().unwrap_or("none"));
+            let _ = writeln!(out, "render={}", guard.render().is_some());
+        }
+        "spans" => {
+            // `spans <none|close|open|full>`: the builder says which span
+            // lines to write, whatever `ALAMOS_LOG_SPANS` says.
+            let events = match std::env::args().nth(2).as_deref() {
+                Some("none") => alamos::SpanEvents::None,
+                Some("close") => alamos::SpanEvents::Close,
+                Some("open") => alamos::SpanEvents::Open,
+                Some("full") => alamos::SpanEvents::Full,
+                other => panic!("no span events {other:?}"),
+            };
+            let _guard = alamos::Builder::new()
+                .span_events(events)
+                .install()
+                .expect("installed");
+            calls();
+            let _ = writeln!(out, "done");
+        }
+        "parts" => {
+            // `parts <setter>...`: the builder's setters applied in the
+            // order given; then what is served.
+            let mut builder = alamos::Builder::new().subscriber(false);
+            for setter in std::env::args().skip(2) {
+                builder = match setter.as_str() {
+                    "addr" => builder.prometheus_addr(([127, 0, 0, 1], 0).into()),
+                    "token" => builder.admin_token(ADMIN_TOKEN),
+                    "admin_off" => builder.admin(false),
+                    "endpoint_off" => builder.prometheus_endpoint(false),
+                    "recorder_off" => builder.recorder(false),
+                    other => panic!("no setter {other:?}"),
+                };
+            }
+            let guard = builder.install().expect("installed");
+            calls();
+            let addr = guard.prometheus_addr();
+            let _ = writeln!(out, "addr={}", if addr.is_some() { "some" } else { "none" });
+            if let Some(addr) = addr {
+                let metrics = alamos_tests::http_request(addr, "GET", "/metrics", &[], b"");
+                let auth = format!("Bearer {ADMIN_TOKEN}");
+                let admin = alamos_tests::http_request(
+                    addr,
+                    "GET",
+                    "/alamos/levels",
+                    &[("Authorization", &auth)],
+                    b"",
+                );
+                let _ = writeln!(out, "metrics={} admin={}", metrics.status, admin.status);
+            }
             let _ = writeln!(out, "render={}", guard.render().is_some());
         }
         _ => {

@@ -50,7 +50,7 @@ fn main() {
     let series = argument(2, 2_000);
     let guard = alamos::Builder::new()
         .subscriber(false)
-        .without_prometheus_endpoint()
+        .prometheus_endpoint(false)
         .max_label_sets(usize::try_from(series).unwrap_or(usize::MAX))
         .install()
         .expect("alamos installs");

@@ -8,7 +8,7 @@ use std::time::Duration;
 fn main() {
     let guard = alamos::Builder::new()
         .subscriber(false)
-        .without_prometheus_endpoint()
+        .prometheus_endpoint(false)
         .install()
         .expect("alamos installs");
     alamos::spawn("api.done", || ()).join().expect("finishes");

@@ -1,0 +1,3 @@
+fn main() {
+    alamos::counter!(experiment = "Bad-Key", "gc_runs", 1);
+}

@@ -1,0 +1,3 @@
+fn main() {
+    alamos::histogram!("frame_size", 3.0, buckets = []);
+}

@@ -1,0 +1,3 @@
+fn main() {
+    alamos::counter!("gc_runs", 1, experiment = "storage.cesium");
+}

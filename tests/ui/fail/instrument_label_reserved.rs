@@ -1,0 +1,4 @@
+fn main() {
+    let node = 3;
+    alamos::counter!("frames", 1, __node = node);
+}

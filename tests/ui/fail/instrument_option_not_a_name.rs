@@ -1,0 +1,3 @@
+fn main() {
+    alamos::counter!("frames", 1, 5);
+}

@@ -1,0 +1,3 @@
+fn main() {
+    alamos::counter!("frame_bytes", 3, unit = meters);
+}
