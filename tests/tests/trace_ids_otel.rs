@@ -4,6 +4,7 @@
 //! event, `err` and `ret`) carries the ids of that span, in JSON and in
 //! text, and events outside any span carry none. The ids are those of the
 //! spans an OTLP receiver received, and those `propagate` writes.
+//! Also: a signal whose endpoint is unusable is left out alone.
 #![cfg(feature = "otel")]
 
 #[path = "propagation_otel/receiver.rs"]
@@ -224,4 +225,75 @@ fn log_lines_inside_a_span_carry_the_ids_of_the_exported_span() {
         assert_eq!(propagated(&stdout, "outside"), "none");
         assert!(!stderr.contains("alamos: not exporting"), "{stderr}");
     }
+}
+
+#[test]
+fn a_signal_that_cannot_be_exported_leaves_the_others_exporting() {
+    let receiver = Receiver::start();
+    let endpoint = receiver.endpoint();
+    let (_, stderr) = probe(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "not a url"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+    ]);
+    assert!(
+        said_in(&stderr, "alamos: not exporting metrics over OTLP: cannot build the OTLP exporter: metrics to \"not a url\""),
+        "{stderr}"
+    );
+    assert!(
+        said_in(&stderr, "still exporting spans and log records"),
+        "{stderr}"
+    );
+    assert!(
+        said_in(
+            &stderr,
+            "OTEL_EXPORTER_OTLP_PROTOCOL=\"grpc\": alamos exports OTLP over http/protobuf only"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(
+        receiver
+            .spans()
+            .iter()
+            .filter(|span| span.name == SPAN)
+            .count(),
+        3,
+        "spans are exported over http/protobuf"
+    );
+    assert!(receiver.log_requests() > 0, "log records are exported");
+    assert!(receiver.metric_pushes().is_empty());
+
+    // A bad traces endpoint: no spans, but their ids, logs and metrics.
+    let receiver = Receiver::start();
+    let endpoint = receiver.endpoint();
+    let (_, stderr) = probe(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://[::1"),
+    ]);
+    assert!(
+        said_in(&stderr, "alamos: not exporting spans over OTLP"),
+        "{stderr}"
+    );
+    assert!(
+        said_in(&stderr, "still exporting metrics and log records"),
+        "{stderr}"
+    );
+    let lines = lines(&stderr, false);
+    for (call, lines) in calls(&lines) {
+        let _ = ids_of(call, &lines);
+    }
+    assert!(receiver.spans().is_empty());
+    assert!(receiver.log_requests() > 0, "log records are exported");
+    assert!(
+        receiver
+            .metric_pushes()
+            .iter()
+            .any(|names| names.iter().any(|name| name == alamos::CALLS_TOTAL)),
+        "metrics are pushed: {:?}",
+        receiver.metric_pushes()
+    );
+}
+
+fn said_in(stderr: &str, text: &str) -> bool {
+    stderr.lines().any(|line| line.contains(text))
 }
