@@ -179,6 +179,15 @@ impl Builder {
     /// Each signal is exported on its own: one that cannot be (an endpoint
     /// that is not a URL, say) is left out and said so on stderr, and the
     /// others are exported.
+    ///
+    /// With the `otel` feature and alamos's subscriber, spans get W3C trace
+    /// and span ids whether or not anything is exported: log lines inside
+    /// a span carry them, [`crate::propagate`] writes the current span's
+    /// `traceparent` and [`crate::depropagate`] makes the caller's span the
+    /// parent, so the logs of two nodes join on the trace id before any
+    /// collector exists. Only `OTEL_SDK_DISABLED=true` (or
+    /// [`crate::OtelConfig::disabled`]) turns this off, and with it the
+    /// OpenTelemetry layer's cost per span.
     #[cfg(feature = "otel")]
     pub fn otel(mut self, config: crate::OtelConfig) -> Self {
         self.otel = Some(config);
@@ -364,9 +373,14 @@ impl Builder {
         })
     }
 
-    /// The OTLP layer, if export was asked for by the builder or the
-    /// environment, and the guard that flushes it. Each signal is exported
-    /// if it can be; one that cannot is said so on stderr.
+    /// The OpenTelemetry layer and the guard that flushes what it
+    /// exports.
+    ///
+    /// With export asked for, each signal is exported if it can be (one
+    /// that cannot is said so on stderr); without, the layer only gives
+    /// spans their W3C ids. Without alamos's subscriber there is nothing to
+    /// add a layer to. `OTEL_SDK_DISABLED` (or
+    /// [`crate::OtelConfig::disabled`]) turns all of it off.
     #[cfg(feature = "otel")]
     fn otel_layer(
         &self,
@@ -375,8 +389,12 @@ impl Builder {
     ) -> (Option<crate::OtelLayer<Registry>>, Option<crate::OtelGuard>) {
         use crate::otel::Signal;
 
-        if config.is_disabled() || !self.subscriber || !export {
+        if config.is_disabled() || !self.subscriber {
             return (None, None);
+        }
+        if !export {
+            let (layer, guard) = config.context_layer();
+            return (Some(layer), Some(guard));
         }
         let (layer, guard, failed) = config.build_layer_per_signal();
         for (signal, err) in &failed {

@@ -2,8 +2,9 @@
 //! set up by `alamos::init()` as a binary is: every event inside an
 //! instrumented function's span (alamos's log macro, a plain `tracing`
 //! event, `err` and `ret`) carries the ids of that span, in JSON and in
-//! text, and events outside any span carry none. The ids are those of the
-//! spans an OTLP receiver received, and those `propagate` writes.
+//! text, and events outside any span carry none. With an OTLP receiver the
+//! ids are those of the spans it received; without one, spans still get
+//! ids and propagation still works; `OTEL_SDK_DISABLED=true` gives none.
 //! Also: a signal whose endpoint is unusable is left out alone.
 #![cfg(feature = "otel")]
 
@@ -225,6 +226,51 @@ fn log_lines_inside_a_span_carry_the_ids_of_the_exported_span() {
         assert_eq!(propagated(&stdout, "outside"), "none");
         assert!(!stderr.contains("alamos: not exporting"), "{stderr}");
     }
+}
+
+#[test]
+fn without_a_receiver_spans_still_get_ids_and_propagate() {
+    for format in ["json", "text"] {
+        let (stdout, stderr) = probe(&[(alamos::LOG_FORMAT_ENV, format)]);
+        let lines = lines(&stderr, format == "json");
+        let calls = calls(&lines);
+        let ids: BTreeMap<u32, (String, String)> = calls
+            .iter()
+            .map(|(call, lines)| (*call, ids_of(*call, lines)))
+            .collect();
+        // Two root calls, two traces; the remote caller's trace goes on.
+        assert_ne!(ids[&0].0, ids[&1].0, "{ids:?}");
+        assert_ne!(ids[&0].1, ids[&1].1, "{ids:?}");
+        assert_eq!(
+            ids[&2].0, REMOTE_TRACE,
+            "{format}: depropagate parents the span"
+        );
+        assert_ne!(ids[&2].1, REMOTE_PARENT, "the call's own span: {ids:?}");
+        for (call, (trace, span)) in &ids {
+            assert_eq!(
+                propagated(&stdout, &format!("n={call}")),
+                format!("00-{trace}-{span}-01"),
+                "{format}: propagate writes the span the lines name, sampled"
+            );
+        }
+        assert_outside_has_no_ids(&lines);
+        assert_eq!(propagated(&stdout, "outside"), "none");
+        assert!(!stderr.contains("alamos:"), "nothing to report: {stderr}");
+    }
+}
+
+#[test]
+fn otel_sdk_disabled_gives_spans_no_ids_and_forwards_the_callers_context() {
+    let (stdout, stderr) = probe(&[("OTEL_SDK_DISABLED", "true")]);
+    let lines = lines(&stderr, false);
+    let _ = calls(&lines);
+    assert!(lines.iter().all(|line| line.ids.is_none()), "{stderr}");
+    assert_eq!(propagated(&stdout, "n=1"), "none");
+    assert_eq!(
+        propagated(&stdout, "n=2"),
+        format!("00-{REMOTE_TRACE}-{REMOTE_PARENT}-01"),
+        "a transparent hop"
+    );
 }
 
 #[test]

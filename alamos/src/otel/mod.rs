@@ -22,9 +22,16 @@
 //!   same snapshot and pushed every `OTEL_METRIC_EXPORT_INTERVAL`
 //!   ([`metrics`] says why not through the SDK's metrics pipeline).
 //!
-//! A signal whose exporter cannot be built is left out alone by
-//! [`Builder::otel`](crate::Builder::otel), said so on stderr; the others
-//! are exported.
+//! # Trace ids without a receiver
+//!
+//! `alamos::init()` (and [`Builder`](crate::Builder)) installs the
+//! OpenTelemetry layer whenever the `otel` feature is on, exporting or not:
+//! with no endpoint configured its tracer provider has no exporter, and
+//! spans still get W3C ids, so log lines carry them and
+//! [`propagate`](crate::propagate)/[`depropagate`](crate::depropagate)
+//! join one trace across processes. `OTEL_SDK_DISABLED=true` leaves the
+//! layer out. A signal whose exporter cannot be built is left out alone,
+//! said so on stderr; the others are exported.
 //!
 //! All three carry one resource: `service.name`, `service.instance.id`
 //! (generated once per process unless named) and the attributes of
@@ -93,6 +100,11 @@ pub type OtelLayer<S> = Box<dyn Layer<S> + Send + Sync + 'static>;
 /// // ... run ...
 /// guard.shutdown().expect("every finished span exported");
 /// ```
+///
+/// Without any configuration (no `Builder::otel`, no endpoint variable),
+/// `alamos::init()` exports nothing but still gives spans their trace ids,
+/// for log lines and propagation (see [`Builder::otel`](crate::Builder::otel));
+/// a configuration that is [disabled](OtelConfig::disabled) gives them none.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OtelConfig {
     traces_endpoint: String,
@@ -161,7 +173,7 @@ impl OtelConfig {
     /// | `OTEL_SERVICE_NAME` | `service.name`, ahead of one in the next variable |
     /// | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,...` resource attributes, values percent-decoded |
     /// | `OTEL_EXPORTER_OTLP_PROTOCOL` and its `_TRACES_`, `_METRICS_`, `_LOGS_` forms | only `http/protobuf`, what alamos exports; another value is reported and ignored |
-    /// | `OTEL_SDK_DISABLED` | `true` turns export off |
+    /// | `OTEL_SDK_DISABLED` | `true` turns export off, and spans get no trace ids |
     ///
     /// The span and log exporters read their headers and timeouts
     /// themselves, the batch processors `OTEL_BSP_*` and `OTEL_BLRP_*`,
@@ -592,7 +604,7 @@ impl OtelConfig {
     /// As [`OtelConfig::build_layer`], but each signal on its own: one
     /// whose exporter cannot be built is left out and returned with the
     /// reason, and the others are exported. Without a span exporter, spans
-    /// still get their ids, exported nowhere.
+    /// still get their ids (see [`OtelConfig::context_layer`]).
     pub(crate) fn build_layer_per_signal<S>(
         &self,
     ) -> (OtelLayer<S>, OtelGuard, Vec<(Signal, OtelError)>)
@@ -614,6 +626,24 @@ impl OtelConfig {
         let (layer, guard, failure) = self.assemble(spans, logs, metrics);
         failed.extend(failure.map(|error| (Signal::Metrics, error)));
         (layer, guard, failed)
+    }
+
+    /// A layer that gives every span its W3C trace and span ids and
+    /// activates its OpenTelemetry context, exporting nothing: trace ids in
+    /// log lines, [`propagate`](crate::propagate) and
+    /// [`depropagate`](crate::depropagate) work as with export, and the
+    /// sampled flag travels on, so a downstream service that exports keeps
+    /// its spans. Spans carry no attributes of their own and events are
+    /// not recorded on them, since nothing reads them.
+    pub(crate) fn context_layer<S>(&self) -> (OtelLayer<S>, OtelGuard)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+    {
+        if self.disabled {
+            return (identity_layer(), OtelGuard::disabled());
+        }
+        let (layer, guard, _) = self.assemble(None, None, None);
+        (layer, guard)
     }
 
     /// Each signal's exporter, or why it cannot be built; `None` for a
