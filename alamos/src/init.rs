@@ -251,6 +251,14 @@ impl Builder {
     }
 
     /// Whether to install the stderr `tracing` subscriber (default: yes).
+    ///
+    /// Without it, alamos has no subscriber to add OpenTelemetry's layer
+    /// to: spans and log records are exported (and spans get trace ids)
+    /// only through a layer the program installs itself, such as
+    /// `OtelConfig::build_layer`'s (feature `otel`). Metrics are still
+    /// pushed over OTLP when export is configured (by
+    /// `Builder::otel` or the environment); give that layer's
+    /// configuration `.metrics(false)` then, or metrics are pushed twice.
     pub fn subscriber(mut self, install: bool) -> Self {
         self.subscriber = install;
         self
@@ -379,8 +387,8 @@ impl Builder {
     /// With export asked for, each signal is exported if it can be (one
     /// that cannot is said so on stderr); without, the layer only gives
     /// spans their W3C ids. Without alamos's subscriber there is nothing to
-    /// add a layer to. `OTEL_SDK_DISABLED` (or
-    /// [`crate::OtelConfig::disabled`]) turns all of it off.
+    /// add a layer to, and only metrics are pushed. `OTEL_SDK_DISABLED`
+    /// (or [`crate::OtelConfig::disabled`]) turns all of it off.
     #[cfg(feature = "otel")]
     fn otel_layer(
         &self,
@@ -389,8 +397,20 @@ impl Builder {
     ) -> (Option<crate::OtelLayer<Registry>>, Option<crate::OtelGuard>) {
         use crate::otel::Signal;
 
-        if config.is_disabled() || !self.subscriber {
+        if config.is_disabled() {
             return (None, None);
+        }
+        if !self.subscriber {
+            if !export {
+                return (None, None);
+            }
+            return match config.metrics_guard() {
+                Ok(guard) => (None, guard),
+                Err(err) => {
+                    eprintln!("alamos: not pushing metrics over OTLP: {err}");
+                    (None, None)
+                }
+            };
         }
         if !export {
             let (layer, guard) = config.context_layer();

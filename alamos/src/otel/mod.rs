@@ -646,6 +646,27 @@ impl OtelConfig {
         (layer, guard)
     }
 
+    /// A guard that pushes metrics and nothing else, for a program whose
+    /// subscriber alamos does not install; `None` if metrics are not
+    /// exported.
+    ///
+    /// # Errors
+    ///
+    /// The metrics endpoint is not an `http(s)` URL, or the pushing thread
+    /// cannot start.
+    pub(crate) fn metrics_guard(&self) -> Result<Option<OtelGuard>, OtelError> {
+        if self.disabled {
+            return Ok(None);
+        }
+        let Some(config) = self.push_config().transpose()? else {
+            return Ok(None);
+        };
+        let mut guard = OtelGuard::disabled();
+        guard.metrics = Some(metrics::Pusher::start(config)?);
+        guard.endpoint.clone_from(&self.metrics_endpoint);
+        Ok(Some(guard))
+    }
+
     /// Each signal's exporter, or why it cannot be built; `None` for a
     /// signal not exported. Nothing is started yet.
     fn exporters(&self) -> Exporters {
@@ -989,7 +1010,7 @@ impl OtelGuard {
 
     /// The tracer provider, to install as OpenTelemetry's global one for
     /// code that uses the OpenTelemetry API directly; `None` when export is
-    /// disabled.
+    /// disabled, or only metrics are pushed.
     pub fn provider(&self) -> Option<&SdkTracerProvider> {
         self.provider.as_ref()
     }
