@@ -171,9 +171,23 @@ impl Builder {
         self
     }
 
-    /// Exports spans over OTLP as `config` says. Without this, spans are
-    /// exported when `OTEL_EXPORTER_OTLP_ENDPOINT` (or its traces variant) is
-    /// set, configured by the standard `OTEL_*` variables.
+    /// Exports spans, metrics and log records over OTLP as `config` says.
+    /// Without this, they are exported when `OTEL_EXPORTER_OTLP_ENDPOINT`
+    /// (or a signal's own endpoint variable) is set, configured by the
+    /// standard `OTEL_*` variables ([`crate::OtelConfig::from_env`]).
+    ///
+    /// Each signal is exported on its own: one that cannot be (an endpoint
+    /// that is not a URL, say) is left out and said so on stderr, and the
+    /// others are exported.
+    ///
+    /// With the `otel` feature and alamos's subscriber, spans get W3C trace
+    /// and span ids whether or not anything is exported: log lines inside
+    /// a span carry them, [`crate::propagate`] writes the current span's
+    /// `traceparent` and [`crate::depropagate`] makes the caller's span the
+    /// parent, so the logs of two nodes join on the trace id before any
+    /// collector exists. Only `OTEL_SDK_DISABLED=true` (or
+    /// [`crate::OtelConfig::disabled`]) turns this off, and with it the
+    /// OpenTelemetry layer's cost per span.
     #[cfg(feature = "otel")]
     pub fn otel(mut self, config: crate::OtelConfig) -> Self {
         self.otel = Some(config);
@@ -240,6 +254,14 @@ impl Builder {
     }
 
     /// Whether to install the stderr `tracing` subscriber (default: yes).
+    ///
+    /// Without it, alamos has no subscriber to add OpenTelemetry's layer
+    /// to: spans and log records are exported (and spans get trace ids)
+    /// only through a layer the program installs itself, such as
+    /// `OtelConfig::build_layer`'s (feature `otel`). Metrics are still
+    /// pushed over OTLP when export is configured (by
+    /// `Builder::otel` or the environment); give that layer's
+    /// configuration `.metrics(false)` then, or metrics are pushed twice.
     pub fn subscriber(mut self, install: bool) -> Self {
         self.subscriber = install;
         self
@@ -321,20 +343,23 @@ impl Builder {
         if let Some(max) = self.max_label_sets {
             crate::set_max_label_sets(max);
         }
+        // Export when the builder or an endpoint in the environment asks
+        // for it; either way the configuration names this node.
         #[cfg(feature = "otel")]
-        let otel_config = self.otel.clone().or_else(|| {
-            crate::OtelConfig::endpoint_in_env()
-                .then(|| crate::OtelConfig::from_vars(|name| std::env::var(name).ok()))
-        });
+        let (otel_config, export) = match &self.otel {
+            Some(config) => (config.clone(), true),
+            None => (
+                crate::OtelConfig::from_vars(|name| std::env::var(name).ok()),
+                crate::OtelConfig::endpoint_in_env(),
+            ),
+        };
         // Who this node is, for target_info and every export: the OTLP
         // resource when there is one.
         #[cfg(feature = "otel")]
-        let (resource, problems) = {
-            let config = otel_config
-                .clone()
-                .unwrap_or_else(|| crate::OtelConfig::from_vars(|name| std::env::var(name).ok()));
-            (config.identity_resource(), config.problems().to_vec())
-        };
+        let (resource, problems) = (
+            otel_config.identity_resource(),
+            otel_config.problems().to_vec(),
+        );
         #[cfg(not(feature = "otel"))]
         let (resource, problems) = identity::resource_from(|name| std::env::var(name).ok());
         for problem in problems {
@@ -345,7 +370,7 @@ impl Builder {
             constant_labels: self.constant_labels.clone(),
         });
         #[cfg(feature = "otel")]
-        let (otel_layer, otel) = self.otel_layer(otel_config);
+        let (otel_layer, otel) = self.otel_layer(&otel_config, export);
         #[cfg(not(feature = "otel"))]
         let otel_layer = None::<tracing_subscriber::layer::Identity>;
         if self.subscriber {
@@ -365,26 +390,65 @@ impl Builder {
         })
     }
 
-    /// The OTLP layer, if export was asked for by the builder or the
-    /// environment, and the guard that flushes it.
+    /// The OpenTelemetry layer and the guard that flushes what it
+    /// exports.
+    ///
+    /// With export asked for, each signal is exported if it can be (one
+    /// that cannot is said so on stderr); without, the layer only gives
+    /// spans their W3C ids. Without alamos's subscriber there is nothing to
+    /// add a layer to, and only metrics are pushed. `OTEL_SDK_DISABLED`
+    /// (or [`crate::OtelConfig::disabled`]) turns all of it off.
     #[cfg(feature = "otel")]
     fn otel_layer(
         &self,
-        config: Option<crate::OtelConfig>,
+        config: &crate::OtelConfig,
+        export: bool,
     ) -> (Option<crate::OtelLayer<Registry>>, Option<crate::OtelGuard>) {
-        let Some(config) = config else {
-            return (None, None);
-        };
-        if config.is_disabled() || !self.subscriber {
+        use crate::otel::Signal;
+
+        if config.is_disabled() {
             return (None, None);
         }
-        match config.build_layer::<Registry>() {
-            Ok((layer, guard)) => (Some(layer), Some(guard)),
-            Err(err) => {
-                eprintln!("alamos: not exporting over OTLP: {err}");
-                (None, None)
+        if !self.subscriber {
+            if !export {
+                return (None, None);
             }
+            return match config.metrics_guard() {
+                Ok(guard) => (None, guard),
+                Err(err) => {
+                    eprintln!("alamos: not pushing metrics over OTLP: {err}");
+                    (None, None)
+                }
+            };
         }
+        if !export {
+            let (layer, guard) = config.context_layer();
+            return (Some(layer), Some(guard));
+        }
+        let (layer, guard, failed) = config.build_layer_per_signal();
+        for (signal, err) in &failed {
+            let exported: Vec<String> = [
+                (Signal::Traces, true),
+                (Signal::Metrics, config.metrics_url().is_some()),
+                (Signal::Logs, config.logs_url().is_some()),
+            ]
+            .into_iter()
+            .filter(|(other, asked)| *asked && failed.iter().all(|(bad, _)| bad != other))
+            .map(|(other, _)| other.to_string())
+            .collect();
+            let rest = if exported.is_empty() {
+                String::new()
+            } else {
+                format!("; still exporting {}", exported.join(" and "))
+            };
+            let ids = if *signal == Signal::Traces {
+                " (spans keep their trace ids for logs and propagation)"
+            } else {
+                ""
+            };
+            eprintln!("alamos: not exporting {signal} over OTLP: {err}{ids}{rest}");
+        }
+        (Some(layer), Some(guard))
     }
 }
 

@@ -22,8 +22,9 @@
 //!
 //! # Trace context (feature `otel`)
 //!
-//! With `otel`, and spans exported (so that OpenTelemetry gives them ids),
-//! an event inside a span carries its W3C ids: JSON lines get
+//! With `otel`, an event inside a span carries the span's W3C ids, which
+//! OpenTelemetry's layer gives it (installed by `init()` whether or not
+//! anything is exported; not with `OTEL_SDK_DISABLED=true`): JSON lines get
 //! `"trace_id":"<32 hex>","span_id":"<16 hex>"`, text lines end in
 //! `trace=<trace id>/<span id>`. Without `otel` none of this is compiled.
 

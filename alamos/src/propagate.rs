@@ -55,7 +55,11 @@
 //! parent of a new span; [`propagate`] writes the current OpenTelemetry
 //! context: the innermost entered span, or an entered remote context if no
 //! span was entered after it. This relies on the layer's context activation,
-//! which is on by default and in `OtelConfig`'s layer.
+//! which is on by default and in `OtelConfig`'s layer. `alamos::init()`
+//! installs that layer whether or not spans are exported, so this works
+//! without a receiver too; with `OTEL_SDK_DISABLED=true`, or a subscriber
+//! without the layer, spans have no ids and this process is a transparent
+//! hop, as below.
 //!
 //! Without `otel`, spans have no W3C ids, so this process is a transparent
 //! hop: [`propagate`] forwards the innermost entered [`RemoteContext`]

@@ -6,11 +6,17 @@ All on 127.0.0.1:
    records to oteltest's HttpSink; a Prometheus 2.42 server with
    `--enable-feature=exemplar-storage` scrapes it (OpenMetrics); promtool
    lints the text format and Prometheus's OpenMetrics parser (promtool's
-   `tsdb create-blocks-from openmetrics`) reads the OpenMetrics answer.
+   `tsdb create-blocks-from openmetrics`; promtool 2.42's `check metrics`
+   reads only the text format) stores every sample of the OpenMetrics
+   answer.
    Checks: exemplars from `/api/v1/query_exemplars` name spans the sink
-   received; JSON log lines and OTLP log records carry their span's trace
-   id; the counters pushed over OTLP equal a scrape of the same process;
-   `target_info` and the OTLP resources name the same service and instance.
+   received; JSON log lines carry their span's trace id, and so does the
+   OTLP log record of every event inside a span (which its JSON line
+   tells), while records of events outside spans carry none; counters
+   (alamos_calls_total and an instrument's) and the count and sum of
+   histograms (call durations and an instrument's) pushed over OTLP equal
+   a scrape of the same process; `target_info` and the OTLP resources name
+   the same service and instance.
 2. frame_writer again, text logs: lines end in `trace=<trace>/<span>` of
    spans the sink received.
 3. two_nodes: two nodes with the constant label `node`, one Prometheus
@@ -25,6 +31,7 @@ if any check failed.
 """
 
 import argparse
+import collections
 import json
 import os
 import re
@@ -94,6 +101,51 @@ def wait_until(what, deadline_s, probe, interval=0.25):
         time.sleep(interval)
     print(f"  ..    gave up waiting for {what} after {deadline_s} s", flush=True)
     return None
+
+
+def compare_push(checks, exposition, push, name, scraped_name, field):
+    """Checks that every series of `scraped_name` in the text exposition has
+    the value the push's `name` metric has in `field` (`value`, or `count`
+    for a histogram's count), and that neither has a series the other has not."""
+    scraped = {frozenset(parse_labels(labels).items()): value for labels, value in samples(exposition, scraped_name).items()}
+    metric = push.metrics.get(name, {"points": []})
+    pushed = {
+        frozenset((k, str(v)) for k, v in point.attributes.items()): float(getattr(point, field))
+        for point in metric["points"]
+    }
+
+    def same(a, b):
+        return a is not None and b is not None and abs(a - b) <= 1e-9 * max(1.0, abs(a))
+
+    differing = {
+        ",".join(f"{k}={v}" for k, v in sorted(series)): (scraped.get(series), pushed.get(series))
+        for series in set(scraped) | set(pushed)
+        if not same(scraped.get(series), pushed.get(series))
+    }
+    checks.check(
+        f"the {len(pushed)} pushed {scraped_name} series equal the scrape of the same process",
+        len(pushed) > 0 and len(scraped) == len(pushed) and not differing,
+        differing,
+    )
+    print(
+        f"        {scraped_name} summed: {sum(pushed.values()):g} pushed, {sum(scraped.values()):g} scraped",
+        flush=True,
+    )
+
+
+def line_key(line):
+    """What a JSON log line and the OTLP record of its event both say:
+    level, message and the other fields."""
+    fields = dict(line.get("fields", {}))
+    message = fields.pop("message", "")
+    return (line.get("level"), message, frozenset((k, str(v)) for k, v in fields.items()))
+
+
+def record_key(record):
+    """As line_key, from an OTLP log record (alamos's events add their
+    experiment as an attribute; the line says it apart)."""
+    attributes = {k: v for k, v in record.attributes.items() if k != "alamos.experiment"}
+    return (record.severity, record.body, frozenset((k, str(v)) for k, v in attributes.items()))
 
 
 def samples(exposition, metric):
@@ -198,6 +250,16 @@ def promtool(args, stdin_text):
     return done.returncode, (done.stdout + done.stderr).strip()
 
 
+def stored_samples(output):
+    """The NUM SAMPLES column of `promtool tsdb create-blocks-from`, summed."""
+    lines = output.splitlines()
+    header = next((i for i, line in enumerate(lines) if line.startswith("BLOCK ULID")), None)
+    if header is None:
+        return None
+    column = re.split(r"\s{2,}", lines[header].strip()).index("NUM SAMPLES")
+    return sum(int(re.split(r"\s{2,}", line.strip())[column]) for line in lines[header + 1 :] if line.strip())
+
+
 def timestamped(openmetrics):
     """The OpenMetrics text with a timestamp on every sample, which
     `promtool tsdb create-blocks-from openmetrics` needs to read it."""
@@ -268,6 +330,13 @@ def frame_writer_run(checks, binary, workdir, sink):
         )
         if exemplar_lines:
             print(f"        e.g. {exemplar_lines[0]}", flush=True)
+        # promtool 2.42's `check metrics` lints with the 0.0.4 text parser
+        # whatever the input, so it cannot judge OpenMetrics (it stops at
+        # `# TYPE target info`: unknown metric type "info"). Prometheus's
+        # own OpenMetrics parser is
+        # reached through `promtool tsdb create-blocks-from openmetrics`,
+        # which exits 1 on the first line it cannot parse and otherwise
+        # says how many samples it stored.
         stamped = timestamped(om)
         blocks = os.path.join(workdir, "om-blocks")
         shutil.rmtree(blocks, ignore_errors=True)
@@ -276,16 +345,13 @@ def frame_writer_run(checks, binary, workdir, sink):
         rc, output = promtool(
             ["tsdb", "create-blocks-from", "openmetrics", os.path.join(workdir, "openmetrics.txt"), blocks], ""
         )
+        sample_lines = [line for line in (stamped or "").splitlines() if line and not line.startswith("#")]
+        stored = stored_samples(output)
         checks.check(
-            "Prometheus's OpenMetrics parser (promtool tsdb create-blocks-from openmetrics) reads it",
-            stamped is not None and rc == 0,
-            f"rc {rc}: {output[-500:]}",
-        )
-        rc, output = promtool(["check", "metrics"], om)
-        print(
-            f"        (promtool 2.42 `check metrics` parses only the 0.0.4 text: rc {rc} on OpenMetrics, "
-            f"{output.splitlines()[-1] if output else ''!s})",
-            flush=True,
+            f"Prometheus's OpenMetrics parser (promtool tsdb create-blocks-from openmetrics) reads all "
+            f"{len(sample_lines)} samples",
+            stamped is not None and rc == 0 and stored == len(sample_lines),
+            f"rc {rc}, {stored} samples stored: {output[-500:]}",
         )
 
         def scraped_healthily():
@@ -312,7 +378,6 @@ def frame_writer_run(checks, binary, workdir, sink):
         # Every value is still now: a scrape and the next push must agree.
         _, _, still = http_get(metrics_url)
         scraped_at = time.monotonic()
-        scraped_calls = samples(still, "alamos_calls_total")
         push = wait_until(
             "a push after the scrape",
             10,
@@ -320,22 +385,17 @@ def frame_writer_run(checks, binary, workdir, sink):
             interval=0.1,
         )
         if push:
-            pushed_calls = {}
-            for point in push.metrics.get("alamos_calls_total", {"points": []})["points"]:
-                labels = ",".join(f'{k}="{v}"' for k, v in point.attributes.items())
-                pushed_calls["{" + labels + "}"] = float(point.value)
-            differing = {
-                series: (scraped_calls.get(series), pushed_calls.get(series))
-                for series in set(scraped_calls) | set(pushed_calls)
-                if scraped_calls.get(series) != pushed_calls.get(series)
-            }
-            checks.check(
-                f"the {len(pushed_calls)} pushed alamos_calls_total series equal the scrape of the same process",
-                len(pushed_calls) > 0 and not differing,
-                differing,
-            )
-            total = sum(pushed_calls.values())
-            print(f"        alamos_calls_total summed: {total:g} pushed, {sum(scraped_calls.values()):g} scraped", flush=True)
+            # A counter of every call, an instrument counter, and the count
+            # and sum of a call-duration and of an instrument histogram.
+            for name, scraped, pushed in (
+                ("alamos_calls_total", "alamos_calls_total", "value"),
+                ("cesium_written_bytes_total", "cesium_written_bytes_total", "value"),
+                ("alamos_call_duration_seconds", "alamos_call_duration_seconds_count", "count"),
+                ("alamos_call_duration_seconds", "alamos_call_duration_seconds_sum", "value"),
+                ("frame_size_bytes", "frame_size_bytes_count", "count"),
+                ("frame_size_bytes", "frame_size_bytes_sum", "value"),
+            ):
+                compare_push(checks, still, push, name, scraped, pushed)
         else:
             checks.check("a metrics push arrived after the scrape", False, f"{len(sink.pushes())} pushes")
         found = exemplars() or found or []
@@ -404,14 +464,51 @@ def frame_writer_run(checks, binary, workdir, sink):
     untraced_in_span = [line for line in lines if "span" in line and "trace_id" not in line]
     checks.check("no log line inside a span lacks a trace_id", not untraced_in_span, untraced_in_span[:2])
 
-    # OTLP log records.
+    # OTLP log records. Each is the record of one log line of the same
+    # process, which says whether its event was inside a span: frame_writer
+    # logs inside spans (the `err` events of storage.cesium.write, "read
+    # failed" in api.frames.read) and outside any (warnings of its client
+    # and supervisor threads).
     records = [r for r in sink.logs() if r.service == "alamos-frame-writer"]
-    with_trace = [r for r in records if r.trace_id]
-    matching = [r for r in with_trace if r.span_id in by_span and by_span[r.span_id].trace_id == r.trace_id]
+    line_keys = collections.Counter(line_key(line) for line in lines)
+    record_keys = collections.Counter(record_key(record) for record in records)
     checks.check(
-        f"OTLP log records inside spans carry their span's trace id ({len(with_trace)} of {len(records)} records)",
-        len(with_trace) > 0 and len(matching) == len(with_trace),
-        [(r.trace_id, r.span_id, r.body) for r in with_trace if r not in matching][:3],
+        f"every OTLP log record is a log line of the process ({len(records)} records, {len(lines)} lines)",
+        len(records) > 0 and record_keys == line_keys,
+        {key: (line_keys[key], record_keys[key]) for key in set(line_keys) | set(record_keys) if line_keys[key] != record_keys[key]},
+    )
+    in_span_keys = {line_key(line) for line in lines if "span" in line}
+    outside_keys = {line_key(line) for line in lines if "span" not in line}
+    ambiguous = in_span_keys & outside_keys
+    inside = [r for r in records if record_key(r) in in_span_keys - ambiguous]
+    outside = [r for r in records if record_key(r) in outside_keys - ambiguous]
+    # The ids of each event inside a span, from its line and from its record.
+    from_lines = collections.Counter(
+        (line_key(line), line.get("trace_id"), line.get("span_id")) for line in lines if line_key(line) in in_span_keys - ambiguous
+    )
+    from_records = collections.Counter((record_key(r), r.trace_id or None, r.span_id or None) for r in inside)
+    matching = [r for r in inside if r.span_id in by_span and by_span[r.span_id].trace_id == r.trace_id]
+    checks.check(
+        f"every OTLP log record emitted inside a span carries its span's trace and span id "
+        f"({len(inside)} of {len(records)} records inside spans, {len(matching)} with ids of received spans)",
+        len(inside) > 0 and not ambiguous and len(matching) == len(inside) and from_records == from_lines,
+        {
+            "ambiguous": list(ambiguous)[:2],
+            "without ids": [(r.severity, r.body, r.attributes) for r in inside if not r.trace_id][:3],
+            "not the line's": list((from_records - from_lines).keys())[:3],
+        },
+    )
+    kinds = {"err events": lambda r: r.severity == "ERROR" and "error" in r.attributes and not r.body,
+             "read failed": lambda r: r.body.startswith("read failed")}
+    checks.check(
+        "records inside spans include err events and alamos::error! events",
+        all(any(kind(r) for r in inside) for kind in kinds.values()),
+        {name: sum(kind(r) for r in inside) for name, kind in kinds.items()},
+    )
+    checks.check(
+        f"OTLP log records emitted outside any span carry no ids ({len(outside)} records)",
+        len(outside) > 0 and not any(r.trace_id or r.span_id for r in outside),
+        [(r.body, r.trace_id) for r in outside if r.trace_id][:3],
     )
     if matching:
         record = matching[0]

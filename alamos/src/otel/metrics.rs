@@ -84,14 +84,7 @@ impl Pusher {
     ///
     /// The endpoint is not an `http(s)` URL, or the client cannot be built.
     pub(crate) fn start(config: PushConfig) -> Result<Pusher, OtelError> {
-        let url = reqwest::Url::parse(&config.endpoint)
-            .map_err(|error| OtelError::Build(format!("{}: {error}", config.endpoint)))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(OtelError::Build(format!(
-                "{}: not an http(s) URL",
-                config.endpoint
-            )));
-        }
+        check_endpoint(&config.endpoint)?;
         let (stop, stopped) = mpsc::channel();
         let (finished, done) = mpsc::channel();
         let timeout = config.timeout;
@@ -142,6 +135,23 @@ impl Drop for Pusher {
                 );
             }
         }
+    }
+}
+
+/// Whether metrics can be posted to `endpoint`: an `http(s)` URL.
+///
+/// # Errors
+///
+/// The endpoint is not a URL, or not an `http(s)` one.
+pub(crate) fn check_endpoint(endpoint: &str) -> Result<(), OtelError> {
+    let url = reqwest::Url::parse(endpoint)
+        .map_err(|error| OtelError::Build(format!("metrics to {endpoint:?}: {error}")))?;
+    if matches!(url.scheme(), "http" | "https") {
+        Ok(())
+    } else {
+        Err(OtelError::Build(format!(
+            "metrics to {endpoint:?}: not an http(s) URL"
+        )))
     }
 }
 

@@ -22,6 +22,17 @@
 //!   same snapshot and pushed every `OTEL_METRIC_EXPORT_INTERVAL`
 //!   ([`metrics`] says why not through the SDK's metrics pipeline).
 //!
+//! # Trace ids without a receiver
+//!
+//! `alamos::init()` (and [`Builder`](crate::Builder)) installs the
+//! OpenTelemetry layer whenever the `otel` feature is on, exporting or not:
+//! with no endpoint configured its tracer provider has no exporter, and
+//! spans still get W3C ids, so log lines carry them and
+//! [`propagate`](crate::propagate)/[`depropagate`](crate::depropagate)
+//! join one trace across processes. `OTEL_SDK_DISABLED=true` leaves the
+//! layer out. A signal whose exporter cannot be built is left out alone,
+//! said so on stderr; the others are exported.
+//!
 //! All three carry one resource: `service.name`, `service.instance.id`
 //! (generated once per process unless named) and the attributes of
 //! `OTEL_RESOURCE_ATTRIBUTES`, parsed by alamos rather than the SDK's
@@ -54,6 +65,9 @@ use crate::metric::identity;
 
 /// Where spans go when nothing says otherwise: a collector on this machine.
 const DEFAULT_ENDPOINT: &str = "http://localhost:4318";
+/// The only OTLP protocol alamos exports, as `OTEL_EXPORTER_OTLP_PROTOCOL`
+/// names it.
+const HTTP_PROTOBUF: &str = "http/protobuf";
 /// The paths OTLP/HTTP receivers take each signal on.
 const TRACES_PATH: &str = "/v1/traces";
 const METRICS_PATH: &str = "/v1/metrics";
@@ -71,7 +85,8 @@ pub type OtelLayer<S> = Box<dyn Layer<S> + Send + Sync + 'static>;
 /// process's resource (its `service.name` and other attributes).
 ///
 /// [`OtelConfig::from_env`] reads the standard OpenTelemetry variables;
-/// setters override them:
+/// setters override them. Give it to [`Builder::otel`](crate::Builder::otel),
+/// or build a layer for a subscriber of your own:
 ///
 /// ```no_run
 /// use tracing_subscriber::layer::SubscriberExt as _;
@@ -85,6 +100,11 @@ pub type OtelLayer<S> = Box<dyn Layer<S> + Send + Sync + 'static>;
 /// // ... run ...
 /// guard.shutdown().expect("every finished span exported");
 /// ```
+///
+/// Without any configuration (no `Builder::otel`, no endpoint variable),
+/// `alamos::init()` exports nothing but still gives spans their trace ids,
+/// for log lines and propagation (see [`Builder::otel`](crate::Builder::otel));
+/// a configuration that is [disabled](OtelConfig::disabled) gives them none.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OtelConfig {
     traces_endpoint: String,
@@ -152,7 +172,8 @@ impl OtelConfig {
     /// | `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_TIMEOUT` | headers (`k=v,...`) and timeout (ms) of every request; the `_TRACES_`, `_METRICS_` and `_LOGS_` forms apply to one signal |
     /// | `OTEL_SERVICE_NAME` | `service.name`, ahead of one in the next variable |
     /// | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,...` resource attributes, values percent-decoded |
-    /// | `OTEL_SDK_DISABLED` | `true` turns export off |
+    /// | `OTEL_EXPORTER_OTLP_PROTOCOL` and its `_TRACES_`, `_METRICS_`, `_LOGS_` forms | only `http/protobuf`, what alamos exports; another value is reported and ignored |
+    /// | `OTEL_SDK_DISABLED` | `true` turns export off, and spans get no trace ids |
     ///
     /// The span and log exporters read their headers and timeouts
     /// themselves, the batch processors `OTEL_BSP_*` and `OTEL_BLRP_*`,
@@ -213,6 +234,20 @@ impl OtelConfig {
                     other => config.problems.push(format!(
                         "ignoring {variable}={other:?}: alamos exports `otlp` or `none`"
                     )),
+                }
+            }
+        }
+        for variable in [
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+            "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+            "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
+        ] {
+            if let Some(protocol) = set(variable) {
+                if !protocol.trim().eq_ignore_ascii_case(HTTP_PROTOBUF) {
+                    config.problems.push(format!(
+                        "ignoring {variable}={protocol:?}: alamos exports OTLP over {HTTP_PROTOBUF} only, so the endpoint must be an OTLP/HTTP receiver (usually port 4318; a gRPC one, usually 4317, refuses it)"
+                    ));
                 }
             }
         }
@@ -449,17 +484,113 @@ impl OtelConfig {
     /// and the trace context of log records rely on. A disabled
     /// configuration gives a layer that does nothing.
     ///
+    /// Nothing starts unless every signal asked for can be exported.
+    /// [`Builder::otel`](crate::Builder::otel) is lenient instead: a signal
+    /// that cannot be exported is left out, said so on stderr, and the
+    /// others are exported.
+    ///
     /// # Errors
     ///
-    /// An endpoint that is not a URL, or an HTTP client that cannot be built.
+    /// An endpoint that is not a URL, or an HTTP client that cannot be
+    /// built, for any signal asked for; the error names the signal.
     pub fn build_layer<S>(&self) -> Result<(OtelLayer<S>, OtelGuard), OtelError>
     where
         S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
     {
         if self.disabled {
-            let layer: OtelLayer<S> = Box::new(tracing_subscriber::layer::Identity::new());
-            return Ok((layer, OtelGuard::disabled()));
+            return Ok((identity_layer(), OtelGuard::disabled()));
         }
+        let Exporters {
+            spans,
+            logs,
+            metrics,
+        } = self.exporters();
+        let spans = spans?;
+        let logs = logs.transpose()?;
+        let metrics = metrics.transpose()?;
+        match self.assemble(Some(spans), logs, metrics) {
+            (layer, guard, None) => Ok((layer, guard)),
+            (_, _, Some(error)) => Err(error),
+        }
+    }
+
+    /// As [`OtelConfig::build_layer`], but each signal on its own: one
+    /// whose exporter cannot be built is left out and returned with the
+    /// reason, and the others are exported. Without a span exporter, spans
+    /// still get their ids (see [`OtelConfig::context_layer`]).
+    pub(crate) fn build_layer_per_signal<S>(
+        &self,
+    ) -> (OtelLayer<S>, OtelGuard, Vec<(Signal, OtelError)>)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+    {
+        if self.disabled {
+            return (identity_layer(), OtelGuard::disabled(), Vec::new());
+        }
+        let Exporters {
+            spans,
+            logs,
+            metrics,
+        } = self.exporters();
+        let mut failed = Vec::new();
+        let spans = kept(Signal::Traces, Some(spans), &mut failed);
+        let logs = kept(Signal::Logs, logs, &mut failed);
+        let metrics = kept(Signal::Metrics, metrics, &mut failed);
+        let (layer, guard, failure) = self.assemble(spans, logs, metrics);
+        failed.extend(failure.map(|error| (Signal::Metrics, error)));
+        (layer, guard, failed)
+    }
+
+    /// A layer that gives every span its W3C trace and span ids and
+    /// activates its OpenTelemetry context, exporting nothing: trace ids in
+    /// log lines, [`propagate`](crate::propagate) and
+    /// [`depropagate`](crate::depropagate) work as with export, and the
+    /// sampled flag travels on, so a downstream service that exports keeps
+    /// its spans. Spans carry no attributes of their own and events are
+    /// not recorded on them, since nothing reads them.
+    pub(crate) fn context_layer<S>(&self) -> (OtelLayer<S>, OtelGuard)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+    {
+        if self.disabled {
+            return (identity_layer(), OtelGuard::disabled());
+        }
+        let (layer, guard, _) = self.assemble(None, None, None);
+        (layer, guard)
+    }
+
+    /// A guard that pushes metrics and nothing else, for a program whose
+    /// subscriber alamos does not install; `None` if metrics are not
+    /// exported.
+    ///
+    /// # Errors
+    ///
+    /// The metrics endpoint is not an `http(s)` URL, or the pushing thread
+    /// cannot start.
+    pub(crate) fn metrics_guard(&self) -> Result<Option<OtelGuard>, OtelError> {
+        if self.disabled {
+            return Ok(None);
+        }
+        let Some(config) = self.push_config().transpose()? else {
+            return Ok(None);
+        };
+        let mut guard = OtelGuard::disabled();
+        guard.metrics = Some(metrics::Pusher::start(config)?);
+        guard.endpoint.clone_from(&self.metrics_endpoint);
+        Ok(Some(guard))
+    }
+
+    /// Each signal's exporter, or why it cannot be built; `None` for a
+    /// signal not exported. Nothing is started yet.
+    fn exporters(&self) -> Exporters {
+        Exporters {
+            spans: self.span_exporter(),
+            logs: self.logs.then(|| self.log_exporter()),
+            metrics: self.push_config(),
+        }
+    }
+
+    fn span_exporter(&self) -> Result<opentelemetry_otlp::SpanExporter, OtelError> {
         let mut exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
             .with_protocol(Protocol::HttpBinary)
@@ -470,40 +601,113 @@ impl OtelConfig {
         if !self.headers.is_empty() {
             exporter = exporter.with_headers(self.headers.iter().cloned().collect());
         }
-        let exporter = exporter
-            .build()
-            .map_err(|error| OtelError::Build(error.to_string()))?;
-
-        let counts = Arc::new(Counts::default());
-        let mut batch = BatchConfigBuilder::default();
-        if let Some(size) = self.max_queue_size {
-            batch = batch.with_max_queue_size(size);
-        }
-        if let Some(delay) = self.scheduled_delay {
-            batch = batch.with_scheduled_delay(delay);
-        }
-        let processor = BatchSpanProcessor::builder(CountingExporter {
-            inner: exporter,
-            counts: counts.clone(),
+        exporter.build().map_err(|error| {
+            OtelError::Build(format!("spans to {:?}: {error}", self.traces_endpoint))
         })
-        .with_batch_config(batch.build())
-        .build();
-        let provider = SdkTracerProvider::builder()
-            .with_span_processor(CountingProcessor {
-                inner: processor,
+    }
+
+    fn log_exporter(&self) -> Result<opentelemetry_otlp::LogExporter, OtelError> {
+        let mut exporter = opentelemetry_otlp::LogExporter::builder()
+            .with_http()
+            .with_protocol(Protocol::HttpBinary)
+            .with_endpoint(self.logs_endpoint.clone());
+        if let Some(timeout) = self.timeout {
+            exporter = exporter.with_timeout(timeout);
+        }
+        if !self.headers.is_empty() {
+            exporter = exporter.with_headers(self.headers.iter().cloned().collect());
+        }
+        exporter.build().map_err(|error| {
+            OtelError::Build(format!("log records to {:?}: {error}", self.logs_endpoint))
+        })
+    }
+
+    /// What the metrics pusher needs, if metrics are exported.
+    fn push_config(&self) -> Option<Result<metrics::PushConfig, OtelError>> {
+        if !self.metrics {
+            return None;
+        }
+        Some(metrics::check_endpoint(&self.metrics_endpoint).map(|()| {
+            metrics::PushConfig {
+                endpoint: self.metrics_endpoint.clone(),
+                interval: self.metric_interval,
+                timeout: self
+                    .timeout
+                    .or(self.env_metric_timeout)
+                    .unwrap_or(metrics::DEFAULT_TIMEOUT),
+                headers: self
+                    .env_metric_headers
+                    .iter()
+                    .chain(&self.headers)
+                    .cloned()
+                    .collect(),
+                resource: resource_strings(&self.resource()),
+            }
+        }))
+    }
+
+    /// The layer and guard of the exporters given: a tracer provider that
+    /// exports to `spans`, or only gives ids without it; the log bridge; the
+    /// metrics pusher, or why its thread did not start.
+    fn assemble<S>(
+        &self,
+        spans: Option<opentelemetry_otlp::SpanExporter>,
+        logs: Option<opentelemetry_otlp::LogExporter>,
+        metrics: Option<metrics::PushConfig>,
+    ) -> (OtelLayer<S>, OtelGuard, Option<OtelError>)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+    {
+        let resource = self.resource();
+        let counts = Arc::new(Counts::default());
+        let exporting = spans.is_some();
+        let mut provider = SdkTracerProvider::builder().with_resource(resource.clone());
+        if let Some(exporter) = spans {
+            let mut batch = BatchConfigBuilder::default();
+            if let Some(size) = self.max_queue_size {
+                batch = batch.with_max_queue_size(size);
+            }
+            if let Some(delay) = self.scheduled_delay {
+                batch = batch.with_scheduled_delay(delay);
+            }
+            let processor = BatchSpanProcessor::builder(CountingExporter {
+                inner: exporter,
                 counts: counts.clone(),
             })
-            .with_resource(self.resource())
+            .with_batch_config(batch.build())
             .build();
+            provider = provider.with_span_processor(CountingProcessor {
+                inner: processor,
+                counts: counts.clone(),
+            });
+        }
+        let provider = provider.build();
         let scope = InstrumentationScope::builder("alamos")
             .with_version(env!("CARGO_PKG_VERSION"))
             .build();
-        let resource = self.resource();
-        let logs = self.log_provider(&resource)?;
-        let metrics = self.metrics_pusher(&resource)?;
         let trace_layer = tracing_opentelemetry::layer()
             .with_tracer(provider.tracer_with_scope(scope))
             .with_context_activation(true);
+        let trace_layer: OtelLayer<S> = if exporting {
+            Box::new(trace_layer)
+        } else {
+            // Ids only: what a span would carry to a receiver is not built.
+            Box::new(
+                trace_layer
+                    .with_location(false)
+                    .with_threads(false)
+                    .with_tracked_inactivity(false)
+                    .with_filter(tracing_subscriber::filter::filter_fn(|metadata| {
+                        metadata.is_span()
+                    })),
+            )
+        };
+        let logs = logs.map(|exporter| {
+            SdkLoggerProvider::builder()
+                .with_resource(resource.clone())
+                .with_batch_exporter(exporter)
+                .build()
+        });
         // The exporters' own HTTP stack must not feed log records back in.
         let log_layer = logs.as_ref().map(|logs| {
             opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(logs)
@@ -511,66 +715,23 @@ impl OtelConfig {
                     !is_exporter_internal(metadata.target())
                 }))
         });
+        let (metrics, failure) = match metrics.map(metrics::Pusher::start) {
+            Some(Ok(pusher)) => (Some(pusher), None),
+            Some(Err(error)) => (None, Some(error)),
+            None => (None, None),
+        };
         let guard = OtelGuard {
             provider: Some(provider),
             logs,
             metrics,
             counts,
-            endpoint: self.traces_endpoint.clone(),
+            endpoint: if exporting {
+                self.traces_endpoint.clone()
+            } else {
+                String::new()
+            },
         };
-        Ok((Box::new(trace_layer.and_then(log_layer)), guard))
-    }
-
-    /// The SDK's logger provider exporting log records, if asked for.
-    fn log_provider(&self, resource: &Resource) -> Result<Option<SdkLoggerProvider>, OtelError> {
-        if !self.logs {
-            return Ok(None);
-        }
-        let exporter = opentelemetry_otlp::LogExporter::builder()
-            .with_http()
-            .with_protocol(Protocol::HttpBinary)
-            .with_endpoint(self.logs_endpoint.clone());
-        let exporter = match self.timeout {
-            Some(timeout) => exporter.with_timeout(timeout),
-            None => exporter,
-        };
-        let exporter = if self.headers.is_empty() {
-            exporter
-        } else {
-            exporter.with_headers(self.headers.iter().cloned().collect())
-        };
-        let exporter = exporter
-            .build()
-            .map_err(|error| OtelError::Build(error.to_string()))?;
-        Ok(Some(
-            SdkLoggerProvider::builder()
-                .with_resource(resource.clone())
-                .with_batch_exporter(exporter)
-                .build(),
-        ))
-    }
-
-    /// The thread pushing metrics, if asked for.
-    fn metrics_pusher(&self, resource: &Resource) -> Result<Option<metrics::Pusher>, OtelError> {
-        if !self.metrics {
-            return Ok(None);
-        }
-        metrics::Pusher::start(metrics::PushConfig {
-            endpoint: self.metrics_endpoint.clone(),
-            interval: self.metric_interval,
-            timeout: self
-                .timeout
-                .or(self.env_metric_timeout)
-                .unwrap_or(metrics::DEFAULT_TIMEOUT),
-            headers: self
-                .env_metric_headers
-                .iter()
-                .chain(&self.headers)
-                .cloned()
-                .collect(),
-            resource: resource_strings(resource),
-        })
-        .map(Some)
+        (Box::new(trace_layer.and_then(log_layer)), guard, failure)
     }
 
     /// The resource every signal is exported with.
@@ -612,6 +773,54 @@ fn resource_strings(resource: &Resource) -> Vec<(String, String)> {
     };
     pairs.sort_by(|a, b| rank(&a.0).cmp(&rank(&b.0)).then_with(|| a.0.cmp(&b.0)));
     pairs
+}
+
+/// One of the signals OTLP carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Signal {
+    Traces,
+    Metrics,
+    Logs,
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Signal::Traces => "spans",
+            Signal::Metrics => "metrics",
+            Signal::Logs => "log records",
+        })
+    }
+}
+
+/// Each signal's exporter, as [`OtelConfig::exporters`] builds them.
+struct Exporters {
+    spans: Result<opentelemetry_otlp::SpanExporter, OtelError>,
+    logs: Option<Result<opentelemetry_otlp::LogExporter, OtelError>>,
+    metrics: Option<Result<metrics::PushConfig, OtelError>>,
+}
+
+/// What was built, or nothing, with why added to `failed`.
+fn kept<T>(
+    signal: Signal,
+    built: Option<Result<T, OtelError>>,
+    failed: &mut Vec<(Signal, OtelError)>,
+) -> Option<T> {
+    match built? {
+        Ok(built) => Some(built),
+        Err(error) => {
+            failed.push((signal, error));
+            None
+        }
+    }
+}
+
+/// The layer of a disabled configuration: it does nothing.
+fn identity_layer<S>() -> OtelLayer<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+{
+    Box::new(tracing_subscriber::layer::Identity::new())
 }
 
 /// Targets of the crates that carry exports: their events are not turned
@@ -714,7 +923,7 @@ impl OtelGuard {
 
     /// The tracer provider, to install as OpenTelemetry's global one for
     /// code that uses the OpenTelemetry API directly; `None` when export is
-    /// disabled.
+    /// disabled, or only metrics are pushed.
     pub fn provider(&self) -> Option<&SdkTracerProvider> {
         self.provider.as_ref()
     }
@@ -1099,6 +1308,104 @@ mod tests {
         };
         assert!(matches!(err, OtelError::Build(_)), "{err:?}");
         assert!(err.to_string().contains("not a url"), "{err}");
+    }
+
+    #[test]
+    fn a_protocol_other_than_http_protobuf_is_reported_and_ignored() {
+        let config = OtelConfig::from_vars(vars(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:14318"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "http/json"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", " HTTP/Protobuf "),
+        ]));
+        assert_eq!(config.problems().len(), 2, "{:?}", config.problems());
+        assert!(
+            config.problems()[0].starts_with(
+                "ignoring OTEL_EXPORTER_OTLP_PROTOCOL=\"grpc\": alamos exports OTLP over http/protobuf only"
+            ),
+            "{:?}",
+            config.problems()
+        );
+        assert!(
+            config.problems()[1]
+                .starts_with("ignoring OTEL_EXPORTER_OTLP_LOGS_PROTOCOL=\"http/json\""),
+            "{:?}",
+            config.problems()
+        );
+        // Everything else as without the variables: export goes on.
+        assert_eq!(config.traces_url(), "http://127.0.0.1:14318/v1/traces");
+        assert_eq!(config.logs_url(), Some("http://127.0.0.1:14318/v1/logs"));
+        assert!(!config.is_disabled());
+        let fine = OtelConfig::from_vars(vars(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")]));
+        assert!(fine.problems().is_empty(), "{:?}", fine.problems());
+    }
+
+    /// The configuration of these variables and a receiver that refuses
+    /// at once (the discard port of loopback), pushing metrics rarely.
+    fn nowhere(more: &[(&str, &str)]) -> OtelConfig {
+        let mut pairs = vec![
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "3600000"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "1000"),
+        ];
+        pairs.extend_from_slice(more);
+        OtelConfig::from_vars(vars(&pairs)).timeout(Duration::from_secs(1))
+    }
+
+    fn failed_signals(failed: &[(Signal, OtelError)]) -> Vec<Signal> {
+        failed.iter().map(|(signal, _)| *signal).collect()
+    }
+
+    #[test]
+    fn each_signal_is_built_on_its_own() {
+        type Layer = OtelLayer<tracing_subscriber::Registry>;
+
+        let (_, guard, failed): (Layer, _, _) =
+            nowhere(&[("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "not a url")])
+                .build_layer_per_signal();
+        assert_eq!(failed_signals(&failed), [Signal::Metrics]);
+        assert!(failed[0].1.to_string().contains("metrics to \"not a url\""));
+        assert!(guard.provider.is_some() && guard.logs.is_some());
+        assert!(guard.metrics.is_none());
+        assert_eq!(guard.endpoint, "http://127.0.0.1:9/v1/traces");
+        drop(guard);
+
+        let (_, guard, failed): (Layer, _, _) =
+            nowhere(&[("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://[::1")])
+                .build_layer_per_signal();
+        assert_eq!(failed_signals(&failed), [Signal::Logs]);
+        assert!(failed[0]
+            .1
+            .to_string()
+            .contains("log records to \"http://[::1\""));
+        assert!(guard.provider.is_some() && guard.metrics.is_some());
+        assert!(guard.logs.is_none());
+        drop(guard);
+
+        // Without a span exporter, spans still get ids: the provider is
+        // there, exporting nowhere.
+        let (_, guard, failed): (Layer, _, _) = nowhere(&[
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://["),
+            ("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "ftp://h/v1/metrics"),
+        ])
+        .build_layer_per_signal();
+        assert_eq!(failed_signals(&failed), [Signal::Traces, Signal::Metrics]);
+        assert!(guard.provider.is_some() && guard.logs.is_some());
+        assert!(guard.metrics.is_none());
+        assert_eq!(guard.endpoint, "");
+        assert_eq!(guard.shutdown().unwrap(), ExportReport::default());
+
+        // build_layer starts nothing unless every signal can be exported.
+        let Err(err) = nowhere(&[])
+            .logs_endpoint("not a url")
+            .build_layer::<tracing_subscriber::Registry>()
+        else {
+            panic!("a logs endpoint that is not a URL was accepted");
+        };
+        assert!(
+            err.to_string().contains("log records to \"not a url\""),
+            "{err}"
+        );
     }
 
     #[test]

@@ -136,7 +136,7 @@ fn otel_config(service_name: &str, node: &str) -> OtelConfig {
 }
 
 /// Exports this process's spans and log records over OTLP (and its
-/// metrics, once alamos's recorder is installed) as `config` says.
+/// metrics, if `config` says so and alamos's recorder is installed).
 fn export_spans(service_name: &str, config: &OtelConfig) -> Result<OtelGuard, String> {
     let (layer, guard) = config
         .build_layer::<tracing_subscriber::Registry>()
@@ -245,9 +245,11 @@ fn current_ids() -> (String, String) {
 fn run_node(options: &Options) -> Result<(), String> {
     let service_name = format!("alamos-node-{}", options.name);
     let config = otel_config(&service_name, &options.name);
-    let guard = export_spans(&service_name, &config)?;
-    // alamos's recorder, with this node's name on every series; the
-    // subscriber stays the one above.
+    // Metrics are pushed by the builder below: the layer exports spans and
+    // log records.
+    let guard = export_spans(&service_name, &config.clone().metrics(false))?;
+    // alamos's recorder, with this node's name on every series, pushed over
+    // OTLP; the subscriber stays the one above.
     let metrics = alamos::Builder::new()
         .subscriber(false)
         .otel(config)

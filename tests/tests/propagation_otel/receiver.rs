@@ -1,7 +1,8 @@
 //! A small OTLP/HTTP receiver on a loopback port: it decodes every
 //! `POST /v1/traces` body as an `ExportTraceServiceRequest` and keeps the
 //! spans, so tests can look at exactly what alamos exported (metrics and
-//! log records are accepted and dropped).
+//! log records are accepted and counted; metrics requests are kept by the
+//! names of the metrics they carry).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -10,6 +11,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::AnyValue;
@@ -39,6 +41,9 @@ impl ReceivedSpan {
 struct State {
     spans: Vec<ReceivedSpan>,
     malformed: usize,
+    /// The metric names of each `POST /v1/metrics`, in order.
+    metric_pushes: Vec<Vec<String>>,
+    log_requests: usize,
 }
 
 pub(crate) struct Receiver {
@@ -76,6 +81,18 @@ impl Receiver {
     pub(crate) fn malformed(&self) -> usize {
         self.state.lock().unwrap().malformed
     }
+
+    /// The names of the metrics in each metrics request received.
+    #[allow(dead_code)] // propagation_otel looks at spans only.
+    pub(crate) fn metric_pushes(&self) -> Vec<Vec<String>> {
+        self.state.lock().unwrap().metric_pushes.clone()
+    }
+
+    /// How many log record requests arrived.
+    #[allow(dead_code)] // propagation_otel looks at spans only.
+    pub(crate) fn log_requests(&self) -> usize {
+        self.state.lock().unwrap().log_requests
+    }
 }
 
 /// Serves HTTP/1.1 requests on one connection until the client closes it.
@@ -108,12 +125,16 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
         if reader.read_exact(&mut body).is_err() {
             return;
         }
-        // Metrics and log records are accepted and dropped: these tests
-        // look at spans.
-        let accepted = (request_line.starts_with("POST /v1/traces ")
-            && record(&body, state).is_ok())
-            || request_line.starts_with("POST /v1/metrics ")
-            || request_line.starts_with("POST /v1/logs ");
+        let accepted = if request_line.starts_with("POST /v1/traces ") {
+            record(&body, state).is_ok()
+        } else if request_line.starts_with("POST /v1/metrics ") {
+            record_metrics(&body, state).is_ok()
+        } else if request_line.starts_with("POST /v1/logs ") {
+            state.lock().unwrap().log_requests += 1;
+            true
+        } else {
+            false
+        };
         let status = if accepted {
             "200 OK"
         } else {
@@ -159,6 +180,25 @@ fn record(body: &[u8], state: &Mutex<State>) -> Result<(), prost::DecodeError> {
         }
     }
     state.lock().unwrap().spans.extend(spans);
+    Ok(())
+}
+
+fn record_metrics(body: &[u8], state: &Mutex<State>) -> Result<(), prost::DecodeError> {
+    let request = match ExportMetricsServiceRequest::decode(body) {
+        Ok(request) => request,
+        Err(error) => {
+            state.lock().unwrap().malformed += 1;
+            return Err(error);
+        }
+    };
+    let names = request
+        .resource_metrics
+        .into_iter()
+        .flat_map(|resource| resource.scope_metrics)
+        .flat_map(|scope| scope.metrics)
+        .map(|metric| metric.name)
+        .collect();
+    state.lock().unwrap().metric_pushes.push(names);
     Ok(())
 }
 
