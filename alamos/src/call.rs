@@ -411,6 +411,10 @@ impl Drop for FnCall<'_> {
 }
 
 /// Finishes a call in place, in its slot.
+///
+/// `cold` for the same reason as `FnCall::start`: the disabled path's drop
+/// check then falls through, and only an enabled call jumps.
+#[cold]
 #[inline(never)]
 fn finish_call(active: NonNull<ActiveCall>) {
     // SAFETY: written by `begin`, not yet dropped; see `FnCall::active`.
