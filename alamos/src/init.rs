@@ -182,7 +182,7 @@ impl Builder {
     ///
     /// With the `otel` feature and alamos's subscriber, spans get W3C trace
     /// and span ids whether or not anything is exported: log lines inside
-    /// a span carry them, [`crate::propagate`] writes the current span's
+    /// a span carry them, [`propagate`](fn@crate::propagate) writes the current span's
     /// `traceparent` and [`crate::depropagate`] makes the caller's span the
     /// parent, so the logs of two nodes join on the trace id before any
     /// collector exists. Only `OTEL_SDK_DISABLED=true` (or

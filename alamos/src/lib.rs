@@ -59,10 +59,10 @@
 //!
 //! # Live state
 //!
-//! [`spawn`] and [`task`] run background work as *tasks* under an experiment
+//! [`spawn`] and [`task`](fn@task) run background work as *tasks* under an experiment
 //! key, whose states ([`tasks()`], `alamos_tasks`, the tree view, the
 //! shutdown report of `Guard`) tell what a node is doing on start-up,
-//! shutdown and failure; [`report`] attaches any `serde::Serialize` value
+//! shutdown and failure; [`report`](fn@report) attaches any `serde::Serialize` value
 //! (a layer's configuration) to an experiment and [`reports()`] reads them
 //! back as JSON, with [`Redacted`] for secrets. With `ALAMOS_ADMIN_TOKEN`,
 //! the metrics server also answers `GET /alamos/tree`, `/alamos/reports`,
@@ -169,7 +169,7 @@ pub mod env {
     pub use crate::tree::LEVEL_ENV as LEVEL;
 }
 
-/// W3C trace context: what [`propagate`] writes and [`depropagate`] reads,
+/// W3C trace context: what [`propagate`](fn@propagate) writes and [`depropagate`] reads,
 /// and the types [`RemoteContext`]'s methods return.
 pub mod context {
     pub use crate::propagate::{

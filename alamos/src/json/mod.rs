@@ -1,6 +1,6 @@
 //! JSON text, written by hand for the handful of shapes alamos emits (log
 //! lines; the admin endpoint's answers), and [`ser`], a `serde::Serializer`
-//! for the values users attach with [`crate::report`].
+//! for the values users attach with [`report`](fn@crate::report).
 //!
 //! `serde_json` would do it, but a dependency is part of every user's crate
 //! graph, and `serde_json`'s `impl PartialEq<Value> for i32` (and its kin)

@@ -1,4 +1,4 @@
-//! A `serde::Serializer` that writes JSON text, for [`crate::report`].
+//! A `serde::Serializer` that writes JSON text, for [`report`](fn@crate::report).
 //!
 //! It writes what `serde_json::to_string` writes, with two choices of its
 //! own (see the module doc of [`super`] for why alamos does not depend on

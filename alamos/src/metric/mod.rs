@@ -15,7 +15,7 @@
 //! - [`identity`]: the node's resource (`service.name`, ...) and the
 //!   constant labels exporters add to every series;
 //! - [`recorder`]: alamos's `metrics` recorder, which writes the store;
-//! - [`snapshot`]: what the store holds, as exporters read it.
+//! - [`snapshot`](fn@snapshot): what the store holds, as exporters read it.
 //!
 //! Nothing here names an exporter: Prometheus, the tree view and the admin
 //! endpoint read [`snapshot()`].

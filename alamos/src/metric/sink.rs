@@ -1,7 +1,7 @@
 //! Where a callsite's metrics go, decided once per callsite and recorder.
 //!
 //! When alamos's recorder is the `metrics` recorder a thread sees, callsites
-//! write alamos's [store](super::store) directly, without the facade's
+//! write alamos's [store](mod@super::store) directly, without the facade's
 //! virtual calls. Otherwise they register handles with whatever recorder the
 //! facade gives them: a user's own global one, or a thread-local one
 //! (`metrics::with_local_recorder`, common in tests).

@@ -4,7 +4,7 @@
 //! # Why not the SDK's metrics pipeline
 //!
 //! alamos's metrics live in its own store; an exporter reads a
-//! [snapshot](crate::metric::snapshot) of it. The OpenTelemetry SDK (0.33)
+//! [snapshot](fn@crate::metric::snapshot) of it. The OpenTelemetry SDK (0.33)
 //! could only be fed through its instrument API: observable counters and
 //! gauges would do, but there is no observable histogram, so the duration
 //! buckets would have to be re-recorded as observations and would no longer

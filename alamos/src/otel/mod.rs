@@ -28,7 +28,7 @@
 //! OpenTelemetry layer whenever the `otel` feature is on, exporting or not:
 //! with no endpoint configured its tracer provider has no exporter, and
 //! spans still get W3C ids, so log lines carry them and
-//! [`propagate`](crate::propagate)/[`depropagate`](crate::depropagate)
+//! [`propagate`](fn@crate::propagate)/[`depropagate`](crate::depropagate)
 //! join one trace across processes. `OTEL_SDK_DISABLED=true` leaves the
 //! layer out. A signal whose exporter cannot be built is left out alone,
 //! said so on stderr; the others are exported.
@@ -73,7 +73,7 @@ const TRACES_PATH: &str = "/v1/traces";
 const METRICS_PATH: &str = "/v1/metrics";
 const LOGS_PATH: &str = "/v1/logs";
 /// How often metrics are pushed unless `OTEL_METRIC_EXPORT_INTERVAL` or
-/// [`OtelConfig::with_metric_export_interval`] says otherwise (the
+/// [`OtelConfig::metric_export_interval`] says otherwise (the
 /// specification's default).
 const DEFAULT_METRIC_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -480,7 +480,7 @@ impl OtelConfig {
     /// [`OtelGuard::shutdown`]) exports every span and log record that has
     /// finished, and the metrics once more. The layer activates each entered
     /// span's OpenTelemetry context, which is what
-    /// [`propagate`](crate::propagate), [`depropagate`](crate::depropagate)
+    /// [`propagate`](fn@crate::propagate), [`depropagate`](crate::depropagate)
     /// and the trace context of log records rely on. A disabled
     /// configuration gives a layer that does nothing.
     ///
@@ -543,7 +543,7 @@ impl OtelConfig {
 
     /// A layer that gives every span its W3C trace and span ids and
     /// activates its OpenTelemetry context, exporting nothing: trace ids in
-    /// log lines, [`propagate`](crate::propagate) and
+    /// log lines, [`propagate`](fn@crate::propagate) and
     /// [`depropagate`](crate::depropagate) work as with export, and the
     /// sampled flag travels on, so a downstream service that exports keeps
     /// its spans. Spans carry no attributes of their own and events are

@@ -2,7 +2,7 @@
 //!
 //! Every callsite (an instrumented function, a log macro, an instrument) is a
 //! `static` that implements [`Gate`] and is listed in the link-time registry
-//! [`GATES`], so the tree knows every key before the first call. A gate
+//! `GATES`, so the tree knows every key before the first call. A gate
 //! caches whether it is enabled in one atomic byte, [`Interest`]: the
 //! disabled path of a callsite is a relaxed load and a branch. The tree
 //! rewrites the byte of every affected gate when a threshold changes.
