@@ -60,7 +60,7 @@ fn main() {
         );
     }
     let guard = alamos::Builder::new()
-        .without_prometheus_endpoint()
+        .prometheus_endpoint(false)
         .log_format(alamos::LogFormat::Text)
         .span_events(alamos::SpanEvents::None)
         .duration_buckets(common::BUCKETS)

@@ -22,7 +22,7 @@ fn metrics_are_pushed_without_alamoss_subscriber() {
     let receiver = Receiver::start();
     let guard = alamos::Builder::new()
         .subscriber(false)
-        .without_prometheus_endpoint()
+        .prometheus_endpoint(false)
         .otel(
             alamos::OtelConfig::new()
                 .endpoint(receiver.endpoint())
