@@ -9,13 +9,17 @@
 //!
 //! # Memory
 //!
-//! A thread owns cells only for the series it writes, allocated at its first
-//! write to each, and for at most [`Store::set_thread_series`] of them
-//! (default [`DEFAULT_THREAD_SERIES`]). Past that budget its writes go to the
-//! shared cells with atomic read-modify-writes: slower, but the memory a
-//! thread costs is bounded (about 70 KiB at the default with the default
-//! buckets) however many series it touches. Gauges are only ever shared: a
-//! gauge is set, not summed.
+//! A thread owns cells only for the series it writes more than once,
+//! allocated at its second write to each, and for at most
+//! [`Store::set_thread_series`] of them (default [`DEFAULT_THREAD_SERIES`]).
+//! A first write, and every write past that budget, goes to the shared cells
+//! with atomic read-modify-writes: slower, but the memory a thread costs is
+//! bounded (about 70 KiB at the default with the default buckets, and one
+//! bit per series it wrote once) however many series it touches. Waiting for
+//! the second write keeps the budget for the series a thread keeps calling:
+//! code that runs once (start-up, configuration, a scan of every function)
+//! would otherwise spend it on series it never writes again. Gauges are only
+//! ever shared: a gauge is set, not summed.
 //!
 //! # Layouts
 //!
@@ -635,12 +639,26 @@ struct Arena {
     chunks: Vec<Box<[AtomicU64]>>,
     used: usize,
     owned: usize,
+    /// One bit per series this thread wrote without owning cells for it.
+    written: Vec<u64>,
     // Boxed so that a page stays where the index points while the list grows.
     #[allow(clippy::vec_box)]
     pages: Vec<Box<IndexPage>>,
 }
 
 impl Arena {
+    /// Whether this thread wrote the series `index` before; notes that it
+    /// has now.
+    fn written_before(&mut self, index: usize) -> bool {
+        let (word, bit) = (index / 64, 1_u64 << (index % 64));
+        if word >= self.written.len() {
+            self.written.resize(word + 1, 0);
+        }
+        let before = self.written[word] & bit != 0;
+        self.written[word] |= bit;
+        before
+    }
+
     /// Zeroed cells of `width` words, after a header word holding the width.
     fn allocate(&mut self, width: usize) -> NonNull<AtomicU64> {
         let needed = width + 1;
@@ -719,6 +737,7 @@ thread_local! {
                 chunks: Vec::new(),
                 used: 0,
                 owned: 0,
+                written: Vec::new(),
                 pages: Vec::new(),
             }),
         }
@@ -727,7 +746,7 @@ thread_local! {
 
 impl Local {
     /// This thread's cells of `series`, if it owns some; allocated at the
-    /// first write while the thread is under its budget.
+    /// second write while the thread is under its budget.
     #[inline(always)]
     fn cells(&self, store: &'static Store, series: Series) -> Cells {
         let block = self.block.get_or_init(|| register_thread(store));
@@ -749,18 +768,18 @@ impl Local {
         self.claim(store, block, series)
     }
 
-    /// Gives this thread cells of its own for `series` if its budget allows,
-    /// else the shared cells.
+    /// Gives this thread cells of its own for `series` if it wrote it before
+    /// and its budget allows, else the shared cells.
     #[cold]
     #[inline(never)]
     fn claim(&self, store: &'static Store, block: &Block, series: Series) -> Cells {
         let Ok(mut arena) = self.arena.try_borrow_mut() else {
             return Cells::Shared(series.shared);
         };
-        if arena.owned >= store.thread_series() {
+        let index = series.index as usize;
+        if !arena.written_before(index) || arena.owned >= store.thread_series() {
             return Cells::Shared(series.shared);
         }
-        let index = series.index as usize;
         let page_number = index / INDEX_PAGE;
         // SAFETY: as in `cells`.
         let table_len = unsafe { block.index.load(Ordering::Relaxed).as_ref() }
@@ -1179,6 +1198,38 @@ mod tests {
         let reading = store.read();
         for s in &series {
             assert_eq!(reading.series[s.index as usize].count(), 3);
+        }
+    }
+
+    #[test]
+    fn a_series_written_once_takes_none_of_the_budget() {
+        let store = store(DURATIONS);
+        let once: Vec<Series> = (0..DEFAULT_THREAD_SERIES * 2)
+            .map(|i| {
+                store
+                    .series(spec(&format!("store_once_{i}"), Layout::Counter, &[]))
+                    .unwrap()
+            })
+            .collect();
+        let hot = store
+            .series(spec("store_once_hot", Layout::Counter, &[]))
+            .unwrap();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                for s in &once {
+                    s.increment(store, 1);
+                }
+                let owned = || LOCAL.with(|local| local.arena.borrow().owned);
+                hot.increment(store, 1);
+                assert_eq!(owned(), 0, "claimed at its first write");
+                hot.increment(store, 1);
+                assert_eq!(owned(), 1, "not claimed at its second write");
+            });
+        });
+        let reading = store.read();
+        assert_eq!(reading.series[hot.index as usize].count(), 2);
+        for s in &once {
+            assert_eq!(reading.series[s.index as usize].count(), 1);
         }
     }
 

@@ -1,7 +1,8 @@
 //! What recording costs in memory per thread and series, under alamos's
 //! recorder: T threads (first argument, default 64) each call one
 //! instrumented function with S label sets (second argument, default 2,000),
-//! so every thread writes every one of S call series, then wait, alive,
+//! so every thread writes every one of S call series twice (a second write
+//! is what gives a thread cells of its own), then wait, alive,
 //! while resident memory is read.
 //!
 //! ```text
@@ -67,7 +68,10 @@ fn main() {
             scope.spawn(|| {
                 ready.wait();
                 measured.wait();
+                // Twice: a thread owns cells only for a series it writes
+                // again, so this is the most a thread can cost.
                 for n in 0..series {
+                    call(n);
                     call(n);
                 }
                 done.wait();
