@@ -24,8 +24,6 @@ mod common;
 
 use std::hint::black_box;
 
-use criterion::measurement::WallTime;
-use criterion::BenchmarkGroup;
 use opentelemetry::trace::TracerProvider as _;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
@@ -54,16 +52,6 @@ fn histogram(x: u64) -> u64 {
     let size = u32::try_from(x % 4096).unwrap_or(0);
     alamos::histogram!(bench, "bench_exemplar_size", f64::from(size), unit = bytes);
     black_box(x).wrapping_add(1)
-}
-
-fn bench_call(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, f: fn(u64) -> u64) {
-    group.bench_function(name, |b| {
-        let mut i = 0u64;
-        b.iter(|| {
-            i = i.wrapping_add(1);
-            f(black_box(i))
-        });
-    });
 }
 
 fn main() {
@@ -95,13 +83,13 @@ fn main() {
     };
     let mut c = common::criterion();
     let mut group = c.benchmark_group(format!("exemplars/{build}"));
-    bench_call(&mut group, "metrics_only", metrics_only);
-    bench_call(&mut group, "span_metrics", span_metrics);
-    bench_call(&mut group, "histogram", histogram);
+    common::bench_call(&mut group, "metrics_only", metrics_only);
+    common::bench_call(&mut group, "span_metrics", span_metrics);
+    common::bench_call(&mut group, "histogram", histogram);
     #[cfg(feature = "otel")]
     {
         alamos::__private::set_exemplar_interval(std::time::Duration::ZERO);
-        bench_call(
+        common::bench_call(
             &mut group,
             "span_metrics_capture_every_call",
             span_metrics_capture,

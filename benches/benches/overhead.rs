@@ -20,8 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Once};
 use std::time::{Duration, Instant};
 
-use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion};
+use criterion::Criterion;
 use fastrace::collector::{Config, Reporter, SpanContext, SpanRecord};
 use fastrace::Span;
 use metrics::Counter;
@@ -205,27 +204,17 @@ fn fastrace_under_root(iters: u64) -> Duration {
     start.elapsed()
 }
 
-fn bench_call(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, f: fn(u64) -> u64) {
-    group.bench_function(name, |b| {
-        let mut i = 0u64;
-        b.iter(|| {
-            i = i.wrapping_add(1);
-            f(black_box(i))
-        });
-    });
-}
-
 fn overhead(c: &mut Criterion) {
     let mut group = c.benchmark_group("overhead");
-    bench_call(&mut group, "bare", bare);
-    bench_call(&mut group, "atomic_u64", atomic_increment);
-    bench_call(&mut group, "alamos_disabled", alamos_disabled);
-    bench_call(&mut group, "alamos_metrics_only", alamos_metrics_only);
-    bench_call(&mut group, "alamos_span_metrics", alamos_span_metrics);
-    bench_call(&mut group, "tracing_disabled", tracing_disabled);
-    bench_call(&mut group, "tracing_enabled", tracing_enabled);
+    common::bench_call(&mut group, "bare", bare);
+    common::bench_call(&mut group, "atomic_u64", atomic_increment);
+    common::bench_call(&mut group, "alamos_disabled", alamos_disabled);
+    common::bench_call(&mut group, "alamos_metrics_only", alamos_metrics_only);
+    common::bench_call(&mut group, "alamos_span_metrics", alamos_span_metrics);
+    common::bench_call(&mut group, "tracing_disabled", tracing_disabled);
+    common::bench_call(&mut group, "tracing_enabled", tracing_enabled);
     // No local parent: the `#[trace]` guard is a no-op (fastrace's off path).
-    bench_call(&mut group, "fastrace_no_parent", fastrace_traced);
+    common::bench_call(&mut group, "fastrace_no_parent", fastrace_traced);
     // Under a root span, recorded locally; without a reporter the finished
     // span sets are discarded at submission.
     group.bench_function("fastrace_no_reporter", |b| {
@@ -235,31 +224,31 @@ fn overhead(c: &mut Criterion) {
     group.bench_function("fastrace_reporter", |b| {
         b.iter_custom(fastrace_under_root);
     });
-    bench_call(&mut group, "metrics_counter", metrics_counter);
-    bench_call(&mut group, "metrics_counter_cached", metrics_counter_cached);
-    bench_call(
+    common::bench_call(&mut group, "metrics_counter", metrics_counter);
+    common::bench_call(&mut group, "metrics_counter_cached", metrics_counter_cached);
+    common::bench_call(
         &mut group,
         "metrics_histogram_instant",
         metrics_histogram_timed,
     );
-    bench_call(&mut group, "metrics_histogram", metrics_histogram);
-    bench_call(&mut group, "autometrics", autometrics_fn);
-    bench_call(&mut group, "alamos_counter", alamos_counter);
-    bench_call(
+    common::bench_call(&mut group, "metrics_histogram", metrics_histogram);
+    common::bench_call(&mut group, "autometrics", autometrics_fn);
+    common::bench_call(&mut group, "alamos_counter", alamos_counter);
+    common::bench_call(
         &mut group,
         "alamos_counter_disabled",
         alamos_counter_disabled,
     );
-    bench_call(&mut group, "alamos_histogram", alamos_histogram);
-    bench_call(
+    common::bench_call(&mut group, "alamos_histogram", alamos_histogram);
+    common::bench_call(
         &mut group,
         "alamos_histogram_disabled",
         alamos_histogram_disabled,
     );
-    bench_call(&mut group, "clock_std_instant", clock_std_instant);
-    bench_call(&mut group, "clock_quanta_instant", clock_quanta_instant);
+    common::bench_call(&mut group, "clock_std_instant", clock_std_instant);
+    common::bench_call(&mut group, "clock_quanta_instant", clock_quanta_instant);
     #[cfg(target_arch = "x86_64")]
-    bench_call(&mut group, "clock_rdtsc", clock_rdtsc);
+    common::bench_call(&mut group, "clock_rdtsc", clock_rdtsc);
     group.finish();
 }
 

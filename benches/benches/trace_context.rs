@@ -21,9 +21,6 @@ mod common;
 
 use std::hint::black_box;
 
-use criterion::measurement::WallTime;
-use criterion::BenchmarkGroup;
-
 #[alamos::experiment("bench_context_span")]
 #[inline(never)]
 fn span(x: u64) -> u64 {
@@ -35,16 +32,6 @@ fn span(x: u64) -> u64 {
 fn span_event(x: u64) -> u64 {
     alamos::info!(x, "an event");
     black_box(x).wrapping_add(1)
-}
-
-fn bench_call(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, f: fn(u64) -> u64) {
-    group.bench_function(name, |b| {
-        let mut i = 0u64;
-        b.iter(|| {
-            i = i.wrapping_add(1);
-            f(black_box(i))
-        });
-    });
 }
 
 fn main() {
@@ -74,8 +61,8 @@ fn main() {
     };
     let mut c = common::criterion();
     let mut group = c.benchmark_group(format!("trace_context/{build}"));
-    bench_call(&mut group, "span", span);
-    bench_call(&mut group, "span_event", span_event);
+    common::bench_call(&mut group, "span", span);
+    common::bench_call(&mut group, "span_event", span_event);
     group.finish();
     c.final_summary();
     drop(guard);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole benchmark suite of BENCHMARKS.md, then its tables:
-#   1. `cargo bench -p alamos-benches` (overhead, threads, scaling, render)
+#   1. `cargo bench -p alamos-benches` (overhead, threads, scaling, render,
+#      exemplars without `otel`)
 #      once per metrics recorder: metrics-exporter-prometheus, then alamos's
 #      own (ALAMOS_BENCH_RECORDER=alamos); each run is one criterion directory,
 #   2. the stripped build (stripped.sh),
@@ -25,7 +26,10 @@ for recorder in prometheus alamos; do
     export CRITERION_HOME="$CARGO_TARGET_DIR/criterion-$recorder"
     rm -rf "$CRITERION_HOME"
     echo "suite.sh: recorder $recorder, results in $CRITERION_HOME"
-    ALAMOS_BENCH_RECORDER="$recorder" cargo bench -p alamos-benches -- "$@"
+    # The targets report.py tabulates. `trace_context` logs a line per
+    # iteration to stderr and is run on its own (BENCHMARKS.md).
+    ALAMOS_BENCH_RECORDER="$recorder" cargo bench -p alamos-benches \
+        --bench overhead --bench scaling_1 --bench scaling_10k --bench exemplars -- "$@"
     runs+=(--run "$recorder=$CRITERION_HOME")
 done
 

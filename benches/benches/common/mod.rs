@@ -13,7 +13,8 @@ use std::sync::{Barrier, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use criterion::Criterion;
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
@@ -29,6 +30,18 @@ const UPKEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A benchmark row: its name and the function it calls.
 pub(crate) type Row = (&'static str, fn(u64) -> u64);
+
+/// Measures `f` as the row `name` of `group`, with a new argument each
+/// iteration so that no call can be folded into the next.
+pub(crate) fn bench_call(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, f: fn(u64) -> u64) {
+    group.bench_function(name, |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            f(black_box(i))
+        });
+    });
+}
 
 /// Renders the Prometheus exposition of the installed recorder.
 pub(crate) type Render = Box<dyn Fn() -> String>;
