@@ -440,6 +440,25 @@ impl Recorded {
     }
 }
 
+/// Runs a probe program to its end: its stdout and stderr, after asserting
+/// that it succeeded (the message shows both).
+pub fn run_probe(command: &mut std::process::Command) -> (String, String) {
+    let std::process::Output {
+        status,
+        stdout,
+        stderr,
+    } = command.output().expect("the probe runs");
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    );
+    assert!(
+        status.success(),
+        "{command:?} failed: {status:?}\n{stdout}\n{stderr}"
+    );
+    (stdout, stderr)
+}
+
 /// As [`record_metrics`], and `f` may look at the metrics while it runs.
 pub fn record_metrics_live<R>(f: impl FnOnce(&Recorded) -> R) -> (R, Metrics) {
     let recorder = DebuggingRecorder::new();

@@ -38,7 +38,7 @@ fn metrics_are_pushed_without_alamoss_subscriber() {
         receiver
             .metric_pushes()
             .iter()
-            .any(|names| names.iter().any(|name| name == alamos::CALLS_TOTAL))
+            .any(|names| names.iter().any(|name| name == alamos::names::CALLS_TOTAL))
     };
     let deadline = Instant::now() + Duration::from_secs(10);
     while !pushed(&receiver) && Instant::now() < deadline {

@@ -2,14 +2,13 @@
 //! (each can install a global subscriber and recorder only once).
 
 use std::net::TcpListener;
-use std::process::{Command, Output};
+use std::process::Command;
 
 fn probe(mode: &str, env: &[(&str, &str)]) -> (String, String) {
     probe_args(&[mode], env)
 }
 
 fn probe_args(args: &[&str], env: &[(&str, &str)]) -> (String, String) {
-    let mode = args.join(" ");
     let mut command = Command::new(env!("CARGO_BIN_EXE_init_probe"));
     command
         .args(args)
@@ -21,20 +20,7 @@ fn probe_args(args: &[&str], env: &[(&str, &str)]) -> (String, String) {
     for (key, value) in env {
         command.env(key, value);
     }
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = command.output().expect("the probe runs");
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&stdout).into_owned(),
-        String::from_utf8_lossy(&stderr).into_owned(),
-    );
-    assert!(
-        status.success(),
-        "probe {mode} failed: {status:?}\n{stdout}\n{stderr}"
-    );
-    (stdout, stderr)
+    alamos_tests::run_probe(&mut command)
 }
 
 /// The lines of `stderr` that contain `text`.

@@ -13,7 +13,7 @@
 mod receiver;
 
 use std::collections::BTreeMap;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use receiver::{ReceivedSpan, Receiver};
 
@@ -32,17 +32,7 @@ fn probe(env: &[(&str, &str)]) -> (String, String) {
         }
     }
     command.envs(env.iter().copied());
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = command.output().expect("the probe runs");
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&stdout).into_owned(),
-        String::from_utf8_lossy(&stderr).into_owned(),
-    );
-    assert!(status.success(), "{status:?}\n{stdout}\n{stderr}");
-    (stdout, stderr)
+    alamos_tests::run_probe(&mut command)
 }
 
 /// One log line: which call's span it is in (`n`), what it says, its ids.
@@ -190,7 +180,7 @@ fn log_lines_inside_a_span_carry_the_ids_of_the_exported_span() {
         let (stdout, stderr) = probe(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
             ("OTEL_SERVICE_NAME", "trace-probe"),
-            (alamos::LOG_FORMAT_ENV, format),
+            (alamos::env::LOG_FORMAT, format),
         ]);
         let lines = lines(&stderr, format == "json");
         let spans: Vec<ReceivedSpan> = receiver
@@ -231,7 +221,7 @@ fn log_lines_inside_a_span_carry_the_ids_of_the_exported_span() {
 #[test]
 fn without_a_receiver_spans_still_get_ids_and_propagate() {
     for format in ["json", "text"] {
-        let (stdout, stderr) = probe(&[(alamos::LOG_FORMAT_ENV, format)]);
+        let (stdout, stderr) = probe(&[(alamos::env::LOG_FORMAT, format)]);
         let lines = lines(&stderr, format == "json");
         let calls = calls(&lines);
         let ids: BTreeMap<u32, (String, String)> = calls
@@ -334,7 +324,7 @@ fn a_signal_that_cannot_be_exported_leaves_the_others_exporting() {
         receiver
             .metric_pushes()
             .iter()
-            .any(|names| names.iter().any(|name| name == alamos::CALLS_TOTAL)),
+            .any(|names| names.iter().any(|name| name == alamos::names::CALLS_TOTAL)),
         "metrics are pushed: {:?}",
         receiver.metric_pushes()
     );
