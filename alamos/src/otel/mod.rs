@@ -48,7 +48,7 @@ use std::time::Duration;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{InstrumentationScope, KeyValue};
-use opentelemetry_otlp::{Protocol, WithExportConfig as _, WithHttpConfig as _};
+use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::resource::TelemetryResourceDetector;
@@ -591,35 +591,39 @@ impl OtelConfig {
     }
 
     fn span_exporter(&self) -> Result<opentelemetry_otlp::SpanExporter, OtelError> {
-        let mut exporter = opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .with_protocol(Protocol::HttpBinary)
-            .with_endpoint(self.traces_endpoint.clone());
-        if let Some(timeout) = self.timeout {
-            exporter = exporter.with_timeout(timeout);
-        }
-        if !self.headers.is_empty() {
-            exporter = exporter.with_headers(self.headers.iter().cloned().collect());
-        }
-        exporter.build().map_err(|error| {
-            OtelError::Build(format!("spans to {:?}: {error}", self.traces_endpoint))
-        })
+        let builder = opentelemetry_otlp::SpanExporter::builder().with_http();
+        self.http_settings(builder, &self.traces_endpoint)
+            .build()
+            .map_err(|error| {
+                OtelError::Build(format!("spans to {:?}: {error}", self.traces_endpoint))
+            })
     }
 
     fn log_exporter(&self) -> Result<opentelemetry_otlp::LogExporter, OtelError> {
-        let mut exporter = opentelemetry_otlp::LogExporter::builder()
-            .with_http()
+        let builder = opentelemetry_otlp::LogExporter::builder().with_http();
+        self.http_settings(builder, &self.logs_endpoint)
+            .build()
+            .map_err(|error| {
+                OtelError::Build(format!("log records to {:?}: {error}", self.logs_endpoint))
+            })
+    }
+
+    /// What every signal's OTLP/HTTP exporter shares: the protocol, its
+    /// endpoint, the timeout and the headers.
+    fn http_settings<B>(&self, builder: B, endpoint: &str) -> B
+    where
+        B: WithExportConfig + WithHttpConfig,
+    {
+        let mut builder = builder
             .with_protocol(Protocol::HttpBinary)
-            .with_endpoint(self.logs_endpoint.clone());
+            .with_endpoint(endpoint);
         if let Some(timeout) = self.timeout {
-            exporter = exporter.with_timeout(timeout);
+            builder = builder.with_timeout(timeout);
         }
         if !self.headers.is_empty() {
-            exporter = exporter.with_headers(self.headers.iter().cloned().collect());
+            builder = builder.with_headers(self.headers.iter().cloned().collect());
         }
-        exporter.build().map_err(|error| {
-            OtelError::Build(format!("log records to {:?}: {error}", self.logs_endpoint))
-        })
+        builder
     }
 
     /// What the metrics pusher needs, if metrics are exported.
