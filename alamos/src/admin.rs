@@ -39,15 +39,11 @@
 
 use std::fmt;
 
+use crate::env;
 use crate::http::{Request, Response, Route, Status};
 use crate::json::Members;
 use crate::task;
 use crate::tree::{self, Rejected};
-
-/// The environment variable holding the admin endpoint's bearer token; the
-/// endpoint is served (beside `/metrics`) only when it or
-/// [`crate::Builder::admin_token`] gives one.
-pub const ADMIN_TOKEN_ENV: &str = "ALAMOS_ADMIN_TOKEN";
 
 /// The longest token accepted.
 const MAX_TOKEN_BYTES: usize = 4096;
@@ -126,14 +122,8 @@ pub(crate) fn checked(text: &str, source: &str) -> Option<Token> {
 
 /// The token `ALAMOS_ADMIN_TOKEN` gives, if it is set and usable.
 pub(crate) fn env_token() -> Option<Token> {
-    match std::env::var(ADMIN_TOKEN_ENV) {
-        Err(std::env::VarError::NotPresent) => None,
-        Err(std::env::VarError::NotUnicode(_)) => {
-            eprintln!("alamos: {ADMIN_TOKEN_ENV} is not valid UTF-8; the admin endpoint stays off");
-            None
-        }
-        Ok(text) => checked(&text, ADMIN_TOKEN_ENV),
-    }
+    let text = env::var(env::ADMIN_TOKEN, "the admin endpoint stays off")?;
+    checked(&text, env::ADMIN_TOKEN)
 }
 
 /// The `/alamos/` routes.

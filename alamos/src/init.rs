@@ -14,17 +14,11 @@ use tracing_subscriber::{filter, Layer, Registry};
 
 use crate::admin::{self, Admin};
 use crate::http::{parse_listen_addr, Server};
-use crate::logs::{Json, JsonFields, SpanEvents, Text, TextFields};
-use crate::metric::identity::{self, Identity};
+use crate::identity::{self, Identity};
 use crate::metric::recorder::AlamosRecorder;
 use crate::metric::{buckets, name, sink, store};
-use crate::tree;
-
-/// Selects JSON log lines instead of human-readable ones: `json` or `text`.
-pub const LOG_FORMAT_ENV: &str = "ALAMOS_LOG_FORMAT";
-/// Serves the Prometheus exposition on this address, such as `127.0.0.1:9464`
-/// (a bare port binds loopback).
-pub const PROMETHEUS_ADDR_ENV: &str = "ALAMOS_PROMETHEUS_ADDR";
+use crate::stderr::{Json, JsonFields, SpanEvents, Text, TextFields};
+use crate::{env, tree};
 
 /// How log lines are written to stderr.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -311,7 +305,8 @@ impl Builder {
         if admin.is_some() && addr.is_none() {
             if self.prometheus_endpoint {
                 eprintln!(
-                    "alamos: the admin endpoint is enabled but nothing is served: set {PROMETHEUS_ADDR_ENV} or Builder::prometheus_addr"
+                    "alamos: the admin endpoint is enabled but nothing is served: set {} or Builder::prometheus_addr",
+                    env::PROMETHEUS_ADDR
                 );
             } else {
                 eprintln!(
@@ -483,39 +478,33 @@ fn install_recorder(
 }
 
 fn env_log_format() -> LogFormat {
-    match std::env::var(LOG_FORMAT_ENV) {
-        Err(std::env::VarError::NotPresent) => LogFormat::Text,
-        Ok(value) if value.trim().eq_ignore_ascii_case("json") => LogFormat::Json,
-        Ok(value) if value.trim().eq_ignore_ascii_case("text") || value.trim().is_empty() => {
+    match env::var(env::LOG_FORMAT, "writing text") {
+        None => LogFormat::Text,
+        Some(value) if value.trim().eq_ignore_ascii_case("json") => LogFormat::Json,
+        Some(value) if value.trim().eq_ignore_ascii_case("text") || value.trim().is_empty() => {
             LogFormat::Text
         }
-        Ok(value) => {
+        Some(value) => {
             eprintln!(
-                "alamos: {LOG_FORMAT_ENV}={value:?} is neither `text` nor `json`; writing text"
+                "alamos: {}={value:?} is neither `text` nor `json`; writing text",
+                env::LOG_FORMAT
             );
-            LogFormat::Text
-        }
-        Err(std::env::VarError::NotUnicode(_)) => {
-            eprintln!("alamos: {LOG_FORMAT_ENV} is not valid UTF-8; writing text");
             LogFormat::Text
         }
     }
 }
 
 fn env_prometheus_addr() -> Option<SocketAddr> {
-    match std::env::var(PROMETHEUS_ADDR_ENV) {
-        Err(std::env::VarError::NotPresent) => None,
-        Ok(value) if value.trim().is_empty() => None,
-        Ok(value) => match parse_listen_addr(&value) {
-            Ok(addr) => Some(addr),
-            Err(reason) => {
-                eprintln!("alamos: {PROMETHEUS_ADDR_ENV}: {reason}; not serving metrics over HTTP");
-                None
-            }
-        },
-        Err(std::env::VarError::NotUnicode(_)) => {
+    let value = env::var(env::PROMETHEUS_ADDR, "not serving metrics over HTTP")?;
+    if value.trim().is_empty() {
+        return None;
+    }
+    match parse_listen_addr(&value) {
+        Ok(addr) => Some(addr),
+        Err(reason) => {
             eprintln!(
-                "alamos: {PROMETHEUS_ADDR_ENV} is not valid UTF-8; not serving metrics over HTTP"
+                "alamos: {}: {reason}; not serving metrics over HTTP",
+                env::PROMETHEUS_ADDR
             );
             None
         }

@@ -83,10 +83,14 @@
 mod admin;
 mod call;
 mod callsite;
+mod ceiling;
 mod clock;
 mod directive;
+pub mod env;
 #[cfg(feature = "runtime")]
 mod http;
+#[cfg(feature = "runtime")]
+mod identity;
 #[cfg(feature = "runtime")]
 mod init;
 mod inventory;
@@ -95,9 +99,7 @@ mod inventory;
 mod json;
 mod key;
 mod level;
-mod log;
-#[cfg(feature = "runtime")]
-mod logs;
+mod log_macros;
 // Without `runtime` nothing installs alamos's recorder, so the store and its
 // snapshots go unused: callsites then record through the `metrics` facade.
 #[cfg_attr(not(feature = "runtime"), allow(dead_code))]
@@ -109,7 +111,8 @@ mod prometheus;
 mod propagate;
 #[cfg(feature = "reports")]
 mod report;
-mod strip;
+#[cfg(feature = "runtime")]
+mod stderr;
 mod task;
 mod tree;
 mod view;
@@ -121,14 +124,13 @@ pub mod __private;
 pub use alamos_macros::{counter, experiment, gauge, histogram, level, skip};
 
 // The surface DESIGN.md names, and what its functions return or take.
+pub use crate::ceiling::STATIC_MAX_LEVEL;
 pub use crate::directive::DirectiveError;
 #[cfg(feature = "runtime")]
 pub use crate::init::{init, Builder, Guard, InitError, LogFormat};
 pub use crate::inventory::{experiments, Experiment, Instrument, InstrumentValue, MetricKind};
 pub use crate::key::{validate_key, KeyError, ROOT};
 pub use crate::level::{Level, LevelFilter, ParseLevelError};
-#[cfg(feature = "runtime")]
-pub use crate::logs::SpanEvents;
 pub use crate::metric::name::Unit;
 pub use crate::metric::observe::{observe, Observer, Watch};
 pub use crate::metric::outcome::Outcome;
@@ -138,7 +140,8 @@ pub use crate::otel::{ExportReport, OtelConfig, OtelError, OtelGuard, OtelLayer}
 pub use crate::propagate::{depropagate, propagate, with_parent, Carrier, RemoteContext};
 #[cfg(feature = "reports")]
 pub use crate::report::{report, report_at, reports, Redacted, ReportError};
-pub use crate::strip::STATIC_MAX_LEVEL;
+#[cfg(feature = "runtime")]
+pub use crate::stderr::SpanEvents;
 pub use crate::task::{spawn, task, tasks, TaskFuture, TaskInfo, TaskOutput, TaskState};
 pub use crate::tree::{set_directives, set_level, threshold, SetLevelError, UnknownExperiment};
 pub use crate::view::{tree, TreeView};
@@ -156,17 +159,6 @@ pub mod names {
         OVERFLOW_LABEL_VALUE, TASKS, TASK_RESTARTS_TOTAL,
     };
     pub use crate::metric::sink::DEFAULT_MAX_LABEL_SETS;
-}
-
-/// The environment variables alamos reads.
-pub mod env {
-    #[cfg(feature = "runtime")]
-    pub use crate::admin::ADMIN_TOKEN_ENV as ADMIN_TOKEN;
-    #[cfg(feature = "runtime")]
-    pub use crate::init::{LOG_FORMAT_ENV as LOG_FORMAT, PROMETHEUS_ADDR_ENV as PROMETHEUS_ADDR};
-    #[cfg(feature = "runtime")]
-    pub use crate::logs::LOG_SPANS_ENV as LOG_SPANS;
-    pub use crate::tree::LEVEL_ENV as LEVEL;
 }
 
 /// W3C trace context: what [`propagate`](fn@propagate) writes and [`depropagate`] reads,

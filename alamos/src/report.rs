@@ -344,7 +344,7 @@ mod tests {
     #[test]
     fn a_disabled_level_attaches_nothing() {
         report_at("report_test.quiet", Level::Bench, &1).unwrap();
-        if std::env::var_os(crate::tree::LEVEL_ENV).is_none() {
+        if std::env::var_os(crate::env::LEVEL).is_none() {
             assert!(!reports().contains("report_test.quiet"));
         }
     }

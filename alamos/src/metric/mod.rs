@@ -12,8 +12,6 @@
 //!   instrument macro record;
 //! - [`observe`]: values sampled when metrics are read;
 //! - [`exemplar`]: per bucket, the trace of a recent sampled call (`otel`);
-//! - [`identity`]: the node's resource (`service.name`, ...) and the
-//!   constant labels exporters add to every series;
 //! - [`recorder`]: alamos's `metrics` recorder, which writes the store;
 //! - [`snapshot`](fn@snapshot): what the store holds, as exporters read it.
 //!
@@ -23,7 +21,6 @@
 pub(crate) mod buckets;
 pub(crate) mod calls;
 pub(crate) mod exemplar;
-pub(crate) mod identity;
 pub(crate) mod instrument;
 pub(crate) mod name;
 pub(crate) mod observe;

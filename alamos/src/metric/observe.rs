@@ -153,7 +153,7 @@ where
 {
     // Checked here too, in the caller's crate, so that a stripped build
     // keeps neither the key nor the name.
-    if !crate::strip::STATIC_MAX_LEVEL.enables(Level::Prod) {
+    if !crate::ceiling::STATIC_MAX_LEVEL.enables(Level::Prod) {
         return Watch { id: 0 };
     }
     Observer::new(key, name).watch(sample)
@@ -244,7 +244,7 @@ impl Observer {
     where
         F: Fn() -> f64 + Send + Sync + 'static,
     {
-        if !crate::strip::STATIC_MAX_LEVEL.enables(self.level) {
+        if !crate::ceiling::STATIC_MAX_LEVEL.enables(self.level) {
             return Watch { id: 0 };
         }
         if let Err(err) = validate_key(self.key) {

@@ -50,7 +50,7 @@ use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message as _;
 
 use super::OtelError;
-use crate::metric::identity::{self, Identity};
+use crate::identity::{self, Identity};
 use crate::metric::name::{Kind, Unit};
 use crate::metric::snapshot::{FamilySnapshot, Snapshot, Value};
 

@@ -36,7 +36,7 @@
 //! All three carry one resource: `service.name`, `service.instance.id`
 //! (generated once per process unless named) and the attributes of
 //! `OTEL_RESOURCE_ATTRIBUTES`, parsed by alamos rather than the SDK's
-//! detector (see `metric::identity` for why), plus the SDK's
+//! detector (see `identity` for why), plus the SDK's
 //! `telemetry.sdk.*`.
 
 pub(crate) mod metrics;
@@ -61,7 +61,7 @@ use tracing::Subscriber;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
-use crate::metric::identity;
+use crate::identity;
 
 /// Where spans go when nothing says otherwise: a collector on this machine.
 const DEFAULT_ENDPOINT: &str = "http://localhost:4318";

@@ -23,7 +23,7 @@ use metrics_exporter_prometheus::formatting::{
 };
 
 use crate::http::{Request, Response, Route};
-use crate::metric::identity::{self, Identity};
+use crate::identity::{self, Identity};
 use crate::metric::snapshot::{FamilySnapshot, Snapshot, Value};
 
 mod openmetrics;

@@ -17,8 +17,8 @@ use std::fmt::Write as _;
 use metrics_exporter_prometheus::formatting::sanitize_metric_name;
 
 use super::{float, target_labels, write_series, TARGET_INFO_HELP};
+use crate::identity::Identity;
 use crate::metric::exemplar::Exemplar;
-use crate::metric::identity::Identity;
 use crate::metric::name::Kind;
 use crate::metric::snapshot::{FamilySnapshot, Snapshot, Value};
 

@@ -22,11 +22,9 @@ use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 pub(crate) use self::gate::Interest;
 pub use self::gate::{Gate, GATES};
 use crate::directive::{parse_directives, Directive, DirectiveError};
+use crate::env;
 use crate::key::{covers, lineage, validate_key, KeyError, ROOT};
 use crate::level::{Level, LevelFilter};
-
-/// The environment variable holding the start-up directives.
-pub const LEVEL_ENV: &str = "ALAMOS_LEVEL";
 
 struct Tree {
     gates: Vec<&'static dyn Gate>,
@@ -58,18 +56,9 @@ impl Tree {
         for gate in GATES {
             tree.add(*gate);
         }
-        let spec = match std::env::var(LEVEL_ENV) {
-            Ok(spec) => spec,
-            Err(std::env::VarError::NotPresent) => String::new(),
-            Err(std::env::VarError::NotUnicode(_)) => {
-                eprintln!(
-                    "alamos: {LEVEL_ENV} is not valid UTF-8; using the default threshold prod"
-                );
-                String::new()
-            }
-        };
+        let spec = env::var(env::LEVEL, "using the default threshold prod").unwrap_or_default();
         for error in tree.replace_directives(&spec) {
-            eprintln!("alamos: {LEVEL_ENV}: {error}");
+            eprintln!("alamos: {}: {error}", env::LEVEL);
         }
         tree
     }

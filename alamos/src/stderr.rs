@@ -37,11 +37,8 @@ use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
 
+use crate::env;
 use crate::json::Members;
-
-/// Which span lifecycle events become lines: set by `ALAMOS_LOG_SPANS`
-/// (`none`, `close`, `open`, `full` = open and close) or the builder.
-pub const LOG_SPANS_ENV: &str = "ALAMOS_LOG_SPANS";
 
 /// Which span lifecycle events are written as lines of their own.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -62,10 +59,9 @@ impl SpanEvents {
     /// Reads `ALAMOS_LOG_SPANS`; a malformed value is reported on stderr and
     /// means `none`.
     pub(crate) fn from_env() -> SpanEvents {
-        let Some(value) = std::env::var_os(LOG_SPANS_ENV) else {
+        let Some(text) = env::var(env::LOG_SPANS, "writing no span lines") else {
             return SpanEvents::None;
         };
-        let text = value.to_string_lossy();
         match text.trim().to_ascii_lowercase().as_str() {
             "" | "none" | "off" => SpanEvents::None,
             "close" => SpanEvents::Close,
@@ -73,7 +69,8 @@ impl SpanEvents {
             "full" | "all" | "open,close" | "close,open" => SpanEvents::Full,
             _ => {
                 eprintln!(
-                    "alamos: {LOG_SPANS_ENV}={text:?} is not one of none, close, open, full; writing no span lines"
+                    "alamos: {}={text:?} is not one of none, close, open, full; writing no span lines",
+                    env::LOG_SPANS
                 );
                 SpanEvents::None
             }
@@ -426,12 +423,12 @@ mod tests {
             ("FULL", SpanEvents::Full),
             (" none ", SpanEvents::None),
         ] {
-            std::env::set_var(LOG_SPANS_ENV, text);
+            std::env::set_var(crate::env::LOG_SPANS, text);
             assert_eq!(SpanEvents::from_env(), expected, "{text}");
         }
-        std::env::set_var(LOG_SPANS_ENV, "sometimes");
+        std::env::set_var(crate::env::LOG_SPANS, "sometimes");
         assert_eq!(SpanEvents::from_env(), SpanEvents::None);
-        std::env::remove_var(LOG_SPANS_ENV);
+        std::env::remove_var(crate::env::LOG_SPANS);
         assert_eq!(SpanEvents::from_env(), SpanEvents::None);
     }
 }

@@ -25,30 +25,29 @@
 //!
 //! A state change takes one lock; nothing is added to instrumented calls.
 
-use std::any::Any;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use tracing::field::{FieldSet, Value};
-use tracing::{Metadata, Span};
+use tracing::Span;
 
 #[cfg(feature = "runtime")]
 use std::fmt::Write as _;
 
 #[cfg(feature = "runtime")]
 use crate::json::{self, Members};
-use crate::key::validate_key;
-use crate::level::Level;
 use crate::metric::name::{TASKS, TASKS_HELP, TASK_RESTARTS_HELP, TASK_RESTARTS_TOTAL};
 use crate::metric::observe::{Observer, Watch};
-use crate::tree::{Gate, Interest};
+
+mod site;
+
+use self::site::{site, Site};
 
 /// The state of a task: of its runs in progress, or else of its latest run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -552,146 +551,6 @@ impl Drop for Run {
         } else {
             TaskState::Cancelled
         });
-    }
-}
-
-// ---------------------------------------------------------------- sites --
-
-/// The site of every key started so far. Its own lock, not the registry's:
-/// building a site calls into `tracing` (a subscriber's `register_callsite`)
-/// and the tree, which must be free to read `tasks()`.
-static SITES: Mutex<BTreeMap<&'static str, &'static Site>> = Mutex::new(BTreeMap::new());
-
-/// The site of `key`, built at its first start; `None` (reported on stderr)
-/// for a malformed key.
-fn site(key: &'static str) -> Option<&'static Site> {
-    let mut sites = SITES.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(site) = sites.get(key) {
-        return Some(site);
-    }
-    if let Err(err) = validate_key(key) {
-        drop(sites);
-        eprintln!("alamos: task {key:?}: {err}; the task runs untracked");
-        return None;
-    }
-    let site = Site::new(key);
-    sites.insert(key, site);
-    Some(site)
-}
-
-/// The fields of a task's span.
-static SPAN_FIELDS: [&str; 2] = ["alamos.experiment", "alamos.task.restarts"];
-
-const NEVER: u8 = 0;
-const SOMETIMES: u8 = 1;
-const ALWAYS: u8 = 2;
-
-/// What a task key needs once: its gate in the experiment tree (level
-/// `prod`), its span's metadata and `tracing` callsite, and its metrics.
-/// Leaked, one per key, like a callsite.
-struct Site {
-    key: &'static str,
-    interest: Interest,
-    metadata: OnceLock<Metadata<'static>>,
-    subscribers: AtomicU8,
-    watches: OnceLock<Vec<Watch>>,
-}
-
-impl Site {
-    fn new(key: &'static str) -> &'static Site {
-        let site: &'static Site = Box::leak(Box::new(Site {
-            key,
-            interest: Interest::new(),
-            metadata: OnceLock::new(),
-            subscribers: AtomicU8::new(SOMETIMES),
-            watches: OnceLock::new(),
-        }));
-        let _ = site.metadata.set(Metadata::new(
-            key,
-            "alamos::task",
-            Level::Prod.as_tracing(),
-            None,
-            None,
-            None,
-            FieldSet::new(&SPAN_FIELDS, tracing::callsite::Identifier(site)),
-            tracing::metadata::Kind::SPAN,
-        ));
-        tracing::callsite::register(site);
-        // Registers the gate with the tree, so the key is an experiment.
-        let _ = site.interest.is_enabled(site);
-        let _ = site.watches.set(metrics(key));
-        site
-    }
-
-    fn span(&'static self, restarts: u64) -> Span {
-        if !self.interest.is_enabled(self) {
-            return Span::none();
-        }
-        let Some(metadata) = self.metadata.get() else {
-            return Span::none();
-        };
-        let level = *metadata.level();
-        if level > tracing::level_filters::STATIC_MAX_LEVEL
-            || level > tracing::level_filters::LevelFilter::current()
-        {
-            return Span::none();
-        }
-        let subscribers = self.subscribers.load(Ordering::Relaxed);
-        if subscribers == NEVER
-            || (subscribers != ALWAYS
-                && !tracing::dispatcher::get_default(|dispatch| dispatch.enabled(metadata)))
-        {
-            return Span::none();
-        }
-        let fields = metadata.fields();
-        let mut names = fields.iter();
-        let (Some(experiment), Some(restarts_field)) = (names.next(), names.next()) else {
-            return Span::none();
-        };
-        // `Span::new` takes the current span as the parent: the spawner's.
-        Span::new(
-            metadata,
-            &fields.value_set(&[
-                (&experiment, Some(&self.key as &dyn Value)),
-                (&restarts_field, Some(&restarts as &dyn Value)),
-            ]),
-        )
-    }
-}
-
-impl tracing::callsite::Callsite for Site {
-    fn set_interest(&self, interest: tracing::subscriber::Interest) {
-        let value = if interest.is_never() {
-            NEVER
-        } else if interest.is_always() {
-            ALWAYS
-        } else {
-            SOMETIMES
-        };
-        self.subscribers.store(value, Ordering::Relaxed);
-    }
-
-    fn metadata(&self) -> &Metadata<'_> {
-        // UNWRAP: set in `Site::new` before the site is registered with
-        // `tracing`, the only way `tracing` reaches it.
-        self.metadata
-            .get()
-            .expect("a task's span metadata is set before it is registered")
-    }
-}
-
-impl Gate for Site {
-    fn experiment(&self) -> &'static str {
-        self.key
-    }
-    fn level(&self) -> Level {
-        Level::Prod
-    }
-    fn interest(&self) -> &Interest {
-        &self.interest
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
 
