@@ -99,6 +99,8 @@ mod inventory;
 mod json;
 mod key;
 mod level;
+#[cfg(feature = "log")]
+mod log_bridge;
 mod log_macros;
 // Without `runtime` nothing installs alamos's recorder, so the store and its
 // snapshots go unused: callsites then record through the `metrics` facade.
