@@ -78,6 +78,8 @@ pub struct Builder {
     histogram_buckets: HashMap<String, Vec<f64>>,
     thread_series: Option<usize>,
     subscriber: bool,
+    #[cfg(feature = "log")]
+    log_bridge: bool,
     recorder: bool,
     span_events: Option<SpanEvents>,
     max_label_sets: Option<usize>,
@@ -107,6 +109,8 @@ impl Builder {
             histogram_buckets: HashMap::new(),
             thread_series: None,
             subscriber: true,
+            #[cfg(feature = "log")]
+            log_bridge: true,
             recorder: true,
             span_events: None,
             max_label_sets: None,
@@ -261,6 +265,20 @@ impl Builder {
         self
     }
 
+    /// Whether the `log` crate's records join alamos's output (default: yes,
+    /// with alamos's subscriber; feature `log`, part of `runtime`).
+    ///
+    /// Each record is held to the threshold of the experiment it is logged
+    /// in (the nearest instrumented function or task), else the root's. A
+    /// program that has already set a `log` logger keeps it: `log` takes the
+    /// first one set, and alamos says on stderr that it kept it. Without
+    /// alamos's subscriber (`.subscriber(false)`) nothing is installed.
+    #[cfg(feature = "log")]
+    pub fn log_bridge(mut self, install: bool) -> Self {
+        self.log_bridge = install;
+        self
+    }
+
     /// Whether to install alamos's Prometheus recorder (default: yes).
     pub fn recorder(mut self, install: bool) -> Self {
         self.recorder = install;
@@ -372,6 +390,10 @@ impl Builder {
             let format = self.log_format.unwrap_or_else(env_log_format);
             let spans = self.span_events.unwrap_or_else(SpanEvents::from_env);
             install_subscriber(format, spans, otel_layer);
+            #[cfg(feature = "log")]
+            if self.log_bridge {
+                crate::log_bridge::install();
+            }
         }
 
         let recorder = self.recorder
@@ -515,6 +537,11 @@ fn env_prometheus_addr() -> Option<SocketAddr> {
 /// thresholds; everything else is held to the root threshold.
 fn passes_alamos_levels(metadata: &Metadata<'_>) -> bool {
     if metadata.fields().field("alamos.experiment").is_some() {
+        return true;
+    }
+    // The bridge held the record to its experiment's threshold already.
+    #[cfg(feature = "log")]
+    if crate::log_bridge::is_record(metadata) {
         return true;
     }
     tree::root_threshold().enables(crate::Level::from(*metadata.level()))

@@ -99,6 +99,8 @@ mod inventory;
 mod json;
 mod key;
 mod level;
+#[cfg(feature = "log")]
+mod log_bridge;
 mod log_macros;
 // Without `runtime` nothing installs alamos's recorder, so the store and its
 // snapshots go unused: callsites then record through the `metrics` facade.
@@ -156,7 +158,8 @@ pub mod buckets {
 pub mod names {
     pub use crate::metric::name::{
         CALLS_IN_FLIGHT, CALLS_TOTAL, CALL_DURATION_SECONDS, LABEL_OVERFLOW_TOTAL,
-        OVERFLOW_LABEL_VALUE, TASKS, TASK_RESTARTS_TOTAL,
+        OVERFLOW_LABEL_VALUE, TASKS, TASK_POLLS_TOTAL, TASK_POLL_DURATION_SECONDS,
+        TASK_RESTARTS_TOTAL, TASK_SCHEDULED_DELAY_SECONDS,
     };
     pub use crate::metric::sink::DEFAULT_MAX_LABEL_SETS;
 }

@@ -108,6 +108,9 @@ struct TextVisitor<'a> {
 impl TextVisitor<'_> {
     fn field(&mut self, field: &Field, value: fmt::Arguments<'_>) {
         let name = field.name();
+        if is_log_metadata(name) {
+            return;
+        }
         if name == "message" {
             self.message = Some(value.to_string());
             return;
@@ -210,9 +213,10 @@ where
             write!(writer, "[{experiment}] ")?;
         }
         // alamos's events (logs, `err` and `ret`) are placed by their span
-        // path or experiment; others say which target they come from.
-        let target = event.metadata().target();
-        if experiment_less(event) && innermost_target != Some(target) {
+        // path or experiment; others say which target they come from (a
+        // `log` record: the record's own).
+        let target = target_of(event);
+        if experiment_less(event) && innermost_target != Some(&*target) {
             write!(writer, "{target}: ")?;
         }
         match (message, fields.is_empty()) {
@@ -254,6 +258,29 @@ where
     })
 }
 
+/// The target an event came from: a `log` record's own target (the bridge
+/// gives every record one `tracing` target and the real one as a field).
+#[cfg(feature = "log")]
+fn target_of(event: &Event<'_>) -> std::borrow::Cow<'static, str> {
+    use tracing_log::NormalizeEvent as _;
+    match event.normalized_metadata() {
+        Some(metadata) => std::borrow::Cow::Owned(metadata.target().to_owned()),
+        None => std::borrow::Cow::Borrowed(event.metadata().target()),
+    }
+}
+
+#[cfg(not(feature = "log"))]
+fn target_of(event: &Event<'_>) -> std::borrow::Cow<'static, str> {
+    std::borrow::Cow::Borrowed(event.metadata().target())
+}
+
+/// The fields the `log` bridge adds to a record's event (its target, module,
+/// file and line): the line shows the target and leaves the rest out, as
+/// tracing-subscriber's own format does.
+fn is_log_metadata(name: &str) -> bool {
+    cfg!(feature = "log") && name.starts_with("log.")
+}
+
 /// Whether an event is not one of alamos's own (which carry their
 /// experiment): its target then says where it comes from.
 fn experiment_less(event: &Event<'_>) -> bool {
@@ -275,7 +302,8 @@ impl JsonVisitor<'_> {
             }
             return true;
         }
-        self.skip_standard && STANDARD_FIELDS.contains(&field.name())
+        is_log_metadata(field.name())
+            || (self.skip_standard && STANDARD_FIELDS.contains(&field.name()))
     }
 }
 
@@ -375,7 +403,7 @@ where
         let mut experiment = visitor.experiment.filter(|key| !key.is_empty());
         let mut span_experiment = None;
         line.raw("fields", &format!("{{{}}}", fields.as_str()));
-        line.str("target", event.metadata().target());
+        line.str("target", &target_of(event));
         #[cfg(feature = "otel")]
         if let Some((trace_id, span_id)) = trace_ids(ctx) {
             line.str("trace_id", &trace_id);

@@ -202,6 +202,35 @@ fn is_last_child(keys: &[String], key: &str) -> bool {
         .any(|other| other.as_str() > key && !other.is_empty() && self::parent(other) == parent)
 }
 
+/// A task's state, restarts and polls, as its line in the tree shows them.
+fn task_line(task: &TaskInfo) -> String {
+    let restarts = match task.restarts() {
+        0 => String::new(),
+        1 => "  1 restart".to_owned(),
+        n => format!("  {n} restarts"),
+    };
+    let state = match (task.state(), task.running()) {
+        (TaskState::Running, 1) => format!("running for {}", task::age(task.age())),
+        (TaskState::Running, runs) => {
+            format!("running ({runs} runs) for {}", task::age(task.age()))
+        }
+        (state, _) => format!("{state}, started {} ago", task::age(task.age())),
+    };
+    let polls = match (task.polls(), task.mean_scheduled_delay()) {
+        (0, _) => String::new(),
+        (polls, None) => format!(
+            "  {polls} polls, busy {}",
+            duration(task.busy().as_secs_f64())
+        ),
+        (polls, Some(delay)) => format!(
+            "  {polls} polls, busy {}, mean delay {}",
+            duration(task.busy().as_secs_f64()),
+            duration(delay.as_secs_f64())
+        ),
+    };
+    format!("{state}{restarts}{polls}")
+}
+
 /// A duration in seconds, to three significant digits in a fitting unit.
 fn duration(seconds: f64) -> String {
     let (value, unit) = if seconds < 1e-6 {
@@ -283,19 +312,7 @@ impl fmt::Display for TreeView {
             }
             writeln!(f)?;
             if let Some(task) = &row.task {
-                let restarts = match task.restarts() {
-                    0 => String::new(),
-                    1 => "  1 restart".to_owned(),
-                    n => format!("  {n} restarts"),
-                };
-                let state = match (task.state(), task.running()) {
-                    (TaskState::Running, 1) => format!("running for {}", task::age(task.age())),
-                    (TaskState::Running, runs) => {
-                        format!("running ({runs} runs) for {}", task::age(task.age()))
-                    }
-                    (state, _) => format!("{state}, started {} ago", task::age(task.age())),
-                };
-                writeln!(f, "{prefix}      task  {state}{restarts}")?;
+                writeln!(f, "{prefix}      task  {}", task_line(task))?;
             }
             for instrument in &row.instruments {
                 let value = match instrument.value() {

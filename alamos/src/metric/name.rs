@@ -20,6 +20,19 @@ pub const TASKS: &str = "alamos_tasks";
 /// Counter of the times a task's key was started again, by `experiment`.
 pub const TASK_RESTARTS_TOTAL: &str = "alamos_task_restarts_total";
 
+/// Counter of the polls of a task's future ([`crate::task`]), by `experiment`.
+pub const TASK_POLLS_TOTAL: &str = "alamos_task_polls_total";
+/// Histogram of how long each poll of a task's future ran, in seconds, by
+/// `experiment`.
+pub const TASK_POLL_DURATION_SECONDS: &str = "alamos_task_poll_duration_seconds";
+/// Histogram of how long a task's future waited from a wake to the poll
+/// that followed, in seconds, by `experiment`.
+pub const TASK_SCHEDULED_DELAY_SECONDS: &str = "alamos_task_scheduled_delay_seconds";
+
+pub(crate) const TASK_POLLS_HELP: &str = "Polls of a task's future.";
+pub(crate) const TASK_POLL_DURATION_HELP: &str = "How long each poll of a task's future ran.";
+pub(crate) const TASK_SCHEDULED_DELAY_HELP: &str =
+    "How long a task's future waited from a wake to the poll that followed.";
 pub(crate) const TASKS_HELP: &str = "Tasks by experiment and state: runs in progress (running), or 1 for the state the latest run ended in.";
 pub(crate) const TASK_RESTARTS_HELP: &str =
     "Times a task was started again under the same experiment key.";

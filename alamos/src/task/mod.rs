@@ -45,8 +45,10 @@ use crate::json::{self, Members};
 use crate::metric::name::{TASKS, TASKS_HELP, TASK_RESTARTS_HELP, TASK_RESTARTS_TOTAL};
 use crate::metric::observe::{Observer, Watch};
 
+mod polls;
 mod site;
 
+use self::polls::{PollTotals, Waking};
 use self::site::{site, Site};
 
 /// The state of a task: of its runs in progress, or else of its latest run.
@@ -145,6 +147,7 @@ pub struct TaskInfo {
     started_at: SystemTime,
     changed_at: SystemTime,
     age: Duration,
+    polls: PollTotals,
 }
 
 impl TaskInfo {
@@ -184,6 +187,26 @@ impl TaskInfo {
         self.age
     }
 
+    /// How many times the futures of this key's runs ([`task`]) were polled,
+    /// over every run while its threshold enabled it; 0 for threads
+    /// ([`spawn`]).
+    pub fn polls(&self) -> u64 {
+        self.polls.polls
+    }
+
+    /// How long those polls ran, in all.
+    pub fn busy(&self) -> Duration {
+        Duration::from_nanos(self.polls.busy_nanos)
+    }
+
+    /// The mean time from a wake to the poll that followed it, `None` before
+    /// the first such poll. A long delay means the executor had other work
+    /// (or a blocking call) when the task was ready to run.
+    pub fn mean_scheduled_delay(&self) -> Option<Duration> {
+        (self.polls.delays > 0)
+            .then(|| Duration::from_nanos(self.polls.delay_nanos / self.polls.delays))
+    }
+
     /// The task as a JSON object.
     #[cfg(feature = "runtime")]
     pub(crate) fn json(&self) -> String {
@@ -198,6 +221,12 @@ impl TaskInfo {
         let mut changed = String::new();
         let _ = json::timestamp(&mut changed, self.changed_at);
         members.raw("changed_at", &changed);
+        members.raw("polls", &self.polls.polls.to_string());
+        members.float("busy_seconds", self.busy().as_secs_f64());
+        match self.mean_scheduled_delay() {
+            Some(delay) => members.float("mean_scheduled_delay_seconds", delay.as_secs_f64()),
+            None => members.raw("mean_scheduled_delay_seconds", "null"),
+        }
         members.float("age_seconds", self.age.as_secs_f64());
         format!("{{{}}}", members.as_str())
     }
@@ -285,7 +314,12 @@ where
 {
     let run = Run::start(key);
     let span = run.as_ref().map_or_else(Span::none, Run::span);
-    TaskFuture { future, span, run }
+    TaskFuture {
+        future,
+        span,
+        run,
+        waking: None,
+    }
 }
 
 pin_project_lite::pin_project! {
@@ -297,6 +331,8 @@ pin_project_lite::pin_project! {
         span: Span,
         // Dropped after the future: a run still here ends `cancelled`.
         run: Option<Run>,
+        // Made at the first measured poll (see `polls`).
+        waking: Option<Waking>,
     }
 }
 
@@ -310,10 +346,25 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         let _entered = this.span.enter();
+        let polls = this
+            .run
+            .as_ref()
+            .map(|run| run.site.polls)
+            .filter(|polls| polls.is_enabled());
         // An executor that catches a panic drops the future later, when the
         // thread no longer panics: the run must end while it unwinds.
         let unwinding = EndOnUnwind(this.run);
-        let poll = this.future.poll(cx);
+        let poll = match polls {
+            None => this.future.poll(cx),
+            Some(polls) => {
+                let waking = this.waking.get_or_insert_with(|| Waking::new(cx));
+                let woken = waking.before_poll(cx);
+                let start = crate::clock::now();
+                let poll = this.future.poll(&mut Context::from_waker(waking.waker()));
+                polls.record(woken, start, crate::clock::now());
+                poll
+            }
+        };
         if let Poll::Ready(output) = &poll {
             if let Some(run) = unwinding.0.take() {
                 run.end(output.is_failure());
@@ -430,6 +481,7 @@ struct Entry {
     latest_start: (Instant, SystemTime),
     ended: Option<TaskState>,
     changed_at: SystemTime,
+    site: &'static Site,
 }
 
 struct LiveRun {
@@ -461,6 +513,7 @@ impl Entry {
             started_at: self.latest_start.1,
             changed_at: self.changed_at,
             age: now.saturating_duration_since(oldest),
+            polls: self.site.polls.totals(),
         }
     }
 
@@ -506,6 +559,7 @@ impl Run {
             latest_start: now,
             ended: None,
             changed_at: now.1,
+            site,
         });
         entry.starts += 1;
         entry.live.push(LiveRun { id, started: now.0 });

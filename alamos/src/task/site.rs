@@ -20,6 +20,8 @@ use crate::level::Level;
 use crate::metric::observe::Watch;
 use crate::tree::{Gate, Interest};
 
+use super::polls::Polls;
+
 /// The site of every key started so far. Its own lock, not the registry's:
 /// building a site calls into `tracing` (a subscriber's `register_callsite`)
 /// and the tree, which must be free to read `tasks()`.
@@ -58,6 +60,7 @@ pub(super) struct Site {
     metadata: OnceLock<Metadata<'static>>,
     subscribers: AtomicU8,
     watches: OnceLock<Vec<Watch>>,
+    pub(super) polls: &'static Polls,
 }
 
 impl Site {
@@ -68,6 +71,7 @@ impl Site {
             metadata: OnceLock::new(),
             subscribers: AtomicU8::new(SOMETIMES),
             watches: OnceLock::new(),
+            polls: Polls::new(key),
         }));
         let _ = site.metadata.set(Metadata::new(
             key,

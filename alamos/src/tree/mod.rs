@@ -83,6 +83,14 @@ impl Tree {
             gate.interest().set(enabled);
         }
         ROOT_THRESHOLD.store(encode(self.threshold(ROOT)), Ordering::Relaxed);
+        let most_verbose = self
+            .directives
+            .iter()
+            .map(|directive| directive.filter)
+            .chain([self.threshold(ROOT)])
+            .min_by_key(|filter| encode(*filter))
+            .unwrap_or_default();
+        MOST_VERBOSE.store(encode(most_verbose), Ordering::Relaxed);
         self.notify_enabled();
     }
 
@@ -240,6 +248,10 @@ const OFF: u8 = u8::MAX;
 /// The root threshold, for filtering events that are not alamos's own.
 static ROOT_THRESHOLD: AtomicU8 = AtomicU8::new(OFF - 1);
 
+/// The most verbose threshold of any experiment, for a first, cheap test of
+/// records that must then find their experiment (the `log` bridge).
+static MOST_VERBOSE: AtomicU8 = AtomicU8::new(OFF - 1);
+
 fn encode(filter: LevelFilter) -> u8 {
     filter.level().map_or(OFF, |level| level as u8)
 }
@@ -253,6 +265,31 @@ pub(crate) fn root_threshold() -> LevelFilter {
         drop(lock_tree());
         return root_threshold();
     }
+    decode(encoded)
+}
+
+/// The most verbose threshold any experiment has now: no record below it
+/// can be enabled anywhere.
+#[cfg(feature = "log")]
+pub(crate) fn most_verbose_threshold() -> LevelFilter {
+    let encoded = MOST_VERBOSE.load(Ordering::Relaxed);
+    if encoded == OFF - 1 {
+        drop(lock_tree());
+        return most_verbose_threshold();
+    }
+    decode(encoded)
+}
+
+/// The threshold of whatever `name` falls under: an experiment key, or a
+/// name below one (a span's `key.function`), by the longest covering
+/// directive.
+#[cfg(feature = "log")]
+pub(crate) fn threshold_covering(name: &str) -> LevelFilter {
+    threshold_for(&lock_tree().directives, name)
+}
+
+#[cfg(feature = "runtime")]
+fn decode(encoded: u8) -> LevelFilter {
     Level::ALL
         .into_iter()
         .find(|level| *level as u8 == encoded)
