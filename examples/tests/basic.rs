@@ -27,7 +27,7 @@ fn basic_prints_a_log_line_the_metrics_and_the_tree() {
 
     let errors: Vec<&str> = stderr
         .lines()
-        .filter(|line| line.contains(" ERROR storage.writer.write: error=disk full"))
+        .filter(|line| line.contains(" ERROR storage.writer.write: error=DiskFull"))
         .collect();
     assert_eq!(errors.len(), 2, "{stderr}");
 
@@ -55,13 +55,35 @@ fn basic_prints_a_log_line_the_metrics_and_the_tree() {
     );
 }
 
+/// README shows the example's output: its metric lines are the ones the
+/// example prints.
+#[test]
+fn readme_shows_what_basic_prints() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md is at the workspace root");
+    let output = run(None);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let shown: Vec<&str> = readme
+        .lines()
+        .filter(|line| line.starts_with("alamos_call") || line.starts_with("frame_size_bytes"))
+        .collect();
+    assert_eq!(shown.len(), 5, "README's metric lines");
+    for line in shown {
+        assert!(stdout.lines().any(|l| l == line), "{line} in\n{stdout}");
+    }
+    assert!(
+        readme.contains("ERROR storage.writer.write: error=DiskFull"),
+        "README's log line"
+    );
+}
+
 #[test]
 fn basic_records_nothing_with_its_experiment_off() {
     let output = run(Some("warn"));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stdout}\n{stderr}");
-    assert!(!stderr.contains("disk full"), "{stderr}");
+    assert!(!stderr.contains("DiskFull"), "{stderr}");
     assert!(!stdout.contains("alamos_calls_total{"), "{stdout}");
     let writer = stdout
         .lines()

@@ -15,13 +15,7 @@
 #[derive(Debug)]
 struct DiskFull;
 
-impl std::fmt::Display for DiskFull {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("disk full")
-    }
-}
-
-#[alamos::experiment("storage.writer", err)]
+#[alamos::experiment("storage.writer", err(Debug))]
 fn write(frame: &[u8]) -> Result<usize, DiskFull> {
     alamos::histogram!("frame_size", frame.len() as f64, unit = bytes);
     if frame.len() % 1000 == 900 {
@@ -37,9 +31,16 @@ fn main() {
     }
     // With ALAMOS_PROMETHEUS_ADDR=127.0.0.1:9464 the same text is served at /metrics.
     let exposition = guard.render().unwrap_or_default();
-    for line in exposition.lines().filter(|line| {
-        line.starts_with("alamos_calls_total{") || line.starts_with("frame_size_bytes_count")
-    }) {
+    let shown = [
+        "alamos_calls_total{",
+        "alamos_call_duration_seconds_count{",
+        "alamos_calls_in_flight{",
+        "frame_size_bytes_count{",
+    ];
+    for line in exposition
+        .lines()
+        .filter(|line| shown.iter().any(|prefix| line.starts_with(prefix)))
+    {
         println!("{line}");
     }
     println!("{}", alamos::tree());
