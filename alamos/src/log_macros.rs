@@ -94,7 +94,9 @@ macro_rules! trace {
 /// [`bench!`](crate::bench!) for the arguments, the experiment and the threshold.
 ///
 /// ```
-/// alamos::debug!(node = 3, "opened a relay");
+/// let peer = std::net::Ipv4Addr::LOCALHOST;
+/// alamos::debug!(node = 3, %peer, "opened a relay");
+/// alamos::debug!(queue = ?[1, 2], "relay queue after {} frames", 2);
 /// ```
 #[macro_export]
 macro_rules! debug {
@@ -108,7 +110,9 @@ macro_rules! debug {
 /// the threshold. [`info!`](crate::info!) is the same macro.
 ///
 /// ```
-/// alamos::prod!(channel = "temperature", "created channel");
+/// let key = 42;
+/// alamos::prod!(channel = "temperature", key, "created channel");
+/// alamos::prod!(nodes = 3, "cluster of {} nodes is up", 3);
 /// ```
 #[macro_export]
 macro_rules! prod {
@@ -134,7 +138,8 @@ macro_rules! info {
 /// [`bench!`](crate::bench!) for the arguments, the experiment and the threshold.
 ///
 /// ```
-/// alamos::warn!(attempt = 2, "retrying the write");
+/// let elapsed = std::time::Duration::from_millis(750);
+/// alamos::warn!(attempt = 2, ?elapsed, "retrying the write");
 /// ```
 #[macro_export]
 macro_rules! warn {
@@ -149,6 +154,7 @@ macro_rules! warn {
 /// ```
 /// let err = std::io::Error::other("disk full");
 /// alamos::error!(error = %err, "write failed");
+/// alamos::error!(channel.key = 13, error = ?err.kind());
 /// ```
 #[macro_export]
 macro_rules! error {

@@ -93,6 +93,7 @@ impl Calls {
 }
 
 /// Takes a snapshot of the experiment tree for display.
+#[doc(alias = "dump", alias = "status")]
 pub fn tree() -> TreeView {
     let snapshot = crate::metric::snapshot();
     let calls = snapshot.as_ref().map(calls_by_experiment);

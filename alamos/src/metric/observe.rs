@@ -147,6 +147,7 @@ impl fmt::Debug for Watch {
 ///
 /// A malformed key is reported on stderr and the returned watch is inert
 /// ([`Watch::is_active`] is `false`): instrumentation never stops a program.
+#[doc(alias = "callback", alias = "gauge_fn", alias = "observable")]
 pub fn observe<F>(key: &'static str, name: &'static str, sample: F) -> Watch
 where
     F: Fn() -> f64 + Send + Sync + 'static,
