@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::level::{Level, LevelFilter};
 use crate::metric::instrument::InstrumentCallsite;
-use crate::metric::name::{Kind, Unit as InstrumentUnit};
+use crate::metric::name::{InstrumentUnit, Kind};
 use crate::metric::observe;
 use crate::metric::snapshot::{Snapshot, Value};
 use crate::tree;
@@ -96,7 +96,7 @@ impl InstrumentInfo {
     }
 }
 
-pub use crate::metric::name::Kind as InstrumentKind;
+pub use crate::metric::name::InstrumentKind;
 
 /// The current value of an instrument.
 #[derive(Clone, Copy, Debug, PartialEq)]

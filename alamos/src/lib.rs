@@ -167,7 +167,7 @@ pub use crate::inventory::{
 };
 pub use crate::key::{validate_key, KeyError, ROOT};
 pub use crate::level::{Level, LevelFilter, ParseLevelError};
-pub use crate::metric::name::Unit as InstrumentUnit;
+pub use crate::metric::name::InstrumentUnit;
 pub use crate::metric::observe::{observe, Observer, Watch};
 pub use crate::metric::outcome::Outcome;
 #[cfg(feature = "otel")]

@@ -229,7 +229,7 @@ impl Observer {
     /// The unit of the value: the name gets its suffix (`_bytes`,
     /// `_seconds`) unless it already ends in it, as an instrument's does, and
     /// exporters announce it.
-    pub fn unit(mut self, unit: Unit) -> Self {
+    pub fn unit(mut self, unit: crate::InstrumentUnit) -> Self {
         self.unit = Some(unit);
         self
     }
