@@ -57,8 +57,37 @@ mod valid;
 
 use proc_macro::TokenStream;
 
-/// Instruments a function, or every method of an impl block, under an
-/// experiment key. See the `alamos` crate for the arguments.
+/// # Expansion
+///
+/// `#[experiment]` is defined in `alamos-macros` and re-exported by `alamos`,
+/// whose page documents its arguments with examples
+/// (<https://docs.rs/alamos/latest/alamos/attr.experiment.html>). On
+///
+/// ```ignore
+/// #[alamos::experiment("storage.cesium", level = debug)]
+/// fn write(&mut self, frame: &Frame) -> Result<usize, Error> { body }
+/// ```
+///
+/// it expands, in outline, to
+///
+/// ```ignore
+/// fn write(&mut self, frame: &Frame) -> Result<usize, Error> {
+///     static CALLSITE: FnCallsite = FnCallsite::new("storage.cesium", "write", Level::Debug, ..);
+///     // CALLSITE is also listed in a link-time registry: the tree knows it at start-up.
+///     let call = FnCall::enter(&CALLSITE);   // disabled: one relaxed load and a branch
+///     {
+///         body   // `e?` observed on its way out, `return e` and the tail classified
+///     }
+/// }   // `call` drops here: in-flight, duration and outcome are recorded, the span closes
+/// ```
+///
+/// An `async fn`, or a function returning `async move { .. }` or
+/// `Box::pin(async move { .. })`, has its future wrapped instead, which
+/// enters the span on every poll and records `cancelled` when dropped
+/// early. A body with a macro that may hide an exit, in a function that may
+/// return a `Result`, runs in a closure called once (not under
+/// `#[track_caller]`). Above the compile-time ceiling the function is
+/// emitted exactly as written. On an impl block, each method is expanded so.
 #[proc_macro_attribute]
 pub fn experiment(args: TokenStream, item: TokenStream) -> TokenStream {
     let item = proc_macro2::TokenStream::from(item);
@@ -69,8 +98,13 @@ pub fn experiment(args: TokenStream, item: TokenStream) -> TokenStream {
     .into()
 }
 
-/// Sets the level of an instrumented function: above or below
-/// `#[alamos::experiment]`, or on one method of an instrumented impl block.
+/// # Expansion
+///
+/// `#[level]` is defined in `alamos-macros` and re-exported by `alamos`
+/// (<https://docs.rs/alamos/latest/alamos/attr.level.html>). It expands to
+/// nothing of its own: above `#[alamos::experiment]` it moves its level into
+/// that attribute, and below it, or on a method of an instrumented impl
+/// block, `#[experiment]` reads and removes it.
 #[proc_macro_attribute]
 pub fn level(args: TokenStream, item: TokenStream) -> TokenStream {
     let (args, item) = (args.into(), proc_macro2::TokenStream::from(item));
@@ -81,26 +115,60 @@ pub fn level(args: TokenStream, item: TokenStream) -> TokenStream {
     .into()
 }
 
-/// Leaves one method of an instrumented impl block uninstrumented.
+/// # Expansion
+///
+/// `#[skip]` is defined in `alamos-macros` and re-exported by `alamos`
+/// (<https://docs.rs/alamos/latest/alamos/attr.skip.html>).
+/// `#[experiment]` on the impl block reads and removes it, and leaves that
+/// method as written; anywhere else it is a compile error.
 #[proc_macro_attribute]
 pub fn skip(args: TokenStream, item: TokenStream) -> TokenStream {
     fallback::unchanged(valid::skip(args.into()), item.into()).into()
 }
 
-/// Adds to a counter of the enclosing experiment: see the `alamos` crate.
+/// # Expansion
+///
+/// `counter!` is defined in `alamos-macros` and re-exported by `alamos`
+/// (<https://docs.rs/alamos/latest/alamos/macro.counter.html>).
+/// `counter!(debug, "relay_frames", n, node = id)` expands, in outline, to
+///
+/// ```ignore
+/// {
+///     static CALLSITE: InstrumentCallsite = InstrumentCallsite::new(InstrumentSpec {
+///         kind: Kind::Counter, name: "relay_frames_total", level: Level::Debug,
+///         experiment: /* the enclosing instrumented function's */, labels: &["node"], ..
+///     });
+///     // also listed in a link-time registry: `experiments()` knows it at start-up
+///     if CALLSITE.is_enabled() {          // a relaxed load and a branch
+///         CALLSITE.increment(n, &[&id]);  // the handle is registered once per label set
+///     }
+/// }
+/// ```
+///
+/// Above the compile-time ceiling it expands to a closure that is never
+/// called, which keeps the value and labels type-checked.
 #[proc_macro]
 pub fn counter(tokens: TokenStream) -> TokenStream {
     instrument::instrument(instrument::Kind::Counter, tokens.into()).into()
 }
 
-/// Sets or moves a gauge of the enclosing experiment: see the `alamos` crate.
+/// # Expansion
+///
+/// `gauge!` is defined in `alamos-macros` and re-exported by `alamos`
+/// (<https://docs.rs/alamos/latest/alamos/macro.gauge.html>). It expands as
+/// `counter!` does, to a `static` callsite and, when enabled,
+/// `CALLSITE.set(value, labels)` (`add(delta, ..)` for `+=` and `-=`).
 #[proc_macro]
 pub fn gauge(tokens: TokenStream) -> TokenStream {
     instrument::instrument(instrument::Kind::Gauge, tokens.into()).into()
 }
 
-/// Records a value in a histogram of the enclosing experiment: see the
-/// `alamos` crate.
+/// # Expansion
+///
+/// `histogram!` is defined in `alamos-macros` and re-exported by `alamos`
+/// (<https://docs.rs/alamos/latest/alamos/macro.histogram.html>). It expands
+/// as `counter!` does, to a `static` callsite holding its bucket bounds and,
+/// when enabled, `CALLSITE.record(value, labels)`.
 #[proc_macro]
 pub fn histogram(tokens: TokenStream) -> TokenStream {
     instrument::instrument(instrument::Kind::Histogram, tokens.into()).into()

@@ -1,7 +1,7 @@
 //! The environment variables alamos reads, and the one place that reads them.
 //!
-//! Every `ALAMOS_*` variable is named here and read through [`var`] or
-//! [`flag`], so each is reported the same way when it is malformed: one line
+//! Every `ALAMOS_*` variable is named here and read through `var` or
+//! `flag`, so each is reported the same way when it is malformed: one line
 //! on stderr that names the variable, says what is wrong and what alamos does
 //! instead, and never a panic. What a value means stays with the module that
 //! owns it (directives in `tree`, addresses in `http`, the token in `admin`);

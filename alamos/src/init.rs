@@ -244,8 +244,11 @@ impl Builder {
         self
     }
 
-    /// Caps the label sets kept per function with `labels(...)` (default
-    /// [`crate::names::DEFAULT_MAX_LABEL_SETS`]); see [`crate::set_max_label_sets`].
+    /// Caps the label sets each callsite with labels keeps (an instrumented
+    /// function's `labels(...)`, an instrument's `name = value` labels;
+    /// default [`crate::names::DEFAULT_MAX_LABEL_SETS`]). Calls with further
+    /// sets are counted in one overflow series whose extra labels read
+    /// `__overflow__`, and in `alamos_label_overflow_total`.
     pub fn max_label_sets(mut self, max: usize) -> Self {
         self.max_label_sets = Some(max);
         self
@@ -354,7 +357,7 @@ impl Builder {
         };
 
         if let Some(max) = self.max_label_sets {
-            crate::set_max_label_sets(max);
+            crate::metric::sink::set_max_label_sets(max);
         }
         // Export when the builder or an endpoint in the environment asks
         // for it; either way the configuration names this node.

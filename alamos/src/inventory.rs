@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::level::{Level, LevelFilter};
 use crate::metric::instrument::InstrumentCallsite;
-use crate::metric::name::{Kind, Unit};
+use crate::metric::name::{InstrumentUnit, Kind};
 use crate::metric::observe;
 use crate::metric::snapshot::{Snapshot, Value};
 use crate::tree;
@@ -19,7 +19,7 @@ pub struct Experiment {
     key: &'static str,
     level: Level,
     threshold: LevelFilter,
-    instruments: Vec<Instrument>,
+    instruments: Vec<InstrumentInfo>,
 }
 
 impl Experiment {
@@ -46,7 +46,7 @@ impl Experiment {
 
     /// The experiment's instruments (`counter!`, `gauge!`, `histogram!`
     /// callsites and observed values), by name.
-    pub fn instruments(&self) -> &[Instrument] {
+    pub fn instruments(&self) -> &[InstrumentInfo] {
         &self.instruments
     }
 }
@@ -54,23 +54,23 @@ impl Experiment {
 /// One instrument of an experiment: a metric name the experiment records.
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
-pub struct Instrument {
+pub struct InstrumentInfo {
     name: &'static str,
-    kind: MetricKind,
+    kind: InstrumentKind,
     level: Level,
-    unit: Option<Unit>,
+    unit: Option<InstrumentUnit>,
     enabled: bool,
     value: Option<InstrumentValue>,
 }
 
-impl Instrument {
+impl InstrumentInfo {
     /// The exported metric name (`frame_writer_bytes_total`).
     pub fn name(&self) -> &'static str {
         self.name
     }
 
     /// Counter, gauge or histogram.
-    pub fn kind(&self) -> MetricKind {
+    pub fn kind(&self) -> InstrumentKind {
         self.kind
     }
 
@@ -80,7 +80,7 @@ impl Instrument {
     }
 
     /// Its unit, if it has one.
-    pub fn unit(&self) -> Option<Unit> {
+    pub fn unit(&self) -> Option<InstrumentUnit> {
         self.unit
     }
 
@@ -96,7 +96,7 @@ impl Instrument {
     }
 }
 
-pub use crate::metric::name::Kind as MetricKind;
+pub use crate::metric::name::InstrumentKind;
 
 /// The current value of an instrument.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -134,8 +134,8 @@ pub fn experiments() -> Vec<Experiment> {
 /// The instruments of every experiment, the root's under `""`, by name.
 pub(crate) fn instruments_by_key(
     snapshot: Option<&Snapshot>,
-) -> BTreeMap<&'static str, Vec<Instrument>> {
-    let mut by_key: BTreeMap<&'static str, Vec<Instrument>> = BTreeMap::new();
+) -> BTreeMap<&'static str, Vec<InstrumentInfo>> {
+    let mut by_key: BTreeMap<&'static str, Vec<InstrumentInfo>> = BTreeMap::new();
     for gate in tree::gates() {
         let Some(callsite) = gate.as_any().downcast_ref::<InstrumentCallsite>() else {
             continue;
@@ -145,7 +145,7 @@ pub(crate) fn instruments_by_key(
         if known.iter().any(|i| i.name == callsite.name()) {
             continue;
         }
-        known.push(Instrument {
+        known.push(InstrumentInfo {
             name: callsite.name(),
             kind: callsite.kind(),
             level: callsite.level(),
@@ -159,7 +159,7 @@ pub(crate) fn instruments_by_key(
         if known.iter().any(|i| i.name == observed.name) {
             continue;
         }
-        known.push(Instrument {
+        known.push(InstrumentInfo {
             name: observed.name,
             kind: Kind::Gauge,
             level: observed.level,

@@ -1,78 +1,81 @@
-//! Instrumentation for distributed Rust systems.
-//!
-//! One attribute turns a function into the three pillars of observability
-//! under one hierarchical name, an *experiment* key such as
-//! `distribution.frame_writer`:
+//! Instrumentation for distributed Rust systems: one attribute gives a
+//! function a `tracing` span, per-call metrics and level-gated logs under one
+//! hierarchical *experiment* key, switched per experiment at run time.
 //!
 //! ```
 //! # #[derive(Debug)] struct Error;
-//! # struct Frame; impl Frame { fn len(&self) -> usize { 3 } }
+//! # impl std::fmt::Display for Error {
+//! #     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("error") }
+//! # }
 //! struct FrameWriter;
 //!
-//! #[alamos::experiment("distribution.frame_writer")]
+//! #[alamos::experiment("distribution.frame_writer", err)]
 //! impl FrameWriter {
 //!     #[alamos::level(debug)]
-//!     fn write(&mut self, frame: &Frame) -> Result<usize, Error> {
+//!     fn write(&mut self, frame: &[u8]) -> Result<usize, Error> {
 //!         alamos::bench!(len = frame.len(), "writing a frame");
+//!         alamos::histogram!("frame_size", frame.len() as f64, unit = bytes);
 //!         Ok(frame.len())
 //!     }
 //! }
-//! # FrameWriter.write(&Frame).unwrap();
-//! ```
 //!
-//! Each enabled call opens a `tracing` span `distribution.frame_writer.write`,
-//! counts `alamos_calls_total{experiment, function, outcome}`, times
-//! `alamos_call_duration_seconds` and tracks `alamos_calls_in_flight` through
-//! the `metrics` facade. Log macros ([`bench!`], [`debug!`], [`prod!`],
-//! [`warn!`], [`error!`]) carry the experiment and obey its threshold.
-//!
-//! # Instruments
-//!
-//! Values that are not calls belong to experiments too: [`counter!`],
-//! [`gauge!`] and [`histogram!`] record them under the enclosing
-//! experiment (or `experiment = "key"`), gated by its threshold, and
-//! [`observe`] samples a layer's state whenever metrics are read:
-//!
-//! ```
-//! # struct Frame(Vec<u8>);
-//! #[alamos::experiment("distribution.frame_writer")]
-//! fn write(frame: &Frame) {
-//!     alamos::histogram!("frame_size", frame.0.len() as f64, unit = bytes);
-//!     alamos::counter!(debug, "frames", 1, node = 3);
+//! fn main() {
+//!     let _guard = alamos::init();   // stderr logs, Prometheus recorder; flushes on drop
+//!     FrameWriter.write(b"frame").unwrap();
+//!     println!("{}", alamos::tree());
 //! }
-//! # write(&Frame(vec![1, 2]));
-//! let queue = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-//! let depth = std::sync::Arc::clone(&queue);
-//! let _watch = alamos::observe("distribution.relay", "relay_queue_depth", move || {
-//!     depth.load(std::sync::atomic::Ordering::Relaxed) as f64
-//! });
 //! ```
+//!
+//! Each enabled call of `write` opens the span
+//! `distribution.frame_writer.write`, counts
+//! `alamos_calls_total{experiment, function, outcome}`, times
+//! `alamos_call_duration_seconds` and tracks `alamos_calls_in_flight`; its
+//! log line and its histogram carry the experiment and obey its threshold.
+//! A binary calls [`init`](fn@init) (or configures a [`Builder`]); a library only
+//! annotates, and depends on `alamos` with `default-features = false`.
+//!
+//! # Where to look
+//!
+//! | for | see |
+//! |---|---|
+//! | instrumenting functions | [`#[experiment]`](macro@experiment) (every argument), [`#[level]`](macro@level), [`#[skip]`](macro@skip) |
+//! | logs | [`bench!`](crate::bench!) (the arguments of all five), [`trace!`](crate::trace!), [`debug!`](crate::debug!), [`prod!`](crate::prod!), [`info!`](crate::info!), [`warn!`](crate::warn!), [`error!`](crate::error!) |
+//! | values that are not calls | [`counter!`](macro@counter), [`gauge!`](macro@gauge), [`histogram!`](macro@histogram), [`observe`], [`buckets`] |
+//! | levels and thresholds | [`Level`], [`set_level`], [`set_directives`], [`threshold`], [`experiments()`], [`tree()`] |
+//! | a binary's set-up | [`init`](fn@init), [`Builder`], [`Guard`], [`env`](mod@env) (every `ALAMOS_*` variable), [`names`] (the metric names) |
+//! | background work and state | [`spawn`], [`task`](fn@task), [`tasks()`], [`report`](fn@report), [`reports()`], [`Redacted`] |
+//! | traces across processes | [`propagate`](fn@propagate), [`depropagate`], [`with_parent`], [`Carrier`], [`context`] |
+//!
+//! Running a node (the admin endpoint and its security, signals, export
+//! health, sampling, what can be lost) is described in
+//! [docs/operations.md](https://github.com/synnaxlabs/alamos/blob/main/docs/operations.md).
 //!
 //! # Levels and thresholds
 //!
-//! Levels run `bench < debug < prod < warn < error` ([`Level`]). Each
-//! experiment has a threshold, set at start-up by the `ALAMOS_LEVEL`
-//! environment variable (`"prod,distribution=debug,storage.cesium=off"`: the
-//! longest matching key wins) and at run time by [`set_level`]. A callsite is
-//! enabled when its level is at or above its experiment's threshold; a
-//! disabled one costs a relaxed atomic load and a branch.
+//! Levels run `bench < debug < prod < warn < error` ([`Level`]; `trace` and
+//! `info` are accepted for `bench` and `prod`). Each experiment has a
+//! threshold, set at start-up by the `ALAMOS_LEVEL` environment variable
+//! (`"prod,distribution=debug,storage.cesium=off"`: a bare level sets the
+//! root, the longest matching key prefix wins) and at run time by
+//! [`set_level`]. A callsite is enabled when its level is at or above its
+//! experiment's threshold; a disabled one costs a relaxed atomic load and a
+//! branch, and does not evaluate its arguments.
 //!
-//! # Live state
+//! # Features
 //!
-//! [`spawn`] and [`task`](fn@task) run background work as *tasks* under an experiment
-//! key, whose states ([`tasks()`], `alamos_tasks`, the tree view, the
-//! shutdown report of `Guard`) tell what a node is doing on start-up,
-//! shutdown and failure; [`report`](fn@report) attaches any `serde::Serialize` value
-//! (a layer's configuration) to an experiment and [`reports()`] reads them
-//! back as JSON, with [`Redacted`] for secrets. With `ALAMOS_ADMIN_TOKEN`,
-//! the metrics server also answers `GET /alamos/tree`, `/alamos/reports`,
-//! `/alamos/tasks`, `/alamos/levels` and `PUT /alamos/levels` (new
-//! thresholds, all or nothing) behind a bearer token.
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `runtime` | yes | [`init`](fn@init), [`Builder`], the stderr subscriber (text or JSON), alamos's Prometheus recorder and its HTTP endpoint (`/metrics`, the admin routes), the `log` bridge, the tree view's values; implies `reports` |
+//! | `reports` | with `runtime` | [`report`](fn@report), [`reports()`], [`Redacted`]: `serde` values as JSON |
+//! | `http` | no | [`Carrier`] for `http::HeaderMap` |
+//! | `otel` | no | OTLP/HTTP export of spans, metrics and logs, W3C ids for spans, trace ids in log lines, exemplars; implies `runtime` |
+//! | `max_level_{off,error,warn,prod,debug,bench}` | no | a compile-time ceiling: callsites below it compile to exactly the original code |
+//! | `release_max_level_*` | no | the same, without `debug_assertions` |
 //!
-//! # Compile-time stripping
-//!
-//! The `max_level_*` and `release_max_level_*` features remove callsites below
-//! a ceiling entirely: such a function compiles to exactly its original body.
+//! Without `runtime`, the macros record through the `metrics` facade and
+//! `tracing` into whatever recorder and subscriber the binary installs.
+//! When several ceilings are set, the most restrictive wins
+//! ([`STATIC_MAX_LEVEL`]).
 
 // The hot-path helpers are inlined into every instrumented function on
 // purpose: a disabled call must cost one load and a branch (see BENCHMARKS.md).
@@ -123,20 +126,52 @@ mod view;
 #[path = "private.rs"]
 pub mod __private;
 
-pub use alamos_macros::{counter, experiment, gauge, histogram, level, skip};
+// The macros' reference lives here, on the re-exports, so that its examples
+// are doctested against this crate (the macro crate cannot name `alamos`);
+// rustdoc appends the macro crate's own docs (the expansion) after it.
+#[doc(inline)]
+#[doc(alias = "instrument", alias = "span", alias = "trace")]
+#[doc = include_str!("doc/experiment.md")]
+pub use alamos_macros::experiment;
+
+#[doc(inline)]
+#[doc(alias = "verbosity")]
+#[doc = include_str!("doc/level.md")]
+pub use alamos_macros::level;
+
+#[doc(inline)]
+#[doc(alias = "exclude", alias = "ignore")]
+#[doc = include_str!("doc/skip.md")]
+pub use alamos_macros::skip;
+
+#[doc(inline)]
+#[doc(alias = "increment", alias = "metric")]
+#[doc = include_str!("doc/counter.md")]
+pub use alamos_macros::counter;
+
+#[doc(inline)]
+#[doc(alias = "metric")]
+#[doc = include_str!("doc/gauge.md")]
+pub use alamos_macros::gauge;
+
+#[doc(inline)]
+#[doc(alias = "metric", alias = "distribution", alias = "buckets")]
+#[doc = include_str!("doc/histogram.md")]
+pub use alamos_macros::histogram;
 
 // The surface DESIGN.md names, and what its functions return or take.
 pub use crate::ceiling::STATIC_MAX_LEVEL;
 pub use crate::directive::DirectiveError;
 #[cfg(feature = "runtime")]
 pub use crate::init::{init, Builder, Guard, InitError, LogFormat};
-pub use crate::inventory::{experiments, Experiment, Instrument, InstrumentValue, MetricKind};
+pub use crate::inventory::{
+    experiments, Experiment, InstrumentInfo, InstrumentKind, InstrumentValue,
+};
 pub use crate::key::{validate_key, KeyError, ROOT};
 pub use crate::level::{Level, LevelFilter, ParseLevelError};
-pub use crate::metric::name::Unit;
+pub use crate::metric::name::InstrumentUnit;
 pub use crate::metric::observe::{observe, Observer, Watch};
 pub use crate::metric::outcome::Outcome;
-pub use crate::metric::sink::set_max_label_sets;
 #[cfg(feature = "otel")]
 pub use crate::otel::{ExportReport, OtelConfig, OtelError, OtelGuard, OtelLayer};
 pub use crate::propagate::{depropagate, propagate, with_parent, Carrier, RemoteContext};

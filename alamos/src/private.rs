@@ -14,7 +14,10 @@ pub use crate::callsite::{FnCallsite, Location, LogCallsite};
 /// The `ALAMOS_LEVEL` grammar, for the fuzzer and the property tests.
 pub use crate::directive::{parse_directives, Directive, Directives};
 pub use crate::metric::instrument::{ExperimentOf, InstrumentCallsite, InstrumentSpec};
-pub use crate::metric::name::Kind;
+pub use crate::metric::name::{Kind, Unit};
+/// `Builder::max_label_sets` without installing a recorder, for the tests
+/// that cap label sets under a recorder of their own.
+pub use crate::metric::sink::set_max_label_sets;
 pub use crate::tree::{Gate, GATES};
 
 /// The receiver through which a log macro finds its experiment.

@@ -327,6 +327,9 @@ impl RemoteContext {
 /// `tracestate` is read only with a valid parent. `baggage` is read either
 /// way. A malformed header is reported as a `DEBUG` event with target
 /// `alamos::propagate` and ignored; this never panics.
+///
+/// OpenTelemetry calls this *extracting* a context.
+#[doc(alias = "extract")]
 pub fn depropagate<C: Carrier + ?Sized>(carrier: &C) -> RemoteContext {
     let mut parent = None;
     for key in [TRACEPARENT, "alamos-traceparent"] {
@@ -366,6 +369,7 @@ pub fn depropagate<C: Carrier + ?Sized>(carrier: &C) -> RemoteContext {
 /// the first instrumented call in `f` becomes a child of the remote span.
 ///
 /// Shorthand for `depropagate(carrier).in_scope(f)`.
+#[doc(alias = "extract")]
 pub fn with_parent<C: Carrier + ?Sized, R>(carrier: &C, f: impl FnOnce() -> R) -> R {
     depropagate(carrier).in_scope(f)
 }
@@ -383,6 +387,9 @@ pub fn with_parent<C: Carrier + ?Sized, R>(carrier: &C, f: impl FnOnce() -> R) -
 /// transparent hop: the innermost entered [`RemoteContext`] is forwarded as
 /// received, so a downstream service joins the caller's trace as a child of
 /// the caller's span.
+///
+/// OpenTelemetry calls this *injecting* a context.
+#[doc(alias = "inject")]
 pub fn propagate<C: Carrier + ?Sized>(carrier: &mut C) {
     current().inject(carrier);
 }

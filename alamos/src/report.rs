@@ -187,6 +187,7 @@ impl std::error::Error for ReportError {
 /// alamos::report("api.auth", &password).unwrap();
 /// assert!(!alamos::reports().contains("hunter2"));
 /// ```
+#[doc(alias = "secret", alias = "mask")]
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct Redacted<T>(T);
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::inventory::{self, Instrument, InstrumentValue};
+use crate::inventory::{self, InstrumentInfo, InstrumentValue};
 #[cfg(feature = "runtime")]
 use crate::json::Members;
 use crate::level::LevelFilter;
@@ -45,7 +45,7 @@ struct Row {
     level: Option<crate::Level>,
     threshold: LevelFilter,
     calls: Option<Calls>,
-    instruments: Vec<Instrument>,
+    instruments: Vec<InstrumentInfo>,
     task: Option<TaskInfo>,
 }
 
@@ -93,6 +93,7 @@ impl Calls {
 }
 
 /// Takes a snapshot of the experiment tree for display.
+#[doc(alias = "dump", alias = "status")]
 pub fn tree() -> TreeView {
     let snapshot = crate::metric::snapshot();
     let calls = snapshot.as_ref().map(calls_by_experiment);
@@ -418,7 +419,7 @@ fn bool_json(value: bool) -> &'static str {
 }
 
 #[cfg(feature = "runtime")]
-fn instrument_json(instrument: &Instrument) -> String {
+fn instrument_json(instrument: &InstrumentInfo) -> String {
     let mut members = Members::default();
     members.str("name", instrument.name());
     members.str("kind", instrument.kind().as_str());

@@ -98,7 +98,7 @@ status="$(curl -s -o /dev/null -w '%{http_code}' "$base/alamos/tree")"
 [ "$status" = 401 ] || { echo "admin: FAIL no token -> $status"; exit 1; }
 status="$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer not-the-token' "$base/alamos/tree")"
 [ "$status" = 401 ] || { echo "admin: FAIL wrong token -> $status"; exit 1; }
-# The README's commands: read the tree, change a level while it runs.
+# The commands of docs/operations.md: read the tree, change a level while it runs.
 curl -sf -H "Authorization: Bearer $token" "$base/alamos/tree" >"$work/tree.json"
 python3 -c 'import json, sys; json.load(open(sys.argv[1]))' "$work/tree.json"
 curl -sf -X PUT -H "Authorization: Bearer $token" --data 'prod,storage=debug' "$base/alamos/levels"

@@ -7,7 +7,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use alamos::{Level, LevelFilter, MetricKind};
+use alamos::{InstrumentKind, Level, LevelFilter};
 use alamos_tests::record_metrics;
 
 #[test]
@@ -144,13 +144,13 @@ fn labels_are_bounded_like_function_labels() {
         alamos::counter!("node_frames", 1, node = node, kind = "data");
     }
 
-    alamos::set_max_label_sets(3);
+    alamos::__private::set_max_label_sets(3);
     let ((), metrics) = record_metrics(|| {
         for node in 0..10 {
             by_node(node);
         }
     });
-    alamos::set_max_label_sets(alamos::names::DEFAULT_MAX_LABEL_SETS);
+    alamos::__private::set_max_label_sets(alamos::names::DEFAULT_MAX_LABEL_SETS);
     // A local recorder caches nothing, so each call registers its own set:
     // the cap applies to the global recorder (see `instruments_store.rs`).
     assert_eq!(
@@ -203,7 +203,7 @@ fn instruments_are_listed_with_their_experiment_from_start_up() {
         .iter()
         .find(|e| e.key() == "instruments.listed")
         .expect("the experiment is known before any call");
-    let names: Vec<(&str, MetricKind, Level)> = listed
+    let names: Vec<(&str, InstrumentKind, Level)> = listed
         .instruments()
         .iter()
         .map(|i| (i.name(), i.kind(), i.level()))
@@ -213,10 +213,10 @@ fn instruments_are_listed_with_their_experiment_from_start_up() {
         [
             (
                 "listed_events_bytes_total",
-                MetricKind::Counter,
+                InstrumentKind::Counter,
                 Level::Debug
             ),
-            ("listed_sizes", MetricKind::Histogram, Level::Prod),
+            ("listed_sizes", InstrumentKind::Histogram, Level::Prod),
         ]
     );
     assert!(!listed.instruments()[0].is_enabled());

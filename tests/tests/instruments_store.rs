@@ -260,11 +260,11 @@ fn label_sets_past_the_cap_fold_into_the_overflow_series() {
     }
 
     guard();
-    alamos::set_max_label_sets(2);
+    alamos::__private::set_max_label_sets(2);
     for peer in 0..5 {
         from_peer(peer);
     }
-    alamos::set_max_label_sets(alamos::names::DEFAULT_MAX_LABEL_SETS);
+    alamos::__private::set_max_label_sets(alamos::names::DEFAULT_MAX_LABEL_SETS);
     let text = render();
     let lines = samples(&text, "peer_frames_total");
     assert_eq!(lines.len(), 3, "{text}");
@@ -320,7 +320,7 @@ fn an_observer_with_labels_a_unit_and_help() {
     let _watch = alamos::Observer::new("store.relay", "relay_pending")
         .label("node", 3)
         .describe("Bytes waiting.")
-        .unit(alamos::Unit::Bytes)
+        .unit(alamos::InstrumentUnit::Bytes)
         .watch(|| 42.0);
     let text = render();
     assert!(

@@ -82,8 +82,12 @@ fn instrument(args: &InstrumentArgs, kind: Kind, level: LevelName) -> TokenStrea
     );
     let (level, _) = crate::expand::level_tokens(level);
     let unit = match args.unit.as_ref() {
-        Some(UnitName::Bytes) => quote!(::core::option::Option::Some(::alamos::Unit::Bytes)),
-        Some(UnitName::Seconds) => quote!(::core::option::Option::Some(::alamos::Unit::Seconds)),
+        Some(UnitName::Bytes) => quote!(::core::option::Option::Some(
+            ::alamos::__private::Unit::Bytes
+        )),
+        Some(UnitName::Seconds) => quote!(::core::option::Option::Some(
+            ::alamos::__private::Unit::Seconds
+        )),
         None => quote!(::core::option::Option::None),
     };
     let help = args.describe.as_ref().map_or_else(

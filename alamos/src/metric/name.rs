@@ -37,12 +37,17 @@ pub(crate) const TASKS_HELP: &str = "Tasks by experiment and state: runs in prog
 pub(crate) const TASK_RESTARTS_HELP: &str =
     "Times a task was started again under the same experiment key.";
 
+// The crate's own code says `Kind` and `Unit`; the public names are longer
+// so that a glob import beside `metrics` or `metrics_util` does not collide.
+pub use self::InstrumentKind as Kind;
+pub use self::InstrumentUnit as Unit;
+
 /// The value every extra label takes in the overflow series.
 pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
 
-/// What kind of series a metric has.
+/// What kind of series an instrument has: counter, gauge or histogram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
+pub enum InstrumentKind {
     /// A monotonic count.
     Counter,
     /// A value that goes up and down.
@@ -51,7 +56,7 @@ pub enum Kind {
     Histogram,
 }
 
-impl Kind {
+impl InstrumentKind {
     /// The Prometheus `# TYPE` of the kind.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -66,14 +71,14 @@ impl Kind {
 /// it, and exporters announce it (`# UNIT`, OTLP's unit).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum Unit {
+pub enum InstrumentUnit {
     /// Sizes in bytes.
     Bytes,
     /// Durations in seconds.
     Seconds,
 }
 
-impl Unit {
+impl InstrumentUnit {
     /// The suffix of a metric name in this unit: `bytes` or `seconds`.
     pub const fn as_str(self) -> &'static str {
         match self {

@@ -147,6 +147,7 @@ impl fmt::Debug for Watch {
 ///
 /// A malformed key is reported on stderr and the returned watch is inert
 /// ([`Watch::is_active`] is `false`): instrumentation never stops a program.
+#[doc(alias = "callback", alias = "gauge_fn", alias = "observable")]
 pub fn observe<F>(key: &'static str, name: &'static str, sample: F) -> Watch
 where
     F: Fn() -> f64 + Send + Sync + 'static,
@@ -228,7 +229,7 @@ impl Observer {
     /// The unit of the value: the name gets its suffix (`_bytes`,
     /// `_seconds`) unless it already ends in it, as an instrument's does, and
     /// exporters announce it.
-    pub fn unit(mut self, unit: Unit) -> Self {
+    pub fn unit(mut self, unit: crate::InstrumentUnit) -> Self {
         self.unit = Some(unit);
         self
     }

@@ -30,7 +30,9 @@ use metrics::{Counter, Key, Label, Recorder};
 use crate::metric::name::{Description, Kind, LABEL_OVERFLOW, OVERFLOW_LABEL_VALUE};
 use crate::metric::store::{self, Layout, Series, SeriesSpec, Store};
 
-/// The default for [`set_max_label_sets`].
+/// The default of `Builder::max_label_sets`: how many label sets each
+/// callsite with labels keeps before further sets fold into the overflow
+/// series.
 pub const DEFAULT_MAX_LABEL_SETS: usize = 256;
 
 static MAX_LABEL_SETS: AtomicUsize = AtomicUsize::new(DEFAULT_MAX_LABEL_SETS);
