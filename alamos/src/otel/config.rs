@@ -9,6 +9,7 @@ use opentelemetry::KeyValue;
 use opentelemetry_sdk::resource::TelemetryResourceDetector;
 use opentelemetry_sdk::Resource;
 
+use super::health::Signal;
 use crate::identity;
 
 /// Where spans go when nothing says otherwise: a collector on this machine.
@@ -24,6 +25,14 @@ const LOGS_PATH: &str = "/v1/logs";
 /// [`OtelConfig::metric_export_interval`] says otherwise (the
 /// specification's default).
 const DEFAULT_METRIC_INTERVAL: Duration = Duration::from_secs(60);
+/// How long one export request may take unless told otherwise (the
+/// specification's default).
+pub(super) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many items may wait for export unless told otherwise (the SDK's
+/// default for spans and log records alike).
+const DEFAULT_QUEUE: usize = 2048;
+/// How long the guard's shutdown may take in all, unless told otherwise.
+pub(crate) const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How spans are exported over OTLP: the receiver's address and this
 /// process's resource (its `service.name` and other attributes).
@@ -50,17 +59,29 @@ const DEFAULT_METRIC_INTERVAL: Duration = Duration::from_secs(60);
 /// for log lines and propagation (see [`Builder::otel`](crate::Builder::otel));
 /// a configuration that is [disabled](OtelConfig::disabled) gives them none.
 #[derive(Clone, Debug, PartialEq, Eq)]
+// One bool per signal exported, as the setters take them.
+#[allow(clippy::struct_excessive_bools)]
 pub struct OtelConfig {
     pub(super) traces_endpoint: String,
     pub(super) metrics_endpoint: String,
     pub(super) logs_endpoint: String,
+    pub(super) traces: bool,
     pub(super) metrics: bool,
     pub(super) logs: bool,
     pub(super) metric_interval: Duration,
-    /// Headers and timeout for metrics from the environment: the span and
-    /// log exporters read theirs themselves.
+    /// Headers for metrics from the environment: the span and log exporters
+    /// read theirs themselves (alamos checks them for the report).
     pub(super) env_metric_headers: Vec<(String, String)>,
-    pub(super) env_metric_timeout: Option<Duration>,
+    /// Each signal's request timeout from the environment (traces,
+    /// metrics, logs), unless [`OtelConfig::timeout`] sets one for all.
+    pub(super) env_timeouts: [Option<Duration>; 3],
+    /// `OTEL_BSP_MAX_QUEUE_SIZE` and `OTEL_BLRP_MAX_QUEUE_SIZE`.
+    pub(super) env_span_queue: Option<usize>,
+    pub(super) env_log_queue: Option<usize>,
+    /// `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` as given: the
+    /// sampling rules (`ALAMOS_TRACE_SAMPLE`) read them, not the exporter.
+    pub(super) traces_sampler: Option<(String, Option<String>)>,
+    pub(super) shutdown_timeout: Duration,
     pub(super) service_name: Option<String>,
     pub(super) resource_attributes: Vec<(String, String)>,
     pub(super) headers: Vec<(String, String)>,
@@ -86,11 +107,16 @@ impl OtelConfig {
             traces_endpoint: signal_url(DEFAULT_ENDPOINT, TRACES_PATH),
             metrics_endpoint: signal_url(DEFAULT_ENDPOINT, METRICS_PATH),
             logs_endpoint: signal_url(DEFAULT_ENDPOINT, LOGS_PATH),
+            traces: true,
             metrics: true,
             logs: true,
             metric_interval: DEFAULT_METRIC_INTERVAL,
             env_metric_headers: Vec::new(),
-            env_metric_timeout: None,
+            env_timeouts: [None; 3],
+            env_span_queue: None,
+            env_log_queue: None,
+            traces_sampler: None,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             service_name: None,
             resource_attributes: Vec::new(),
             headers: Vec::new(),
@@ -112,18 +138,21 @@ impl OtelConfig {
     /// | `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` | the full URL metrics are posted to |
     /// | `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` | the full URL log records are posted to |
     /// | `OTEL_METRIC_EXPORT_INTERVAL` | milliseconds between metric pushes (default 60000) |
-    /// | `OTEL_METRICS_EXPORTER`, `OTEL_LOGS_EXPORTER` | `none` turns that signal's export off (`otlp`, the default, keeps it) |
-    /// | `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_TIMEOUT` | headers (`k=v,...`) and timeout (ms) of every request; the `_TRACES_`, `_METRICS_` and `_LOGS_` forms apply to one signal |
+    /// | `OTEL_TRACES_EXPORTER`, `OTEL_METRICS_EXPORTER`, `OTEL_LOGS_EXPORTER` | `none` turns that signal's export off (`otlp`, the default, keeps it); spans keep their trace ids without export |
+    /// | `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_TIMEOUT` | headers (`k=v,...`, values percent-decoded) and timeout (ms) of every request; the `_TRACES_`, `_METRICS_` and `_LOGS_` forms apply to one signal |
+    /// | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BLRP_MAX_QUEUE_SIZE` | how many spans, log records may wait for export (default 2048); more are dropped, counted `queue_full` |
+    /// | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | kept as given ([`OtelConfig::traces_sampler`]) for alamos's sampling rules |
     /// | `OTEL_SERVICE_NAME` | `service.name`, ahead of one in the next variable |
     /// | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,...` resource attributes, values percent-decoded |
     /// | `OTEL_EXPORTER_OTLP_PROTOCOL` and its `_TRACES_`, `_METRICS_`, `_LOGS_` forms | only `http/protobuf`, what alamos exports; another value is reported and ignored |
     /// | `OTEL_SDK_DISABLED` | `true` turns export off, and spans get no trace ids |
     ///
-    /// The span and log exporters read their headers and timeouts
-    /// themselves, the batch processors `OTEL_BSP_*` and `OTEL_BLRP_*`,
-    /// unless a setter overrides them.
+    /// The span and log exporters read their headers themselves, the batch
+    /// processors the other `OTEL_BSP_*` and `OTEL_BLRP_*` variables;
+    /// setters override the environment.
     ///
-    /// A malformed value is reported on stderr, and ignored.
+    /// A malformed value is reported on stderr, and ignored: the default
+    /// applies.
     pub fn from_env() -> Self {
         let config = OtelConfig::from_vars(|name| std::env::var(name).ok());
         for problem in config.problems() {
@@ -168,6 +197,7 @@ impl OtelConfig {
             }
         }
         for (variable, on) in [
+            ("OTEL_TRACES_EXPORTER", &mut config.traces),
             ("OTEL_METRICS_EXPORTER", &mut config.metrics),
             ("OTEL_LOGS_EXPORTER", &mut config.logs),
         ] {
@@ -195,26 +225,7 @@ impl OtelConfig {
                 }
             }
         }
-        if let Some(headers) =
-            set("OTEL_EXPORTER_OTLP_METRICS_HEADERS").or_else(|| set("OTEL_EXPORTER_OTLP_HEADERS"))
-        {
-            match identity::parse_attributes(&headers) {
-                Ok(headers) => config.env_metric_headers = headers,
-                Err(problem) => config
-                    .problems
-                    .push(format!("ignoring the OTLP metrics headers: {problem}")),
-            }
-        }
-        if let Some(timeout) =
-            set("OTEL_EXPORTER_OTLP_METRICS_TIMEOUT").or_else(|| set("OTEL_EXPORTER_OTLP_TIMEOUT"))
-        {
-            match timeout.trim().parse::<u64>() {
-                Ok(millis) => config.env_metric_timeout = Some(Duration::from_millis(millis)),
-                Err(_) => config.problems.push(format!(
-                    "ignoring the OTLP metrics timeout {timeout:?}: expected milliseconds"
-                )),
-            }
-        }
+        config.transport_vars(&set);
         if let Some(attributes) = set("OTEL_RESOURCE_ATTRIBUTES") {
             match identity::parse_attributes(&attributes) {
                 Ok(attributes) => config.resource_attributes = attributes,
@@ -236,6 +247,56 @@ impl OtelConfig {
             }
         }
         config
+    }
+
+    /// The requests' headers and timeouts, the queues, and the sampler
+    /// kept for the sampling rules.
+    fn transport_vars(&mut self, set: &impl Fn(&str) -> Option<String>) {
+        let general_headers = headers_var(set, "OTEL_EXPORTER_OTLP_HEADERS", &mut self.problems);
+        for signal in ["TRACES", "LOGS"] {
+            headers_var(
+                set,
+                &format!("OTEL_EXPORTER_OTLP_{signal}_HEADERS"),
+                &mut self.problems,
+            );
+        }
+        if let Some(headers) = headers_var(
+            set,
+            "OTEL_EXPORTER_OTLP_METRICS_HEADERS",
+            &mut self.problems,
+        )
+        .or(general_headers)
+        {
+            self.env_metric_headers = headers;
+        }
+        let general_timeout = millis_var(set, "OTEL_EXPORTER_OTLP_TIMEOUT", &mut self.problems);
+        for (i, signal) in ["TRACES", "METRICS", "LOGS"].into_iter().enumerate() {
+            self.env_timeouts[i] = millis_var(
+                set,
+                &format!("OTEL_EXPORTER_OTLP_{signal}_TIMEOUT"),
+                &mut self.problems,
+            )
+            .or(general_timeout);
+        }
+        for (variable, queue) in [
+            ("OTEL_BSP_MAX_QUEUE_SIZE", &mut self.env_span_queue),
+            ("OTEL_BLRP_MAX_QUEUE_SIZE", &mut self.env_log_queue),
+        ] {
+            if let Some(value) = set(variable) {
+                match value.trim().parse::<usize>() {
+                    Ok(size) if size > 0 => *queue = Some(size),
+                    _ => self.problems.push(format!(
+                        "ignoring {variable}={value:?}: expected a positive number of items; using {DEFAULT_QUEUE}"
+                    )),
+                }
+            }
+        }
+        if let Some(sampler) = set("OTEL_TRACES_SAMPLER") {
+            self.traces_sampler = Some((
+                sampler.trim().to_owned(),
+                set("OTEL_TRACES_SAMPLER_ARG").map(|arg| arg.trim().to_owned()),
+            ));
+        }
     }
 
     /// Whether an OTLP endpoint is set in the environment: a binary may
@@ -296,6 +357,26 @@ impl OtelConfig {
         self
     }
 
+    /// Whether spans are exported (default: yes, unless
+    /// `OTEL_TRACES_EXPORTER=none`). Without export, spans still get their
+    /// trace ids, for log lines and propagation.
+    #[must_use]
+    pub fn traces(mut self, export: bool) -> Self {
+        self.traces = export;
+        self
+    }
+
+    /// How long the guard's shutdown may take in all (default 5 s):
+    /// every signal is flushed at once, and what has not reached the
+    /// receiver by then is counted lost (`reason="shutdown"`) and said on
+    /// stderr. [`Builder::shutdown_timeout`](crate::Builder::shutdown_timeout)
+    /// sets it for `init()`'s guard.
+    #[must_use]
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
     /// Whether log events are exported as OTLP log records (default: yes).
     #[must_use]
     pub fn logs(mut self, export: bool) -> Self {
@@ -346,9 +427,11 @@ impl OtelConfig {
         self
     }
 
-    /// How many finished spans may wait for export (the default: 2048).
-    /// Spans finished while the queue is full are dropped, and counted as
-    /// lost in the [`ExportReport`].
+    /// How many finished spans may wait for export (the default: 2048, or
+    /// `OTEL_BSP_MAX_QUEUE_SIZE`).
+    /// Spans finished while the queue is full are dropped: lost in the
+    /// [`ExportReport`](super::ExportReport), and counted
+    /// `alamos_export_dropped_total{signal="spans",reason="queue_full"}`.
     #[must_use]
     pub fn max_queue_size(mut self, spans: usize) -> Self {
         self.max_queue_size = Some(spans);
@@ -373,6 +456,44 @@ impl OtelConfig {
     /// The URL traces are posted to.
     pub fn traces_url(&self) -> &str {
         &self.traces_endpoint
+    }
+
+    /// Whether spans are exported.
+    pub fn exports_traces(&self) -> bool {
+        self.traces
+    }
+
+    /// `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG`, as the
+    /// environment gave them: alamos's sampling rules (`ALAMOS_TRACE_SAMPLE`)
+    /// read them; the exporter does not.
+    pub fn traces_sampler(&self) -> Option<(&str, Option<&str>)> {
+        self.traces_sampler
+            .as_ref()
+            .map(|(sampler, arg)| (sampler.as_str(), arg.as_deref()))
+    }
+
+    /// The request timeout of `signal`'s exporter.
+    pub(super) fn request_timeout(&self, signal: Signal) -> Duration {
+        let index = match signal {
+            Signal::Traces => 0,
+            Signal::Metrics => 1,
+            Signal::Logs => 2,
+        };
+        self.timeout
+            .or(self.env_timeouts[index])
+            .unwrap_or(DEFAULT_TIMEOUT)
+    }
+
+    /// How many spans may wait for export.
+    pub(super) fn span_queue(&self) -> usize {
+        self.max_queue_size
+            .or(self.env_span_queue)
+            .unwrap_or(DEFAULT_QUEUE)
+    }
+
+    /// How many log records may wait for export.
+    pub(super) fn log_queue(&self) -> usize {
+        self.env_log_queue.unwrap_or(DEFAULT_QUEUE)
     }
 
     /// The URL metrics are posted to, if they are exported.
@@ -459,6 +580,41 @@ pub(super) fn resource_strings(resource: &Resource) -> Vec<(String, String)> {
 /// `<base><path>`, with one `/` between.
 pub(super) fn signal_url(base: &str, path: &str) -> String {
     format!("{}{path}", base.trim_end_matches('/'))
+}
+
+/// The headers `variable` names (`k=v,...`), or `None` if it is unset or
+/// malformed (then said so in `problems`).
+fn headers_var(
+    set: &impl Fn(&str) -> Option<String>,
+    variable: &str,
+    problems: &mut Vec<String>,
+) -> Option<Vec<(String, String)>> {
+    let headers = set(variable)?;
+    match identity::parse_attributes(&headers) {
+        Ok(headers) => Some(headers),
+        Err(problem) => {
+            problems.push(format!("ignoring {variable}: {problem}"));
+            None
+        }
+    }
+}
+
+/// The milliseconds `variable` gives, or `None` if it is unset or
+/// malformed (then said so in `problems`).
+fn millis_var(
+    set: &impl Fn(&str) -> Option<String>,
+    variable: &str,
+    problems: &mut Vec<String>,
+) -> Option<Duration> {
+    let value = set(variable)?;
+    if let Ok(millis) = value.trim().parse::<u64>() {
+        Some(Duration::from_millis(millis))
+    } else {
+        problems.push(format!(
+            "ignoring {variable}={value:?}: expected a number of milliseconds"
+        ));
+        None
+    }
 }
 
 #[cfg(test)]

@@ -1,14 +1,34 @@
-//! The end of export: [`OtelGuard`] flushes and stops every signal, and
-//! [`ExportReport`] says what became of the spans.
+//! The end of export: [`OtelGuard`] flushes and stops every signal, at
+//! once and within its shutdown time, and [`ExportReport`] says what became
+//! of the spans.
+//!
+//! # Shutdown
+//!
+//! Spans, log records and metrics are flushed on three threads at once;
+//! the guard waits for them until the shutdown time
+//! ([`OtelConfig::shutdown_timeout`](super::OtelConfig::shutdown_timeout),
+//! 5 s by default) has passed, whatever the receiver does, then counts
+//! what is still queued or in flight as dropped (`reason="shutdown"`) and
+//! writes one line on stderr with what was not delivered over the run, per
+//! signal and reason (nothing when everything was). A thread still waiting
+//! on the receiver then is left behind: the process is ending.
+//!
+//! The state lives behind an `Arc`, so that a signal handler
+//! ([`Builder::flush_on_signals`](crate::Builder::flush_on_signals)) can
+//! run the same shutdown while the guard is still held; whichever comes
+//! first does it, the other waits for it to end.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use opentelemetry_sdk::error::OTelSdkError;
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
-use super::health::Counts;
+use super::config::DEFAULT_SHUTDOWN_TIMEOUT;
+use super::health::{Health, Undelivered};
 use super::metrics;
 
 /// What happened to the spans that finished.
@@ -46,50 +66,128 @@ impl fmt::Display for ExportReport {
     }
 }
 
-/// Flushes and stops span export; returned by [`OtelConfig::build_layer`].
-///
-/// Dropping it is a graceful shutdown: every finished span is exported
-/// (waiting at most a few seconds for the receiver), and spans lost on the
-/// way are reported on stderr. [`OtelGuard::shutdown`] does the same and
-/// returns the outcome instead.
-#[must_use = "dropping the guard stops span export"]
-pub struct OtelGuard {
+/// What a pipeline is made of, as [`OtelConfig`](super::OtelConfig)
+/// builds it.
+pub(super) struct Parts {
     pub(super) provider: Option<SdkTracerProvider>,
     pub(super) logs: Option<SdkLoggerProvider>,
     pub(super) metrics: Option<metrics::Pusher>,
-    pub(super) counts: Arc<Counts>,
+    pub(super) spans: Option<Arc<Health>>,
+    pub(super) logs_health: Option<Arc<Health>>,
+    pub(super) metrics_health: Option<Arc<Health>>,
     pub(super) endpoint: String,
+    pub(super) shutdown_timeout: Duration,
+}
+
+impl Parts {
+    pub(super) fn new(shutdown_timeout: Duration) -> Self {
+        Parts {
+            provider: None,
+            logs: None,
+            metrics: None,
+            spans: None,
+            logs_health: None,
+            metrics_health: None,
+            endpoint: String::new(),
+            shutdown_timeout,
+        }
+    }
+
+    pub(super) fn set_metrics(&mut self, pusher: metrics::Pusher, health: Arc<Health>) {
+        self.metrics = Some(pusher);
+        self.metrics_health = Some(health);
+    }
+}
+
+/// What a shutdown ran, and the state a flush needs.
+struct Running {
+    provider: Option<SdkTracerProvider>,
+    logs: Option<SdkLoggerProvider>,
+    metrics: Option<metrics::Pusher>,
+}
+
+struct Shared {
+    /// `None` once stopped; held for the whole shutdown.
+    running: Mutex<Option<Running>>,
+    spans: Option<Arc<Health>>,
+    logs: Option<Arc<Health>>,
+    metrics: Option<Arc<Health>>,
+    shutdown_timeout: Duration,
+}
+
+/// How a shutdown went.
+struct Stopped {
+    report: ExportReport,
+    sdk_error: Option<OTelSdkError>,
+}
+
+/// Flushes and stops export; returned by [`OtelConfig::build_layer`](super::OtelConfig::build_layer).
+///
+/// Dropping it is a graceful shutdown: spans, log records and metrics are
+/// flushed at once, within the shutdown time (5 s unless
+/// [`OtelConfig::shutdown_timeout`](super::OtelConfig::shutdown_timeout)
+/// says otherwise), and what was not delivered is said on stderr.
+/// [`OtelGuard::shutdown`] does the same and returns the outcome too.
+#[must_use = "dropping the guard stops span export"]
+pub struct OtelGuard {
+    /// A handle on the tracer provider, for [`OtelGuard::provider`].
+    provider: Option<SdkTracerProvider>,
+    endpoint: String,
+    shared: Arc<Shared>,
+}
+
+impl From<Parts> for OtelGuard {
+    fn from(parts: Parts) -> Self {
+        OtelGuard {
+            provider: parts.provider.clone(),
+            endpoint: parts.endpoint,
+            shared: Arc::new(Shared {
+                running: Mutex::new(Some(Running {
+                    provider: parts.provider,
+                    logs: parts.logs,
+                    metrics: parts.metrics,
+                })),
+                spans: parts.spans,
+                logs: parts.logs_health,
+                metrics: parts.metrics_health,
+                shutdown_timeout: parts.shutdown_timeout,
+            }),
+        }
+    }
 }
 
 impl OtelGuard {
     pub(super) fn disabled() -> Self {
-        OtelGuard {
-            provider: None,
-            logs: None,
-            metrics: None,
-            counts: Arc::new(Counts::default()),
-            endpoint: String::new(),
-        }
+        OtelGuard::from(Parts::new(DEFAULT_SHUTDOWN_TIMEOUT))
     }
 
-    /// Exports every span finished so far, and waits for the receiver.
+    /// Exports every span and log record finished so far, and waits for
+    /// the receiver.
     ///
     /// # Errors
     ///
     /// The export failed or timed out.
     pub fn flush(&self) -> Result<ExportReport, OtelError> {
-        if let Some(provider) = &self.provider {
-            provider.force_flush().map_err(OtelError::Sdk)?;
-        }
-        if let Some(logs) = &self.logs {
-            logs.force_flush().map_err(OtelError::Sdk)?;
+        if let Some(running) = self
+            .shared
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+        {
+            if let Some(provider) = &running.provider {
+                provider.force_flush().map_err(OtelError::Sdk)?;
+            }
+            if let Some(logs) = &running.logs {
+                logs.force_flush().map_err(OtelError::Sdk)?;
+            }
         }
         Ok(self.report())
     }
 
     /// How many spans finished and were exported so far.
     pub fn report(&self) -> ExportReport {
-        self.counts.report()
+        self.shared.report()
     }
 
     /// The tracer provider, to install as OpenTelemetry's global one for
@@ -99,53 +197,207 @@ impl OtelGuard {
         self.provider.as_ref()
     }
 
-    /// Exports every finished span and stops export; spans that finish
-    /// later are dropped.
+    /// Flushes every signal at once and stops export, within the shutdown
+    /// time; spans that finish later are dropped. What was not delivered is
+    /// said on stderr.
     ///
     /// # Errors
     ///
     /// [`OtelError::Lost`] when some finished span was not exported, and
     /// [`OtelError::Sdk`] when the shutdown itself failed.
-    pub fn shutdown(mut self) -> Result<ExportReport, OtelError> {
-        self.stop()
-    }
-
-    fn stop(&mut self) -> Result<ExportReport, OtelError> {
-        // The last metrics first: they are pushed from the pusher's thread,
-        // whose wait is bounded by the export timeout.
-        drop(self.metrics.take());
-        if let Some(logs) = self.logs.take() {
-            if let Err(error) = logs.shutdown() {
-                eprintln!("alamos: log record export: {error}");
-            }
-        }
-        let Some(provider) = self.provider.take() else {
+    pub fn shutdown(self) -> Result<ExportReport, OtelError> {
+        let Some(stopped) = self.shared.stop() else {
             return Ok(self.report());
         };
-        let result = provider.shutdown();
-        let report = self.report();
-        result.map_err(OtelError::Sdk)?;
-        if report.is_complete() {
-            Ok(report)
-        } else {
-            Err(OtelError::Lost(report))
+        if !stopped.report.is_complete() {
+            return Err(OtelError::Lost(stopped.report));
         }
+        match stopped.sdk_error {
+            Some(error) => Err(OtelError::Sdk(error)),
+            None => Ok(stopped.report),
+        }
+    }
+
+    /// The same shutdown as dropping the guard, for another thread to run
+    /// (a signal handler); a no-op once the guard has stopped.
+    pub(crate) fn stopper(&self) -> impl Fn() + Send + Sync + 'static {
+        let shared = Arc::clone(&self.shared);
+        move || {
+            let _ = shared.stop();
+        }
+    }
+}
+
+#[cfg(test)]
+impl OtelGuard {
+    /// Whether spans, log records and metrics are exported (a provider
+    /// with or without exporter, a logger provider, a pusher).
+    pub(super) fn running(&self) -> [bool; 3] {
+        let running = self
+            .shared
+            .running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        running.as_ref().map_or([false; 3], |running| {
+            [
+                running.provider.is_some(),
+                running.logs.is_some(),
+                running.metrics.is_some(),
+            ]
+        })
+    }
+
+    pub(super) fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+}
+
+impl Shared {
+    fn report(&self) -> ExportReport {
+        self.spans
+            .as_ref()
+            .map_or_else(ExportReport::default, |spans| ExportReport {
+                finished: spans.offered(),
+                exported: spans.exported(),
+                failed: spans.failed(),
+            })
+    }
+
+    /// Flushes and stops every signal at once, within the shutdown time;
+    /// `None` if stopped already (after waiting for a shutdown under way to
+    /// end).
+    fn stop(&self) -> Option<Stopped> {
+        let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        let Running {
+            provider,
+            logs,
+            metrics,
+        } = running.take()?;
+        let started = Instant::now();
+        let budget = self.shutdown_timeout;
+        let deadline = started + budget;
+        let (done, finished) = mpsc::channel::<Option<OTelSdkError>>();
+        let mut waiting = 0;
+        if let Some(provider) = provider {
+            waiting += 1;
+            let done = done.clone();
+            spawn_or_run("alamos-stop-spans", move || {
+                let _ = done.send(provider.shutdown_with_timeout(budget).err());
+            });
+        }
+        if let Some(logs) = logs {
+            waiting += 1;
+            let done = done.clone();
+            spawn_or_run("alamos-stop-logs", move || {
+                let _ = done.send(logs.shutdown_with_timeout(budget).err());
+            });
+        }
+        if let Some(pusher) = metrics {
+            waiting += 1;
+            let done = done.clone();
+            spawn_or_run("alamos-stop-metrics", move || {
+                pusher.finish(deadline);
+                let _ = done.send(None);
+            });
+        }
+        drop(done);
+        let mut sdk_error = None;
+        while waiting > 0 {
+            match finished.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(error) => {
+                    waiting -= 1;
+                    sdk_error = sdk_error.or(error);
+                }
+                Err(_) => break,
+            }
+        }
+        let undelivered: Vec<Undelivered> = [&self.spans, &self.logs, &self.metrics]
+            .into_iter()
+            .flatten()
+            .map(|health| health.close())
+            .collect();
+        let lost: Vec<String> = undelivered
+            .iter()
+            .filter(|undelivered| undelivered.total() > 0)
+            .map(ToString::to_string)
+            .collect();
+        if !lost.is_empty() {
+            let limit = if waiting > 0 {
+                format!(
+                    " (the limit: {} still waiting on the receiver)",
+                    Plural(waiting, "signal")
+                )
+            } else {
+                String::new()
+            };
+            eprintln!(
+                "alamos: OTLP export stopped in {:.2} s{limit}; not delivered in this run: {}",
+                started.elapsed().as_secs_f64(),
+                lost.join(", ")
+            );
+        }
+        Some(Stopped {
+            report: self.report(),
+            sdk_error: if waiting > 0 { None } else { sdk_error },
+        })
+    }
+}
+
+/// Runs `work` on a thread of its own, or here if none can start.
+fn spawn_or_run(name: &str, work: impl FnOnce() + Send + 'static) {
+    let work = Arc::new(Mutex::new(Some(work)));
+    let on_thread = Arc::clone(&work);
+    let spawned = std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            let work = on_thread
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some(work) = work {
+                work();
+            }
+        });
+    if spawned.is_err() {
+        let work = work.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(work) = work {
+            work();
+        }
+    }
+}
+
+/// `1 signal`, `2 signals`.
+struct Plural(usize, &'static str);
+
+impl fmt::Display for Plural {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = if self.0 == 1 { "" } else { "s" };
+        write!(f, "{} {}{s}", self.0, self.1)
     }
 }
 
 impl Drop for OtelGuard {
     fn drop(&mut self) {
-        if let Err(error) = self.stop() {
-            eprintln!("alamos: span export to {}: {error}", self.endpoint);
+        if let Some(Stopped {
+            sdk_error: Some(error),
+            ..
+        }) = self.shared.stop()
+        {
+            eprintln!("alamos: stopping OTLP export to {}: {error}", self.endpoint);
         }
     }
 }
 
 impl fmt::Debug for OtelGuard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let running = self
+            .shared
+            .running
+            .try_lock()
+            .map_or(true, |running| running.is_some());
         f.debug_struct("OtelGuard")
             .field("endpoint", &self.endpoint)
-            .field("running", &self.provider.is_some())
+            .field("running", &running)
             .field("report", &self.report())
             .finish_non_exhaustive()
     }

@@ -57,5 +57,5 @@ mod pipeline;
 
 pub use config::OtelConfig;
 pub use guard::{ExportReport, OtelError, OtelGuard};
+pub(crate) use health::Signal;
 pub use pipeline::OtelLayer;
-pub(crate) use pipeline::Signal;

@@ -2,21 +2,23 @@
 //! logger providers with their batch processors, the `tracing` layers, and
 //! the metrics pusher, handed to an [`OtelGuard`].
 
-use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::InstrumentationScope;
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
-use opentelemetry_sdk::logs::SdkLoggerProvider;
+use opentelemetry_sdk::logs::{BatchLogProcessor, SdkLoggerProvider};
 use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider};
 use tracing::Subscriber;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
 use super::config::{resource_strings, OtelConfig};
-use super::guard::{OtelError, OtelGuard};
-use super::health::{CountingExporter, CountingProcessor, Counts};
+use super::guard::{OtelError, OtelGuard, Parts};
+use super::health::{
+    ClassifyingClient, CountingExporter, CountingLogs, CountingSpans, Health, Signal,
+};
 use super::metrics;
 
 /// A `tracing` layer that exports spans, as [`OtelConfig::build_layer`]
@@ -56,10 +58,10 @@ impl OtelConfig {
             logs,
             metrics,
         } = self.exporters();
-        let spans = spans?;
+        let spans = spans.transpose()?;
         let logs = logs.transpose()?;
         let metrics = metrics.transpose()?;
-        match self.assemble(Some(spans), logs, metrics) {
+        match self.assemble(spans, logs, metrics) {
             (layer, guard, None) => Ok((layer, guard)),
             (_, _, Some(error)) => Err(error),
         }
@@ -84,7 +86,7 @@ impl OtelConfig {
             metrics,
         } = self.exporters();
         let mut failed = Vec::new();
-        let spans = kept(Signal::Traces, Some(spans), &mut failed);
+        let spans = kept(Signal::Traces, spans, &mut failed);
         let logs = kept(Signal::Logs, logs, &mut failed);
         let metrics = kept(Signal::Metrics, metrics, &mut failed);
         let (layer, guard, failure) = self.assemble(spans, logs, metrics);
@@ -125,52 +127,65 @@ impl OtelConfig {
         let Some(config) = self.push_config().transpose()? else {
             return Ok(None);
         };
-        let mut guard = OtelGuard::disabled();
-        guard.metrics = Some(metrics::Pusher::start(config)?);
-        guard.endpoint.clone_from(&self.metrics_endpoint);
-        Ok(Some(guard))
+        let health = config.health.clone();
+        let mut parts = Parts::new(self.shutdown_timeout);
+        parts.set_metrics(metrics::Pusher::start(config)?, health);
+        parts.endpoint.clone_from(&self.metrics_endpoint);
+        Ok(Some(OtelGuard::from(parts)))
     }
 
     /// Each signal's exporter, or why it cannot be built; `None` for a
     /// signal not exported. Nothing is started yet.
     fn exporters(&self) -> Exporters {
         Exporters {
-            spans: self.span_exporter(),
+            spans: self.traces.then(|| self.span_exporter()),
             logs: self.logs.then(|| self.log_exporter()),
             metrics: self.push_config(),
         }
     }
 
-    fn span_exporter(&self) -> Result<opentelemetry_otlp::SpanExporter, OtelError> {
-        let builder = opentelemetry_otlp::SpanExporter::builder().with_http();
-        self.http_settings(builder, &self.traces_endpoint)
+    fn span_exporter(&self) -> Result<Built<opentelemetry_otlp::SpanExporter>, OtelError> {
+        let health = Health::new(Signal::Traces, &self.traces_endpoint);
+        let build = |error: String| {
+            OtelError::Build(format!("spans to {:?}: {error}", self.traces_endpoint))
+        };
+        let client = client(self.request_timeout(Signal::Traces)).map_err(build)?;
+        let builder = opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_http_client(ClassifyingClient::new(client, health.clone()));
+        let exporter = self
+            .http_settings(builder, &self.traces_endpoint, Signal::Traces)
             .build()
-            .map_err(|error| {
-                OtelError::Build(format!("spans to {:?}: {error}", self.traces_endpoint))
-            })
+            .map_err(|error| build(error.to_string()))?;
+        Ok(Built { exporter, health })
     }
 
-    fn log_exporter(&self) -> Result<opentelemetry_otlp::LogExporter, OtelError> {
-        let builder = opentelemetry_otlp::LogExporter::builder().with_http();
-        self.http_settings(builder, &self.logs_endpoint)
+    fn log_exporter(&self) -> Result<Built<opentelemetry_otlp::LogExporter>, OtelError> {
+        let health = Health::new(Signal::Logs, &self.logs_endpoint);
+        let build = |error: String| {
+            OtelError::Build(format!("log records to {:?}: {error}", self.logs_endpoint))
+        };
+        let client = client(self.request_timeout(Signal::Logs)).map_err(build)?;
+        let builder = opentelemetry_otlp::LogExporter::builder()
+            .with_http()
+            .with_http_client(ClassifyingClient::new(client, health.clone()));
+        let exporter = self
+            .http_settings(builder, &self.logs_endpoint, Signal::Logs)
             .build()
-            .map_err(|error| {
-                OtelError::Build(format!("log records to {:?}: {error}", self.logs_endpoint))
-            })
+            .map_err(|error| build(error.to_string()))?;
+        Ok(Built { exporter, health })
     }
 
     /// What every signal's OTLP/HTTP exporter shares: the protocol, its
     /// endpoint, the timeout and the headers.
-    fn http_settings<B>(&self, builder: B, endpoint: &str) -> B
+    fn http_settings<B>(&self, builder: B, endpoint: &str, signal: Signal) -> B
     where
         B: WithExportConfig + WithHttpConfig,
     {
         let mut builder = builder
             .with_protocol(Protocol::HttpBinary)
-            .with_endpoint(endpoint);
-        if let Some(timeout) = self.timeout {
-            builder = builder.with_timeout(timeout);
-        }
+            .with_endpoint(endpoint)
+            .with_timeout(self.request_timeout(signal));
         if !self.headers.is_empty() {
             builder = builder.with_headers(self.headers.iter().cloned().collect());
         }
@@ -186,10 +201,7 @@ impl OtelConfig {
             metrics::PushConfig {
                 endpoint: self.metrics_endpoint.clone(),
                 interval: self.metric_interval,
-                timeout: self
-                    .timeout
-                    .or(self.env_metric_timeout)
-                    .unwrap_or(metrics::DEFAULT_TIMEOUT),
+                timeout: self.request_timeout(Signal::Metrics),
                 headers: self
                     .env_metric_headers
                     .iter()
@@ -197,6 +209,7 @@ impl OtelConfig {
                     .cloned()
                     .collect(),
                 resource: resource_strings(&self.resource()),
+                health: Health::new(Signal::Metrics, &self.metrics_endpoint),
             }
         }))
     }
@@ -206,35 +219,37 @@ impl OtelConfig {
     /// metrics pusher, or why its thread did not start.
     fn assemble<S>(
         &self,
-        spans: Option<opentelemetry_otlp::SpanExporter>,
-        logs: Option<opentelemetry_otlp::LogExporter>,
+        spans: Option<Built<opentelemetry_otlp::SpanExporter>>,
+        logs: Option<Built<opentelemetry_otlp::LogExporter>>,
         metrics: Option<metrics::PushConfig>,
     ) -> (OtelLayer<S>, OtelGuard, Option<OtelError>)
     where
         S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
     {
         let resource = self.resource();
-        let counts = Arc::new(Counts::default());
+        let mut parts = Parts::new(self.shutdown_timeout);
         let exporting = spans.is_some();
         let mut provider = SdkTracerProvider::builder().with_resource(resource.clone());
-        if let Some(exporter) = spans {
-            let mut batch = BatchConfigBuilder::default();
-            if let Some(size) = self.max_queue_size {
-                batch = batch.with_max_queue_size(size);
-            }
+        if let Some(Built { exporter, health }) = spans {
+            // alamos bounds the queue itself, to count what it drops: the
+            // SDK's queue, as large, never overflows.
+            let bound = self.span_queue();
+            let mut batch = BatchConfigBuilder::default().with_max_queue_size(bound);
             if let Some(delay) = self.scheduled_delay {
                 batch = batch.with_scheduled_delay(delay);
             }
             let processor = BatchSpanProcessor::builder(CountingExporter {
                 inner: exporter,
-                counts: counts.clone(),
+                health: health.clone(),
             })
             .with_batch_config(batch.build())
             .build();
-            provider = provider.with_span_processor(CountingProcessor {
+            provider = provider.with_span_processor(CountingSpans {
                 inner: processor,
-                counts: counts.clone(),
+                health: health.clone(),
+                bound: bound as u64,
             });
+            parts.spans = Some(health);
         }
         let provider = provider.build();
         let scope = InstrumentationScope::builder("alamos")
@@ -257,10 +272,26 @@ impl OtelConfig {
                     })),
             )
         };
-        let logs = logs.map(|exporter| {
+        let logs = logs.map(|Built { exporter, health }| {
+            let bound = self.log_queue();
+            let processor = BatchLogProcessor::builder(CountingExporter {
+                inner: exporter,
+                health: health.clone(),
+            })
+            .with_batch_config(
+                opentelemetry_sdk::logs::BatchConfigBuilder::default()
+                    .with_max_queue_size(bound)
+                    .build(),
+            )
+            .build();
+            parts.logs_health = Some(health.clone());
             SdkLoggerProvider::builder()
                 .with_resource(resource.clone())
-                .with_batch_exporter(exporter)
+                .with_log_processor(CountingLogs {
+                    inner: processor,
+                    health,
+                    bound: bound as u64,
+                })
                 .build()
         });
         // The exporters' own HTTP stack must not feed log records back in.
@@ -270,48 +301,55 @@ impl OtelConfig {
                     !is_exporter_internal(metadata.target())
                 }))
         });
-        let (metrics, failure) = match metrics.map(metrics::Pusher::start) {
-            Some(Ok(pusher)) => (Some(pusher), None),
-            Some(Err(error)) => (None, Some(error)),
-            None => (None, None),
+        let failure = match metrics {
+            Some(config) => {
+                let health = config.health.clone();
+                match metrics::Pusher::start(config) {
+                    Ok(pusher) => {
+                        parts.set_metrics(pusher, health);
+                        None
+                    }
+                    Err(error) => Some(error),
+                }
+            }
+            None => None,
         };
-        let guard = OtelGuard {
-            provider: Some(provider),
-            logs,
-            metrics,
-            counts,
-            endpoint: if exporting {
-                self.traces_endpoint.clone()
-            } else {
-                String::new()
-            },
-        };
+        parts.provider = Some(provider);
+        parts.logs = logs;
+        if exporting {
+            parts.endpoint.clone_from(&self.traces_endpoint);
+        }
+        let guard = OtelGuard::from(parts);
         (Box::new(trace_layer.and_then(log_layer)), guard, failure)
     }
 }
 
-/// One of the signals OTLP carries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Signal {
-    Traces,
-    Metrics,
-    Logs,
+/// An exporter and where what it does is counted.
+struct Built<E> {
+    exporter: E,
+    health: Arc<Health>,
 }
 
-impl fmt::Display for Signal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Signal::Traces => "spans",
-            Signal::Metrics => "metrics",
-            Signal::Logs => "log records",
+/// reqwest's blocking client with `timeout`, built on a thread of its own:
+/// it starts a runtime, which must not happen inside the caller's.
+fn client(timeout: Duration) -> Result<reqwest::blocking::Client, String> {
+    std::thread::Builder::new()
+        .name("alamos-otlp-client".into())
+        .spawn(move || {
+            reqwest::blocking::Client::builder()
+                .timeout(timeout)
+                .build()
         })
-    }
+        .map_err(|error| format!("cannot start a thread for the HTTP client: {error}"))?
+        .join()
+        .map_err(|_| "building the HTTP client panicked".to_owned())?
+        .map_err(|error| format!("cannot build the HTTP client: {error}"))
 }
 
 /// Each signal's exporter, as [`OtelConfig::exporters`] builds them.
 struct Exporters {
-    spans: Result<opentelemetry_otlp::SpanExporter, OtelError>,
-    logs: Option<Result<opentelemetry_otlp::LogExporter, OtelError>>,
+    spans: Option<Result<Built<opentelemetry_otlp::SpanExporter>, OtelError>>,
+    logs: Option<Result<Built<opentelemetry_otlp::LogExporter>, OtelError>>,
     metrics: Option<Result<metrics::PushConfig, OtelError>>,
 }
 
@@ -440,9 +478,8 @@ mod tests {
                 .build_layer_per_signal();
         assert_eq!(failed_signals(&failed), [Signal::Metrics]);
         assert!(failed[0].1.to_string().contains("metrics to \"not a url\""));
-        assert!(guard.provider.is_some() && guard.logs.is_some());
-        assert!(guard.metrics.is_none());
-        assert_eq!(guard.endpoint, "http://127.0.0.1:9/v1/traces");
+        assert_eq!(guard.running(), [true, true, false]);
+        assert_eq!(guard.endpoint(), "http://127.0.0.1:9/v1/traces");
         drop(guard);
 
         let (_, guard, failed): (Layer, _, _) =
@@ -453,8 +490,7 @@ mod tests {
             .1
             .to_string()
             .contains("log records to \"http://[::1\""));
-        assert!(guard.provider.is_some() && guard.metrics.is_some());
-        assert!(guard.logs.is_none());
+        assert_eq!(guard.running(), [true, false, true]);
         drop(guard);
 
         // Without a span exporter, spans still get ids: the provider is
@@ -465,9 +501,8 @@ mod tests {
         ])
         .build_layer_per_signal();
         assert_eq!(failed_signals(&failed), [Signal::Traces, Signal::Metrics]);
-        assert!(guard.provider.is_some() && guard.logs.is_some());
-        assert!(guard.metrics.is_none());
-        assert_eq!(guard.endpoint, "");
+        assert_eq!(guard.running(), [true, true, false]);
+        assert_eq!(guard.endpoint(), "");
         assert_eq!(guard.shutdown().unwrap(), ExportReport::default());
 
         // build_layer starts nothing unless every signal can be exported.
