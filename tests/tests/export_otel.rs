@@ -257,3 +257,34 @@ fn malformed_otel_variables_are_reported_and_export_goes_on() {
         5
     );
 }
+
+/// In process: a receiver that takes every request and answers after 30 s,
+/// the exporters' own timeout (10 s) untouched; the guard's shutdown still
+/// ends within its time, and says the spans are lost.
+#[test]
+fn shutdown_ends_within_its_time_whatever_the_receiver_does() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    let receiver = Receiver::with(Behaviour::Slow(Duration::from_secs(30)));
+    let (layer, guard) = alamos::OtelConfig::new()
+        .endpoint(receiver.endpoint())
+        .metric_export_interval(Duration::from_secs(3600))
+        .shutdown_timeout(Duration::from_millis(1500))
+        .build_layer::<tracing_subscriber::Registry>()
+        .expect("builds");
+    let subscriber = tracing_subscriber::registry().with(layer);
+    tracing::subscriber::with_default(subscriber, || {
+        for i in 0..20 {
+            let _span = tracing::info_span!("export_otel.slow", i).entered();
+            tracing::info!("inside");
+        }
+    });
+    let started = std::time::Instant::now();
+    let result = guard.shutdown();
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(2500), "shutdown took {took:?}");
+    let Err(alamos::OtelError::Lost(report)) = result else {
+        panic!("the spans are lost: {result:?}");
+    };
+    assert_eq!((report.finished, report.exported), (20, 0), "{report}");
+}

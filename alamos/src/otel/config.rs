@@ -815,4 +815,130 @@ mod tests {
         let fine = OtelConfig::from_vars(vars(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")]));
         assert!(fine.problems().is_empty(), "{:?}", fine.problems());
     }
+
+    #[test]
+    fn each_exporter_can_be_turned_off() {
+        let config = OtelConfig::from_vars(vars(&[("OTEL_TRACES_EXPORTER", "none")]));
+        assert!(config.problems().is_empty(), "{:?}", config.problems());
+        assert!(!config.exports_traces());
+        assert!(config.metrics_url().is_some() && config.logs_url().is_some());
+        let on = OtelConfig::from_vars(vars(&[("OTEL_TRACES_EXPORTER", " OTLP ")]));
+        assert!(on.exports_traces());
+        let bad = OtelConfig::from_vars(vars(&[("OTEL_TRACES_EXPORTER", "zipkin")]));
+        assert!(bad.exports_traces(), "a malformed value leaves the default");
+        assert_eq!(
+            bad.problems(),
+            ["ignoring OTEL_TRACES_EXPORTER=\"zipkin\": alamos exports `otlp` or `none`"]
+        );
+        assert!(!OtelConfig::new().traces(false).exports_traces());
+    }
+
+    #[test]
+    fn timeouts_per_signal_and_for_all() {
+        let config = OtelConfig::from_vars(vars(&[
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "2000"),
+            ("OTEL_EXPORTER_OTLP_LOGS_TIMEOUT", "300"),
+        ]));
+        assert!(config.problems().is_empty(), "{:?}", config.problems());
+        assert_eq!(
+            config.request_timeout(Signal::Traces),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            config.request_timeout(Signal::Metrics),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            config.request_timeout(Signal::Logs),
+            Duration::from_millis(300)
+        );
+        assert_eq!(
+            OtelConfig::from_vars(vars(&[])).request_timeout(Signal::Traces),
+            DEFAULT_TIMEOUT
+        );
+        // The setter wins over the environment.
+        assert_eq!(
+            config
+                .timeout(Duration::from_millis(50))
+                .request_timeout(Signal::Logs),
+            Duration::from_millis(50)
+        );
+        let bad = OtelConfig::from_vars(vars(&[
+            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "1s"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "700"),
+        ]));
+        assert_eq!(bad.problems().len(), 1, "{:?}", bad.problems());
+        assert!(bad.problems()[0].contains("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT=\"1s\""));
+        assert_eq!(
+            bad.request_timeout(Signal::Traces),
+            Duration::from_millis(700)
+        );
+    }
+
+    #[test]
+    fn malformed_headers_of_any_signal_are_reported() {
+        let config = OtelConfig::from_vars(vars(&[
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-key=1"),
+            ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "broken"),
+            ("OTEL_EXPORTER_OTLP_LOGS_HEADERS", "a=1,=2"),
+        ]));
+        assert_eq!(config.problems().len(), 2, "{:?}", config.problems());
+        assert!(config.problems()[0].starts_with("ignoring OTEL_EXPORTER_OTLP_TRACES_HEADERS"));
+        assert!(config.problems()[1].starts_with("ignoring OTEL_EXPORTER_OTLP_LOGS_HEADERS"));
+        // Metrics take the general headers when they have none of their own.
+        assert_eq!(
+            config.env_metric_headers,
+            [("x-key".to_owned(), "1".to_owned())]
+        );
+    }
+
+    #[test]
+    fn queue_sizes() {
+        let config = OtelConfig::from_vars(vars(&[
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "64"),
+            ("OTEL_BLRP_MAX_QUEUE_SIZE", "128"),
+        ]));
+        assert_eq!((config.span_queue(), config.log_queue()), (64, 128));
+        assert_eq!(config.max_queue_size(8).span_queue(), 8);
+        let bad = OtelConfig::from_vars(vars(&[
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "0"),
+            ("OTEL_BLRP_MAX_QUEUE_SIZE", "lots"),
+        ]));
+        assert_eq!(bad.problems().len(), 2, "{:?}", bad.problems());
+        assert_eq!((bad.span_queue(), bad.log_queue()), (2048, 2048));
+    }
+
+    #[test]
+    fn the_sampler_is_kept_for_the_sampling_rules() {
+        let config = OtelConfig::from_vars(vars(&[
+            ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
+            ("OTEL_TRACES_SAMPLER_ARG", " 0.25 "),
+        ]));
+        assert_eq!(
+            config.traces_sampler(),
+            Some(("parentbased_traceidratio", Some("0.25")))
+        );
+        assert!(config.problems().is_empty());
+        assert_eq!(OtelConfig::from_vars(vars(&[])).traces_sampler(), None);
+    }
+
+    #[test]
+    fn service_name_interval_and_disabled_each_read() {
+        let config = OtelConfig::from_vars(vars(&[
+            ("OTEL_SERVICE_NAME", " relay "),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "1500"),
+            ("OTEL_SDK_DISABLED", "false"),
+        ]));
+        assert!(config.problems().is_empty(), "{:?}", config.problems());
+        assert_eq!(config.service(), "relay");
+        assert_eq!(config.export_interval(), Duration::from_millis(1500));
+        assert!(!config.is_disabled());
+        assert_eq!(config.shutdown_timeout, DEFAULT_SHUTDOWN_TIMEOUT);
+        assert_eq!(
+            config
+                .shutdown_timeout(Duration::from_secs(1))
+                .shutdown_timeout,
+            Duration::from_secs(1)
+        );
+    }
 }

@@ -277,13 +277,21 @@ impl Health {
 
     /// One line on stderr, unless one was written less than a minute ago.
     fn maybe_say(&self) {
+        if let Some(line) = self.line_at(Instant::now()) {
+            eprintln!("{line}");
+        }
+    }
+
+    /// The stderr line due at `now`: none if one was written less than a
+    /// minute before, or nothing was dropped since; else how many were
+    /// dropped since the last line, by reason.
+    fn line_at(&self, now: Instant) -> Option<String> {
         let mut lines = self.lines.lock().unwrap_or_else(PoisonError::into_inner);
-        let now = Instant::now();
         if lines
             .last
-            .is_some_and(|last| now.duration_since(last) < LINE_INTERVAL)
+            .is_some_and(|last| now.saturating_duration_since(last) < LINE_INTERVAL)
         {
-            return;
+            return None;
         }
         let current = self.dropped_counts();
         let mut since = [0; 5];
@@ -292,10 +300,10 @@ impl Health {
         }
         let total: u64 = since.iter().sum();
         if total == 0 {
-            return;
+            return None;
         }
         let when = if lines.last.is_some() {
-            "in the last minute"
+            "since the last line"
         } else {
             "so far"
         };
@@ -306,14 +314,14 @@ impl Health {
             .as_ref()
             .map(|error| format!("; last error: {error}"))
             .unwrap_or_default();
-        eprintln!(
+        lines.last = Some(now);
+        lines.reported = current;
+        Some(format!(
             "alamos: OTLP export of {} to {}: {total} dropped {when} ({}){error}; export goes on, and stderr hears of it again in a minute at the earliest",
             self.signal.items(),
             self.endpoint,
             reasons(&since),
-        );
-        lines.last = Some(now);
-        lines.reported = current;
+        ))
     }
 
     fn dropped_counts(&self) -> [u64; 5] {
@@ -639,5 +647,128 @@ impl<E: LogExporter> LogExporter for CountingExporter<E> {
 
     fn set_resource(&mut self, resource: &Resource) {
         self.inner.set_resource(resource);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read as _;
+    use std::net::TcpListener;
+
+    use super::*;
+
+    fn failure(reason: Reason) -> Result<(), (Reason, String)> {
+        Err((reason, format!("{} happened", reason.as_str())))
+    }
+
+    #[test]
+    fn the_queue_bound_drops_and_counts_queue_full() {
+        let health = Health::new(Signal::Traces, "http://r/v1/traces");
+        assert!(health.enqueue(2));
+        assert!(health.enqueue(2));
+        assert!(!health.enqueue(2), "a third item while two wait");
+        health.dequeued(2);
+        assert!(health.enqueue(2), "room again once exported");
+        assert_eq!(health.dropped_counts()[Reason::QueueFull.index()], 1);
+        assert_eq!(health.offered(), 4);
+    }
+
+    #[test]
+    fn outcomes_are_counted_and_what_is_left_is_lost_at_shutdown() {
+        let health = Health::new(Signal::Logs, "http://r/v1/logs");
+        for _ in 0..10 {
+            assert!(health.enqueue(100));
+        }
+        health.dequeued(6);
+        health.settle(3, Ok(()));
+        health.settle(2, failure(Reason::Timeout));
+        health.settle(1, failure(Reason::Rejected));
+        assert_eq!((health.exported(), health.failed()), (3, 3));
+        let undelivered = health.close();
+        // Four were still queued when the time ran out.
+        assert_eq!(undelivered.dropped, [0, 1, 0, 2, 4]);
+        assert_eq!(undelivered.total(), 7);
+        assert_eq!(
+            undelivered.to_string(),
+            "7 log records (1 rejected, 2 timeout, 4 shutdown)"
+        );
+        // An export that ends after the shutdown counted it is not counted
+        // twice.
+        health.settle(4, Ok(()));
+        assert_eq!(health.exported(), 3);
+    }
+
+    #[test]
+    fn a_push_in_flight_at_shutdown_is_lost_once() {
+        let health = Health::new(Signal::Metrics, "http://r/v1/metrics");
+        health.push_started(5);
+        health.push_ended(Ok(()));
+        health.push_started(7);
+        assert_eq!(health.close().dropped[Reason::Shutdown.index()], 7);
+        // The push ends after all: already counted.
+        health.push_ended(Ok(()));
+        assert_eq!(health.exported(), 5);
+    }
+
+    #[test]
+    fn stderr_hears_at_most_once_a_minute_and_the_next_line_carries_the_rest() {
+        let health = Health::new(Signal::Traces, "http://r/v1/traces");
+        let start = Instant::now();
+        assert_eq!(health.line_at(start), None, "nothing dropped yet");
+        // Counted as `settle` does, without its own line (which would take
+        // the real clock's minute).
+        health.dropped[Reason::Unreachable.index()].fetch_add(3, Ordering::AcqRel);
+        *health.last_error.lock().unwrap() = Some("connection refused".to_owned());
+        let first = health.line_at(start).expect("the first drop is said");
+        assert!(
+            first.starts_with(
+                "alamos: OTLP export of spans to http://r/v1/traces: 3 dropped so far (3 unreachable); last error: connection refused"
+            ),
+            "{first}"
+        );
+        // Within the minute: counted, not said.
+        health.settle(2, failure(Reason::Timeout));
+        health.dropped(Reason::QueueFull, 4);
+        assert_eq!(health.line_at(start + Duration::from_secs(59)), None);
+        let next = health
+            .line_at(start + Duration::from_secs(61))
+            .expect("a minute later");
+        assert!(
+            next.contains("6 dropped since the last line (4 queue_full, 2 timeout)"),
+            "{next}"
+        );
+        assert_eq!(health.line_at(start + Duration::from_secs(200)), None);
+    }
+
+    #[test]
+    fn failed_requests_are_classified_from_reqwests_errors() {
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_millis(300))
+            .build()
+            .unwrap();
+        let dead = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let refused = client.get(format!("http://{dead}/")).send().unwrap_err();
+        assert_eq!(classify(&refused), Reason::Unreachable);
+        assert!(
+            error_text(&refused).contains("onnect"),
+            "{}",
+            error_text(&refused)
+        );
+
+        // Takes the request and never answers.
+        let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = silent.local_addr().unwrap();
+        let keep = std::thread::spawn(move || {
+            let (mut stream, _) = silent.accept().unwrap();
+            let mut buffer = [0; 1024];
+            let _ = stream.read(&mut buffer);
+            std::thread::sleep(Duration::from_secs(2));
+        });
+        let timed_out = client.get(format!("http://{addr}/")).send().unwrap_err();
+        assert_eq!(classify(&timed_out), Reason::Timeout);
+        keep.join().unwrap();
     }
 }
