@@ -148,6 +148,37 @@ fn a_receiver_answering_503_is_counted_rejected() {
 }
 
 #[test]
+fn a_full_queue_is_counted_queue_full() {
+    // Eight items may wait, and the receiver holds every request for 3 s.
+    let receiver = Receiver::with(Behaviour::Slow(Duration::from_secs(3)));
+    let (stdout, stderr) = alamos_tests::run_probe(
+        probe()
+            .args(["run", "1"])
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
+            .env("OTEL_BSP_MAX_QUEUE_SIZE", "8")
+            .env("OTEL_BLRP_MAX_QUEUE_SIZE", "8"),
+    );
+    for signal in ["spans", "logs"] {
+        assert!(
+            series(
+                &stdout,
+                alamos::names::EXPORT_DROPPED_TOTAL,
+                &[("signal", signal), ("reason", "queue_full")]
+            )
+            .is_some_and(|n| n > 0),
+            "{signal}: {stdout}"
+        );
+    }
+    assert!(
+        stderr
+            .lines()
+            .any(|line| line.starts_with("alamos: OTLP export of spans")
+                && line.contains("queue_full")),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_healthy_receiver_gets_everything_and_stderr_stays_quiet() {
     let receiver = Receiver::start();
     let (stdout, stderr) = alamos_tests::run_probe(
