@@ -39,6 +39,17 @@
 //! detector (see `identity` for why), plus the SDK's
 //! `telemetry.sdk.*`.
 //!
+//! # Loss and shutdown
+//!
+//! What export drops is counted in `alamos_exported_total{signal}` and
+//! `alamos_export_dropped_total{signal, reason}` (`queue_full`, `rejected`,
+//! `unreachable`, `timeout`, `shutdown`) and said on stderr at most once a
+//! minute per signal (`health`). Dropping the guard flushes the three
+//! signals at once within [`OtelConfig::shutdown_timeout`] (5 s), then says
+//! what was not delivered (`guard`); with
+//! [`Builder::flush_on_signals`](crate::Builder::flush_on_signals), SIGTERM
+//! and SIGINT do the same before the signal's default action.
+//!
 //! # Layout
 //!
 //! - `config`: [`OtelConfig`], the `OTEL_*` variables and the setters;
