@@ -140,6 +140,7 @@ impl OtelConfig {
     /// | `OTEL_METRIC_EXPORT_INTERVAL` | milliseconds between metric pushes (default 60000) |
     /// | `OTEL_TRACES_EXPORTER`, `OTEL_METRICS_EXPORTER`, `OTEL_LOGS_EXPORTER` | `none` turns that signal's export off (`otlp`, the default, keeps it); spans keep their trace ids without export |
     /// | `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_TIMEOUT` | headers (`k=v,...`, values percent-decoded) and timeout (ms) of every request; the `_TRACES_`, `_METRICS_` and `_LOGS_` forms apply to one signal |
+    /// | `OTEL_EXPORTER_OTLP_COMPRESSION` and its `_TRACES_`, `_METRICS_`, `_LOGS_` forms | only `none`: bodies are sent uncompressed; another value is reported and ignored |
     /// | `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BLRP_MAX_QUEUE_SIZE` | how many spans, log records may wait for export (default 2048); more are dropped, counted `queue_full` |
     /// | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | kept as given ([`OtelConfig::traces_sampler`]) for alamos's sampling rules |
     /// | `OTEL_SERVICE_NAME` | `service.name`, ahead of one in the next variable |
@@ -288,6 +289,20 @@ impl OtelConfig {
                     _ => self.problems.push(format!(
                         "ignoring {variable}={value:?}: expected a positive number of items; using {DEFAULT_QUEUE}"
                     )),
+                }
+            }
+        }
+        for variable in [
+            "OTEL_EXPORTER_OTLP_COMPRESSION",
+            "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+            "OTEL_EXPORTER_OTLP_METRICS_COMPRESSION",
+            "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION",
+        ] {
+            if let Some(value) = set(variable) {
+                if !value.trim().eq_ignore_ascii_case("none") {
+                    self.problems.push(format!(
+                        "ignoring {variable}={value:?}: alamos sends uncompressed bodies"
+                    ));
                 }
             }
         }
@@ -939,6 +954,18 @@ mod tests {
                 .shutdown_timeout(Duration::from_secs(1))
                 .shutdown_timeout,
             Duration::from_secs(1)
+        );
+    }
+
+    #[test]
+    fn compression_is_reported_unless_none() {
+        let config = OtelConfig::from_vars(vars(&[
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+            ("OTEL_EXPORTER_OTLP_LOGS_COMPRESSION", "none"),
+        ]));
+        assert_eq!(
+            config.problems(),
+            ["ignoring OTEL_EXPORTER_OTLP_COMPRESSION=\"gzip\": alamos sends uncompressed bodies"]
         );
     }
 }
