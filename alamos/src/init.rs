@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use tracing::Metadata;
 use tracing_subscriber::layer::SubscriberExt;
@@ -87,6 +88,10 @@ pub struct Builder {
     /// `None`: the token `ALAMOS_ADMIN_TOKEN` gives, if any.
     admin_token: Option<crate::Redacted<String>>,
     admin: bool,
+    /// `None`: 5 s.
+    shutdown_timeout: Option<Duration>,
+    /// `None`: what `ALAMOS_FLUSH_ON_SIGNALS` says.
+    flush_on_signals: Option<bool>,
     #[cfg(feature = "otel")]
     otel: Option<crate::OtelConfig>,
 }
@@ -117,9 +122,42 @@ impl Builder {
             constant_labels: Vec::new(),
             admin_token: None,
             admin: true,
+            shutdown_timeout: None,
+            flush_on_signals: None,
             #[cfg(feature = "otel")]
             otel: None,
         }
+    }
+
+    /// How long dropping the [`Guard`] (or [`Guard::shutdown`]) may take
+    /// to deliver what is still queued (default 5 s in all). Spans, log
+    /// records and metrics (feature `otel`) are flushed at once, whatever
+    /// the receiver does; what has not reached it by then is counted in
+    /// `alamos_export_dropped_total{reason="shutdown"}` and said on stderr
+    /// in one line, with everything else not delivered over the run.
+    /// Overrides the [`OtelConfig`](crate::OtelConfig)'s own
+    /// `shutdown_timeout`.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = Some(timeout);
+        self
+    }
+
+    /// On SIGTERM and SIGINT, flush as dropping the [`Guard`] does, then
+    /// end the process with the signal's default action (exit status
+    /// 128 + n: 143 for SIGTERM), whatever `ALAMOS_FLUSH_ON_SIGNALS` says
+    /// (default: off, or `ALAMOS_FLUSH_ON_SIGNALS=1`).
+    ///
+    /// The program's own signal handlers (`tokio::signal`, `ctrlc`) keep
+    /// working: they share `signal-hook`'s registry, and each sees the
+    /// signal. But the flush ends the process, with the signal, whatever
+    /// those handlers are doing (a guard they drop meanwhile waits for it):
+    /// a program that shuts down gracefully on SIGTERM should leave this
+    /// off and drop the guard at the end of its own shutdown, which flushes
+    /// the same way and keeps its exit status. Unix only: elsewhere the
+    /// setting is accepted and does nothing.
+    pub fn flush_on_signals(mut self, flush: bool) -> Self {
+        self.flush_on_signals = Some(flush);
+        self
     }
 
     /// Adds the label `name="value"` to every series alamos exports, in
@@ -362,13 +400,7 @@ impl Builder {
         // Export when the builder or an endpoint in the environment asks
         // for it; either way the configuration names this node.
         #[cfg(feature = "otel")]
-        let (otel_config, export) = match &self.otel {
-            Some(config) => (config.clone(), true),
-            None => (
-                crate::OtelConfig::from_vars(|name| std::env::var(name).ok()),
-                crate::OtelConfig::endpoint_in_env(),
-            ),
-        };
+        let (otel_config, export) = self.otel_config();
         // Who this node is, for target_info and every export: the OTLP
         // resource when there is one.
         #[cfg(feature = "otel")]
@@ -402,12 +434,35 @@ impl Builder {
         let recorder = self.recorder
             && install_recorder(&self.buckets, self.histogram_buckets, self.thread_series);
         let server = if recorder { server } else { None };
-        Ok(Guard {
+        let guard = Guard {
             server,
             recorder,
+            signal_wait: self.shutdown_timeout.unwrap_or(Duration::from_secs(5))
+                + Duration::from_secs(5),
             #[cfg(feature = "otel")]
             otel,
-        })
+        };
+        install_signal_flush(self.flush_on_signals, &guard);
+        Ok(guard)
+    }
+
+    /// The OTLP configuration (the builder's, or the environment's) and
+    /// whether to export: when the builder or an endpoint in the
+    /// environment asks for it; either way the configuration names this
+    /// node.
+    #[cfg(feature = "otel")]
+    fn otel_config(&self) -> (crate::OtelConfig, bool) {
+        let (config, export) = match &self.otel {
+            Some(config) => (config.clone(), true),
+            None => (
+                crate::OtelConfig::from_vars(|name| std::env::var(name).ok()),
+                crate::OtelConfig::endpoint_in_env(),
+            ),
+        };
+        match self.shutdown_timeout {
+            Some(timeout) => (config.shutdown_timeout(timeout), export),
+            None => (config, export),
+        }
     }
 
     /// The OpenTelemetry layer and the guard that flushes what it
@@ -469,6 +524,17 @@ impl Builder {
             eprintln!("alamos: not exporting {signal} over OTLP: {err}{ids}{rest}");
         }
         (Some(layer), Some(guard))
+    }
+}
+
+/// With `flush_on_signals` (or `ALAMOS_FLUSH_ON_SIGNALS=1`), SIGTERM and
+/// SIGINT flush what `guard` would, then end the process.
+fn install_signal_flush(flush_on_signals: Option<bool>, guard: &Guard) {
+    let flush = flush_on_signals.unwrap_or_else(|| env::flag(env::FLUSH_ON_SIGNALS, false));
+    if flush {
+        if let Err(err) = crate::signals::flush_on_signals(guard.signal_flush()) {
+            eprintln!("alamos: not flushing on SIGTERM and SIGINT: {err}");
+        }
     }
 }
 
@@ -584,6 +650,9 @@ const _: fn() = || {
 pub struct Guard {
     server: Option<Server>,
     recorder: bool,
+    /// How long a drop during a signal's flush waits for it to end the
+    /// process: the shutdown time and a margin.
+    signal_wait: Duration,
     #[cfg(feature = "otel")]
     otel: Option<crate::OtelGuard>,
 }
@@ -593,6 +662,7 @@ impl Guard {
         Guard {
             server: None,
             recorder: false,
+            signal_wait: Duration::ZERO,
             #[cfg(feature = "otel")]
             otel: None,
         }
@@ -611,6 +681,30 @@ impl Guard {
             None
         }
     }
+
+    /// Flushes and stops everything now, as dropping the guard does:
+    /// spans, log records and metrics are flushed at once, within
+    /// [`Builder::shutdown_timeout`], and what was not delivered is said on
+    /// stderr.
+    pub fn shutdown(self) {
+        drop(self);
+    }
+
+    /// What a SIGTERM or SIGINT runs with `flush_on_signals`: the running
+    /// tasks reported and the export stopped, as the drop does.
+    // Without `otel` there is only the task report, which needs no guard.
+    #[cfg_attr(not(feature = "otel"), allow(clippy::unused_self))]
+    fn signal_flush(&self) -> crate::signals::Flush {
+        #[cfg(feature = "otel")]
+        let stop = self.otel.as_ref().map(crate::OtelGuard::stopper);
+        std::sync::Arc::new(move || {
+            crate::task::report_running_at_shutdown();
+            #[cfg(feature = "otel")]
+            if let Some(stop) = &stop {
+                stop();
+            }
+        })
+    }
 }
 
 impl Drop for Guard {
@@ -618,11 +712,15 @@ impl Drop for Guard {
         // What is stuck on shutdown: tasks still running, by key and age.
         crate::task::report_running_at_shutdown();
         self.server.take();
-        // Exports every finished span; reports on stderr what could not be.
+        // Flushes every signal at once, within the shutdown time; reports on
+        // stderr what could not be delivered.
         #[cfg(feature = "otel")]
         self.otel.take();
         let _ = std::io::stderr().flush();
         let _ = std::io::stdout().flush();
+        // A SIGTERM's flush (`flush_on_signals`) ends the process with the
+        // signal, even when the program's own handler drops the guard first.
+        crate::signals::await_signal_end(self.signal_wait);
     }
 }
 

@@ -117,6 +117,8 @@ mod propagate;
 #[cfg(feature = "reports")]
 mod report;
 #[cfg(feature = "runtime")]
+mod signals;
+#[cfg(feature = "runtime")]
 mod stderr;
 mod task;
 mod tree;
@@ -192,9 +194,9 @@ pub mod buckets {
 /// overflow series.
 pub mod names {
     pub use crate::metric::name::{
-        CALLS_IN_FLIGHT, CALLS_TOTAL, CALL_DURATION_SECONDS, LABEL_OVERFLOW_TOTAL,
-        OVERFLOW_LABEL_VALUE, TASKS, TASK_POLLS_TOTAL, TASK_POLL_DURATION_SECONDS,
-        TASK_RESTARTS_TOTAL, TASK_SCHEDULED_DELAY_SECONDS,
+        CALLS_IN_FLIGHT, CALLS_TOTAL, CALL_DURATION_SECONDS, EXPORTED_TOTAL, EXPORT_DROPPED_TOTAL,
+        LABEL_OVERFLOW_TOTAL, OVERFLOW_LABEL_VALUE, TASKS, TASK_POLLS_TOTAL,
+        TASK_POLL_DURATION_SECONDS, TASK_RESTARTS_TOTAL, TASK_SCHEDULED_DELAY_SECONDS,
     };
     pub use crate::metric::sink::DEFAULT_MAX_LABEL_SETS;
 }

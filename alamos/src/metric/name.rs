@@ -42,6 +42,13 @@ pub(crate) const TASK_RESTARTS_HELP: &str =
 pub use self::InstrumentKind as Kind;
 pub use self::InstrumentUnit as Unit;
 
+/// Counter of the items OTLP export delivered, by `signal` (`spans`,
+/// `logs`, `metrics`: metric points).
+pub const EXPORTED_TOTAL: &str = "alamos_exported_total";
+/// Counter of the items OTLP export dropped, by `signal` and `reason`
+/// (`queue_full`, `rejected`, `unreachable`, `timeout`, `shutdown`).
+pub const EXPORT_DROPPED_TOTAL: &str = "alamos_export_dropped_total";
+
 /// The value every extra label takes in the overflow series.
 pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
 
@@ -132,5 +139,23 @@ pub(crate) const LABEL_OVERFLOW: Description = Description {
     name: LABEL_OVERFLOW_TOTAL,
     kind: Kind::Counter,
     help: "Calls and instrument updates whose label values were folded into the __overflow__ series: their callsite already had the maximum number of label sets.",
+    unit: None,
+};
+
+/// The counter of items OTLP export delivered.
+#[cfg_attr(not(feature = "otel"), allow(dead_code))]
+pub(crate) const EXPORTED: Description = Description {
+    name: EXPORTED_TOTAL,
+    kind: Kind::Counter,
+    help: "Items OTLP export delivered, by signal (spans, logs, metrics: metric points).",
+    unit: None,
+};
+
+/// The counter of items OTLP export dropped.
+#[cfg_attr(not(feature = "otel"), allow(dead_code))]
+pub(crate) const EXPORT_DROPPED: Description = Description {
+    name: EXPORT_DROPPED_TOTAL,
+    kind: Kind::Counter,
+    help: "Items OTLP export dropped, by signal and reason (queue_full, rejected, unreachable, timeout, shutdown).",
     unit: None,
 };

@@ -31,12 +31,13 @@
 //! # Failures
 //!
 //! A push that fails (the receiver is down, answers an error, or takes
-//! longer than the timeout) is reported on stderr once, and again only when
-//! a later push succeeds; pushes go on at the interval. Shutdown pushes once
-//! more and waits at most the timeout for it.
+//! longer than the timeout) drops its points, counted in the health metrics
+//! with the reason ([`health`](super::health)); pushes go on at the
+//! interval. Shutdown pushes once more, within what is left of the
+//! shutdown's time.
 
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -49,13 +50,11 @@ use opentelemetry_proto::tonic::metrics::v1::{
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message as _;
 
+use super::health::{classify, error_text, Health, Reason};
 use super::OtelError;
 use crate::identity::{self, Identity};
 use crate::metric::name::{Kind, Unit};
 use crate::metric::snapshot::{FamilySnapshot, Snapshot, Value};
-
-/// How long one push may take unless the configuration says otherwise.
-pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the pusher needs to know.
 #[derive(Clone, Debug)]
@@ -65,6 +64,8 @@ pub(crate) struct PushConfig {
     pub(crate) timeout: Duration,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) resource: Vec<(String, String)>,
+    /// Where the points pushed and dropped are counted.
+    pub(crate) health: Arc<Health>,
 }
 
 /// The thread that pushes metrics; dropping it pushes once more and stops.
@@ -117,23 +118,38 @@ impl Pusher {
     }
 }
 
-impl Drop for Pusher {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        // The last push takes at most the timeout; past that (and a margin)
-        // the thread is left to finish on its own rather than hold up exit.
+impl Pusher {
+    /// Pushes once more and stops, waiting until `deadline` at the latest;
+    /// past it the thread is left to finish on its own rather than hold up
+    /// exit. Whether the thread finished.
+    pub(crate) fn finish(mut self, deadline: Instant) -> bool {
+        self.stop_by(deadline)
+    }
+
+    fn stop_by(&mut self, deadline: Instant) -> bool {
+        let Some(stop) = self.stop.take() else {
+            return true;
+        };
+        drop(stop);
         let done = self.done.get_mut().unwrap_or_else(PoisonError::into_inner);
-        match done.recv_timeout(self.timeout + Duration::from_secs(1)) {
+        match done.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
             Ok(()) | Err(RecvTimeoutError::Disconnected) => {
                 if let Some(thread) = self.thread.take() {
                     let _ = thread.join();
                 }
+                true
             }
-            Err(RecvTimeoutError::Timeout) => {
-                eprintln!(
-                    "alamos: the last metrics push did not finish in time; not waiting for it"
-                );
-            }
+            Err(RecvTimeoutError::Timeout) => false,
+        }
+    }
+}
+
+impl Drop for Pusher {
+    fn drop(&mut self) {
+        // The last push takes at most the timeout (and a margin).
+        let deadline = Instant::now() + self.timeout + Duration::from_secs(1);
+        if !self.stop_by(deadline) {
+            eprintln!("alamos: the last metrics push did not finish in time; not waiting for it");
         }
     }
 }
@@ -158,7 +174,6 @@ pub(crate) fn check_endpoint(endpoint: &str) -> Result<(), OtelError> {
 /// Pushes at every interval until told to stop, then once more.
 fn run(client: &reqwest::blocking::Client, config: &PushConfig, stopped: &Receiver<()>) {
     let start_unix_nanos = unix_nanos(SystemTime::now());
-    let mut failing = false;
     let mut next = Instant::now() + config.interval;
     loop {
         let wait = next.saturating_duration_since(Instant::now());
@@ -169,43 +184,18 @@ fn run(client: &reqwest::blocking::Client, config: &PushConfig, stopped: &Receiv
             // A push took longer than the interval: skip the missed ones.
             next = now + config.interval;
         }
-        match push(client, config, start_unix_nanos) {
-            Ok(()) => {
-                if failing {
-                    eprintln!("alamos: metrics export to {} works again", config.endpoint);
-                    failing = false;
-                }
-            }
-            Err(error) => {
-                if !failing || stopping {
-                    let retry = if stopping {
-                        ""
-                    } else {
-                        "; retrying at every interval"
-                    };
-                    eprintln!(
-                        "alamos: metrics export to {}: {error}{retry}",
-                        config.endpoint
-                    );
-                }
-                failing = true;
-            }
-        }
+        push(client, config, start_unix_nanos);
         if stopping {
             return;
         }
     }
 }
 
-/// One push of the current snapshot; nothing when alamos's recorder is not
-/// installed.
-fn push(
-    client: &reqwest::blocking::Client,
-    config: &PushConfig,
-    start_unix_nanos: u64,
-) -> Result<(), String> {
+/// One push of the current snapshot, counted in the health metrics;
+/// nothing when alamos's recorder is not installed.
+fn push(client: &reqwest::blocking::Client, config: &PushConfig, start_unix_nanos: u64) {
     let Some(snapshot) = crate::metric::snapshot() else {
-        return Ok(());
+        return;
     };
     let identity = identity::current().unwrap_or_default();
     let request = request(
@@ -215,15 +205,34 @@ fn push(
         start_unix_nanos,
         unix_nanos(SystemTime::now()),
     );
-    send(client, config, request.encode_to_vec())
+    let points = points(&request);
+    config.health.push_started(points);
+    let result = send(client, config, request.encode_to_vec());
+    config.health.push_ended(result);
 }
 
-/// Posts one encoded request.
+/// The data points of a request.
+fn points(request: &ExportMetricsServiceRequest) -> u64 {
+    request
+        .resource_metrics
+        .iter()
+        .flat_map(|resource| &resource.scope_metrics)
+        .flat_map(|scope| &scope.metrics)
+        .map(|metric| match &metric.data {
+            Some(metric::Data::Sum(sum)) => sum.data_points.len(),
+            Some(metric::Data::Gauge(gauge)) => gauge.data_points.len(),
+            Some(metric::Data::Histogram(histogram)) => histogram.data_points.len(),
+            _ => 0,
+        })
+        .sum::<usize>() as u64
+}
+
+/// Posts one encoded request; a failure says how it failed.
 fn send(
     client: &reqwest::blocking::Client,
     config: &PushConfig,
     body: Vec<u8>,
-) -> Result<(), String> {
+) -> Result<(), (Reason, String)> {
     let mut post = client
         .post(&config.endpoint)
         .header("content-type", "application/x-protobuf")
@@ -231,12 +240,14 @@ fn send(
     for (name, value) in &config.headers {
         post = post.header(name.as_str(), value.as_str());
     }
-    let response = post.send().map_err(|error| error.to_string())?;
+    let response = post
+        .send()
+        .map_err(|error| (classify(&error), error_text(&error)))?;
     let status = response.status();
     if status.is_success() {
         Ok(())
     } else {
-        Err(format!("the receiver answered {status}"))
+        Err((Reason::Rejected, format!("the receiver answered {status}")))
     }
 }
 
@@ -419,6 +430,7 @@ mod tests {
     use super::*;
     use crate::metric::exemplar::Exemplar as StoreExemplar;
     use crate::metric::snapshot::SeriesSnapshot;
+    use crate::otel::health::Signal;
 
     fn snapshot() -> Snapshot {
         let labels: crate::metric::store::Labels =
@@ -526,6 +538,7 @@ mod tests {
             timeout: Duration::from_millis(200),
             headers: Vec::new(),
             resource: Vec::new(),
+            health: Health::new(Signal::Metrics, endpoint),
         };
         assert!(Pusher::start(config("not a url")).is_err());
         assert!(Pusher::start(config("ftp://h/v1/metrics")).is_err());
@@ -565,6 +578,7 @@ mod tests {
             timeout: Duration::from_secs(5),
             headers: vec![("x-api-key".to_owned(), "secret".to_owned())],
             resource: Vec::new(),
+            health: Health::new(Signal::Metrics, "receiver"),
         };
         let body = request(&snapshot(), &identity(), &[], 1, 2).encode_to_vec();
         let client = reqwest::blocking::Client::new();
@@ -601,6 +615,7 @@ mod tests {
                 timeout: Duration::from_millis(300),
                 headers: Vec::new(),
                 resource: Vec::new(),
+                health: Health::new(Signal::Metrics, "nowhere"),
             })
             .unwrap(),
         );

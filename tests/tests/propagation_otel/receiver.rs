@@ -1,8 +1,11 @@
 //! A small OTLP/HTTP receiver on a loopback port: it decodes every
 //! `POST /v1/traces` body as an `ExportTraceServiceRequest` and keeps the
-//! spans, so tests can look at exactly what alamos exported (metrics and
-//! log records are accepted and counted; metrics requests are kept by the
-//! names of the metrics they carry).
+//! spans, so tests can look at exactly what alamos exported (log records
+//! are counted; metrics requests are kept by the names of the metrics they
+//! carry, with the value of each counter point).
+//!
+//! [`Receiver::with`] makes it misbehave as a receiver in trouble does: answer
+//! every request with an error status, or only after a delay.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -11,10 +14,13 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::AnyValue;
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+use opentelemetry_proto::tonic::metrics::v1::number_data_point;
 use prost::Message;
 
 /// A span as it arrived.
@@ -43,7 +49,24 @@ struct State {
     malformed: usize,
     /// The metric names of each `POST /v1/metrics`, in order.
     metric_pushes: Vec<Vec<String>>,
+    /// The counter points of the latest push: name, labels, value.
+    last_counters: Vec<(String, BTreeMap<String, String>, i64)>,
     log_requests: usize,
+    /// The bodies of the log records received.
+    log_bodies: Vec<String>,
+}
+
+/// How the receiver answers.
+#[derive(Clone, Copy, Debug)]
+#[allow(dead_code)] // propagation_otel uses a healthy one only.
+pub(crate) enum Behaviour {
+    /// Takes every request.
+    Healthy,
+    /// Answers every request with this status, taking nothing.
+    Status(u16),
+    /// Reads each request, then waits this long before answering (and
+    /// takes nothing: the client gave up).
+    Slow(Duration),
 }
 
 pub(crate) struct Receiver {
@@ -53,6 +76,10 @@ pub(crate) struct Receiver {
 
 impl Receiver {
     pub(crate) fn start() -> Receiver {
+        Receiver::with(Behaviour::Healthy)
+    }
+
+    pub(crate) fn with(behaviour: Behaviour) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port");
         let port = listener.local_addr().unwrap().port();
         let state = Arc::new(Mutex::new(State::default()));
@@ -62,7 +89,7 @@ impl Receiver {
             .spawn(move || {
                 for stream in listener.incoming().flatten() {
                     let shared = shared.clone();
-                    std::thread::spawn(move || serve(stream, &shared));
+                    std::thread::spawn(move || serve(stream, &shared, behaviour));
                 }
             })
             .unwrap();
@@ -93,10 +120,34 @@ impl Receiver {
     pub(crate) fn log_requests(&self) -> usize {
         self.state.lock().unwrap().log_requests
     }
+
+    /// The bodies of the log records that arrived.
+    #[allow(dead_code)] // propagation_otel looks at spans only.
+    pub(crate) fn log_bodies(&self) -> Vec<String> {
+        self.state.lock().unwrap().log_bodies.clone()
+    }
+
+    /// The value of the counter point `name` with these labels in the
+    /// latest metrics push.
+    #[allow(dead_code)] // propagation_otel looks at spans only.
+    pub(crate) fn last_counter(&self, name: &str, labels: &[(&str, &str)]) -> Option<i64> {
+        self.state
+            .lock()
+            .unwrap()
+            .last_counters
+            .iter()
+            .find(|(known, attributes, _)| {
+                known == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| attributes.get(*k).map(String::as_str) == Some(*v))
+            })
+            .map(|(_, _, value)| *value)
+    }
 }
 
 /// Serves HTTP/1.1 requests on one connection until the client closes it.
-fn serve(stream: TcpStream, state: &Mutex<State>) {
+fn serve(stream: TcpStream, state: &Mutex<State>, behaviour: Behaviour) {
     stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
     let mut writer = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);
@@ -125,13 +176,27 @@ fn serve(stream: TcpStream, state: &Mutex<State>) {
         if reader.read_exact(&mut body).is_err() {
             return;
         }
+        let refusal = match behaviour {
+            Behaviour::Healthy => None,
+            Behaviour::Status(status) => Some(format!("{status} Refused")),
+            Behaviour::Slow(delay) => {
+                std::thread::sleep(delay);
+                Some("200 OK".to_owned())
+            }
+        };
+        if let Some(status) = refusal {
+            let response = format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n");
+            if writer.write_all(response.as_bytes()).is_err() {
+                return;
+            }
+            continue;
+        }
         let accepted = if request_line.starts_with("POST /v1/traces ") {
             record(&body, state).is_ok()
         } else if request_line.starts_with("POST /v1/metrics ") {
             record_metrics(&body, state).is_ok()
         } else if request_line.starts_with("POST /v1/logs ") {
-            state.lock().unwrap().log_requests += 1;
-            true
+            record_logs(&body, state).is_ok()
         } else {
             false
         };
@@ -191,14 +256,47 @@ fn record_metrics(body: &[u8], state: &Mutex<State>) -> Result<(), prost::Decode
             return Err(error);
         }
     };
-    let names = request
+    let metrics: Vec<_> = request
         .resource_metrics
         .into_iter()
         .flat_map(|resource| resource.scope_metrics)
         .flat_map(|scope| scope.metrics)
-        .map(|metric| metric.name)
         .collect();
-    state.lock().unwrap().metric_pushes.push(names);
+    let mut counters = Vec::new();
+    for metric in &metrics {
+        if let Some(Data::Sum(sum)) = &metric.data {
+            for point in &sum.data_points {
+                if let Some(number_data_point::Value::AsInt(value)) = point.value {
+                    counters.push((metric.name.clone(), attributes(&point.attributes), value));
+                }
+            }
+        }
+    }
+    let names = metrics.into_iter().map(|metric| metric.name).collect();
+    let mut state = state.lock().unwrap();
+    state.metric_pushes.push(names);
+    state.last_counters = counters;
+    Ok(())
+}
+
+fn record_logs(body: &[u8], state: &Mutex<State>) -> Result<(), prost::DecodeError> {
+    let request = match ExportLogsServiceRequest::decode(body) {
+        Ok(request) => request,
+        Err(error) => {
+            state.lock().unwrap().malformed += 1;
+            return Err(error);
+        }
+    };
+    let bodies: Vec<String> = request
+        .resource_logs
+        .into_iter()
+        .flat_map(|resource| resource.scope_logs)
+        .flat_map(|scope| scope.log_records)
+        .map(|record| record.body.as_ref().map(text).unwrap_or_default())
+        .collect();
+    let mut state = state.lock().unwrap();
+    state.log_requests += 1;
+    state.log_bodies.extend(bodies);
     Ok(())
 }
 
