@@ -1,184 +1,223 @@
-//! The call timer: the CPU's time-stamp counter where it is usable.
+//! The call timer: the CPU's time-stamp counter where it is invariant, the
+//! OS monotonic clock elsewhere.
 //!
-//! `Instant::now()` goes through the vDSO and costs about 19 ns a read on the
-//! virtual machines alamos is benchmarked on; quanta reads the invariant TSC
-//! (about 8 ns) and scales ticks to nanoseconds with a calibration done once.
-//! Where the TSC is not reliable, quanta falls back to the OS monotonic clock.
+//! An enabled call reads the clock twice. `Instant::now()` goes through the
+//! vDSO and costs about 19 ns a read on the virtual machines alamos is
+//! benchmarked on; one `rdtsc` costs about 8 ns. So on `x86_64` a reading is
+//! the raw TSC, and a duration is ticks times a scale measured once against
+//! `Instant`, when the counter ticks at a constant rate through every power
+//! state (the "invariant TSC" CPUID bit). Elsewhere, and where the TSC is
+//! not invariant, a reading is nanoseconds since the first reading.
 //!
-//! Without the `runtime` feature (and so without quanta) it is `Instant`.
+//! # Detection
+//!
+//! On first use, [`state`] asks CPUID (leaf `0x8000_0007`, EDX bit 8) and,
+//! on Linux where CPUID says no, the kernel (`constant_tsc` and `nonstop_tsc`
+//! in `/proc/cpuinfo`, which it derives from the real CPU's CPUID). The
+//! second answer matters under emulators that rewrite CPUID but pass `rdtsc`
+//! through, as valgrind does (3.19 on an AMD host presents an Intel CPU
+//! that keeps the bit; another version or host may not). Only `rdtsc` is
+//! needed, so `rdtscp`, which quanta also required, is not asked for.
+//!
+//! # Calibration
+//!
+//! The scale is nanoseconds per 2^32 ticks: a duration is one multiplication
+//! and a shift. It comes from one TSC/`Instant` pair taken at first use and
+//! another [`CALIBRATION`] later; each pair is the one, of a few, with the
+//! shortest gap between the two TSC reads around its `Instant`, so a
+//! preemption mid-pair does not skew it. The pairs' jitter is a few tens of
+//! nanoseconds, about 10^-4 of the window. A scale outside
+//! any real TSC's frequency (below 100 MHz or above 20 GHz) means the
+//! counter is not what it claims, and the monotonic clock is used instead.
 
-#[cfg(feature = "runtime")]
-mod imp {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
-    use quanta::Clock;
+/// How long calibration spins, once, at the first reading: about what
+/// quanta's took (at least 500 rounds of 1 µs), for an error of about
+/// 10^-4.
+const CALIBRATION: Duration = Duration::from_micros(500);
 
-    fn clock() -> &'static Clock {
-        static CLOCK: OnceLock<Clock> = OnceLock::new();
-        CLOCK.get_or_init(|| {
-            let clock = Clock::new();
-            #[cfg(target_arch = "x86_64")]
-            detect_tsc(&clock);
-            clock
-        })
-    }
+/// Nanoseconds per 2^32 ticks once the TSC is known invariant and
+/// calibrated; 0 before that, and for good where it is not.
+static TSC_NANOS_PER_2_32: AtomicU64 = AtomicU64::new(0);
 
-    /// Nanoseconds per 2^32 raw TSC ticks, once quanta's clock is known to
-    /// read the TSC itself; 0 before that, or when it does not.
-    ///
-    /// With it, a reading is one inlined `rdtsc` and a duration one
-    /// multiplication, instead of two calls into quanta (its clock is an enum
-    /// behind a `OnceLock`, and its functions are not inlined across crates).
-    #[cfg(target_arch = "x86_64")]
-    static TSC_NANOS_PER_2_32: AtomicU64 = AtomicU64::new(0);
-
-    /// A raw reading, only meaningful to [`nanos_since`].
-    #[inline(always)]
-    pub(crate) fn now() -> u64 {
+/// The fallback's epoch; initializing it detects and calibrates the TSC.
+fn state() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
-        if TSC_NANOS_PER_2_32.load(Ordering::Relaxed) != 0 {
-            // SAFETY: set only after quanta found an invariant TSC, so
-            // `rdtsc` exists and is what quanta reads.
-            return unsafe { core::arch::x86_64::_rdtsc() };
-        }
-        slow_now()
-    }
-
-    /// Nanoseconds from the reading `start` to now.
-    #[inline(always)]
-    #[cfg_attr(feature = "otel", allow(dead_code))]
-    pub(crate) fn nanos_since(start: u64) -> u64 {
-        #[cfg(target_arch = "x86_64")]
-        {
-            let scale = TSC_NANOS_PER_2_32.load(Ordering::Relaxed);
-            if scale != 0 {
-                // SAFETY: as in `now`.
-                let end = unsafe { core::arch::x86_64::_rdtsc() };
-                return scaled(end.saturating_sub(start), scale);
+        if tsc::invariant() {
+            if let Some(scale) = tsc::calibrate() {
+                TSC_NANOS_PER_2_32.store(scale, Ordering::Relaxed);
             }
         }
-        slow_nanos_since(start)
-    }
+        Instant::now()
+    })
+}
 
-    /// Nanoseconds between two readings, for a caller that keeps the end
-    /// reading too (an exemplar's age is measured in readings).
-    #[inline(always)]
-    #[cfg_attr(not(feature = "otel"), allow(dead_code))]
-    pub(crate) fn nanos_between(start: u64, end: u64) -> u64 {
-        #[cfg(target_arch = "x86_64")]
-        {
-            let scale = TSC_NANOS_PER_2_32.load(Ordering::Relaxed);
-            if scale != 0 {
-                // Readings on different cores may be slightly out of order.
-                return scaled(end.saturating_sub(start), scale);
-            }
-        }
-        slow_nanos_between(start, end)
-    }
-
-    /// How many raw units `nanos` nanoseconds take: the readings of
-    /// [`now`] are TSC ticks or quanta's raw counts.
-    #[cfg_attr(not(feature = "otel"), allow(dead_code))]
-    pub(crate) fn raw_for_nanos(nanos: u64) -> u64 {
-        let clock = clock();
-        #[cfg(target_arch = "x86_64")]
-        let scale = match TSC_NANOS_PER_2_32.load(Ordering::Relaxed) {
-            0 => clock.delta_as_nanos(0, 1 << 32),
-            scale => scale,
-        };
-        #[cfg(not(target_arch = "x86_64"))]
-        let scale = clock.delta_as_nanos(0, 1 << 32);
-        let raw = (u128::from(nanos) << 32) / u128::from(scale.max(1));
-        u64::try_from(raw).unwrap_or(u64::MAX)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[inline(always)]
-    fn scaled(ticks: u64, scale: u64) -> u64 {
-        let nanos = (u128::from(ticks) * u128::from(scale)) >> 32;
-        u64::try_from(nanos).unwrap_or(u64::MAX)
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn slow_now() -> u64 {
-        clock().raw()
-    }
-
-    #[cold]
-    #[inline(never)]
-    #[cfg_attr(feature = "otel", allow(dead_code))]
-    fn slow_nanos_since(start: u64) -> u64 {
-        let clock = clock();
-        clock.delta_as_nanos(start, clock.raw())
-    }
-
-    #[cold]
-    #[inline(never)]
-    #[cfg_attr(not(feature = "otel"), allow(dead_code))]
-    fn slow_nanos_between(start: u64, end: u64) -> u64 {
-        clock().delta_as_nanos(start, end)
-    }
-
-    /// Whether quanta's raw readings are the TSC: then a reading taken
-    /// between two `rdtsc`s lies between them (its monotonic fallback counts
-    /// nanoseconds, which fall far below the TSC's count).
-    #[cfg(target_arch = "x86_64")]
-    fn detect_tsc(clock: &Clock) {
-        let reads_tsc = (0..3).all(|_| {
-            // SAFETY: x86_64 always has `rdtsc`.
-            let before = unsafe { core::arch::x86_64::_rdtsc() };
-            let raw = clock.raw();
-            // SAFETY: as above.
-            let after = unsafe { core::arch::x86_64::_rdtsc() };
-            before <= raw && raw <= after
-        });
-        if reads_tsc {
-            let scale = clock.delta_as_nanos(0, 1 << 32);
-            TSC_NANOS_PER_2_32.store(scale, Ordering::Relaxed);
-        }
+/// The scale, or 0 when readings are nanoseconds.
+#[inline(always)]
+fn scale() -> u64 {
+    if cfg!(target_arch = "x86_64") {
+        TSC_NANOS_PER_2_32.load(Ordering::Relaxed)
+    } else {
+        0
     }
 }
 
-#[cfg(not(feature = "runtime"))]
-mod imp {
-    use std::sync::OnceLock;
+/// A raw reading, only meaningful to [`nanos_since`] and [`nanos_between`]:
+/// TSC ticks, or nanoseconds since the epoch.
+#[inline(always)]
+pub(crate) fn now() -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if scale() != 0 {
+        return tsc::read();
+    }
+    slow_now()
+}
+
+/// Nanoseconds from the reading `start` to now.
+#[inline(always)]
+#[cfg_attr(feature = "otel", allow(dead_code))]
+pub(crate) fn nanos_since(start: u64) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let scale = scale();
+        if scale != 0 {
+            return scaled(tsc::read().saturating_sub(start), scale);
+        }
+    }
+    slow_now().saturating_sub(start)
+}
+
+/// Nanoseconds between two readings, for a caller that keeps the end
+/// reading too (an exemplar's age is measured in readings).
+#[inline(always)]
+#[cfg_attr(not(feature = "otel"), allow(dead_code))]
+pub(crate) fn nanos_between(start: u64, end: u64) -> u64 {
+    // Readings on different cores may be slightly out of order.
+    let raw = end.saturating_sub(start);
+    match scale() {
+        0 => raw,
+        scale => scaled(raw, scale),
+    }
+}
+
+/// How many raw units `nanos` nanoseconds take.
+#[cfg_attr(not(feature = "otel"), allow(dead_code))]
+pub(crate) fn raw_for_nanos(nanos: u64) -> u64 {
+    state();
+    match scale() {
+        0 => nanos,
+        scale => u64::try_from((u128::from(nanos) << 32) / u128::from(scale)).unwrap_or(u64::MAX),
+    }
+}
+
+#[inline(always)]
+fn scaled(ticks: u64, scale: u64) -> u64 {
+    let nanos = (u128::from(ticks) * u128::from(scale)) >> 32;
+    u64::try_from(nanos).unwrap_or(u64::MAX)
+}
+
+/// The first reading (which detects and calibrates), and every reading
+/// where the TSC is not used: nanoseconds since the epoch, saturating after
+/// 584 years.
+#[cold]
+#[inline(never)]
+fn slow_now() -> u64 {
+    let epoch = state();
+    #[cfg(target_arch = "x86_64")]
+    if scale() != 0 {
+        return tsc::read();
+    }
+    u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}
+
+#[cfg(target_arch = "x86_64")]
+mod tsc {
     use std::time::Instant;
 
-    fn epoch() -> Instant {
-        static EPOCH: OnceLock<Instant> = OnceLock::new();
-        *EPOCH.get_or_init(Instant::now)
-    }
+    use super::CALIBRATION;
 
-    /// Nanoseconds since the first reading, saturating after 584 years.
     #[inline(always)]
-    pub(crate) fn now() -> u64 {
-        u64::try_from(epoch().elapsed().as_nanos()).unwrap_or(u64::MAX)
+    pub(super) fn read() -> u64 {
+        // SAFETY: every x86_64 CPU has `rdtsc` (it is `unsafe` only as an
+        // intrinsic); callers use it once the TSC is found invariant.
+        unsafe { core::arch::x86_64::_rdtsc() }
     }
 
-    /// Nanoseconds from the reading `start` to now.
-    #[inline(always)]
-    pub(crate) fn nanos_since(start: u64) -> u64 {
-        now().saturating_sub(start)
+    /// Whether the TSC ticks at one rate in every power state, as CPUID
+    /// or the kernel says.
+    pub(super) fn invariant() -> bool {
+        cpuid_says() || kernel_says()
     }
 
-    /// Nanoseconds between two readings.
-    #[inline(always)]
-    #[allow(dead_code)]
-    pub(crate) fn nanos_between(start: u64, end: u64) -> u64 {
-        end.saturating_sub(start)
+    pub(super) fn cpuid_says() -> bool {
+        use core::arch::x86_64::__cpuid;
+        // `__cpuid` is `unsafe` before Rust 1.87 (alamos builds on 1.80).
+        #[allow(unused_unsafe)]
+        // SAFETY: every x86_64 CPU has CPUID; leaf 0x8000_0000 reports the
+        // highest extended leaf, so 0x8000_0007 is asked only if it exists.
+        unsafe {
+            __cpuid(0x8000_0000).eax >= 0x8000_0007 && __cpuid(0x8000_0007).edx & (1 << 8) != 0
+        }
     }
 
-    /// Readings are nanoseconds.
-    #[allow(dead_code)]
-    pub(crate) fn raw_for_nanos(nanos: u64) -> u64 {
-        nanos
+    #[cfg(target_os = "linux")]
+    pub(super) fn kernel_says() -> bool {
+        let Ok(cpuinfo) = std::fs::read_to_string("/proc/cpuinfo") else {
+            return false;
+        };
+        cpuinfo
+            .lines()
+            .find_map(|line| line.strip_prefix("flags"))
+            .is_some_and(|flags| {
+                let flags = flags.split_whitespace();
+                let has = |flag: &str| flags.clone().any(|f| f == flag);
+                has("constant_tsc") && has("nonstop_tsc")
+            })
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub(super) fn kernel_says() -> bool {
+        false
+    }
+
+    /// Nanoseconds per 2^32 ticks, if the counter moves at a plausible
+    /// rate against `Instant`.
+    pub(super) fn calibrate() -> Option<u64> {
+        let (start_ticks, start) = pair();
+        while start.elapsed() < CALIBRATION {
+            std::hint::spin_loop();
+        }
+        let (end_ticks, end) = pair();
+        let ticks = u128::from(end_ticks.checked_sub(start_ticks)?);
+        let nanos = end.checked_duration_since(start)?.as_nanos();
+        // 100 MHz to 20 GHz: a tenth of a tick to 20 ticks a nanosecond.
+        if ticks < nanos / 10 || ticks > nanos * 20 {
+            return None;
+        }
+        u64::try_from((nanos << 32) / ticks).ok()
+    }
+
+    /// An `Instant` and the TSC at the same moment: of a few tries, the one
+    /// whose TSC reads around it are closest, taken at their midpoint.
+    fn pair() -> (u64, Instant) {
+        let mut best = (u64::MAX, 0, Instant::now());
+        for _ in 0..5 {
+            let before = read();
+            let instant = Instant::now();
+            let after = read();
+            let gap = after.wrapping_sub(before);
+            if gap < best.0 {
+                best = (gap, before.wrapping_add(gap / 2), instant);
+            }
+        }
+        (best.1, best.2)
     }
 }
-
-#[allow(unused_imports)]
-pub(crate) use imp::{nanos_between, nanos_since, now, raw_for_nanos};
 
 #[cfg(test)]
 mod tests {
@@ -212,5 +251,26 @@ mod tests {
             difference < 1_000_000 + std_nanos / 200,
             "{nanos} ns against {std_nanos} ns"
         );
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn an_invariant_tsc_is_used() {
+        now();
+        assert_eq!(
+            tsc::invariant(),
+            scale() != 0,
+            "an invariant TSC that failed calibration, or a scale without one"
+        );
+    }
+
+    /// Linux sets both flags from the invariant-TSC bit, so where CPUID
+    /// has it, the fallback that reads `/proc/cpuinfo` finds them too.
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    #[test]
+    fn the_kernel_reports_what_cpuid_reports() {
+        if tsc::cpuid_says() {
+            assert!(tsc::kernel_says());
+        }
     }
 }

@@ -10,22 +10,20 @@
 //! the builder's constant labels on every series. Only OpenMetrics can
 //! carry exemplars.
 //!
-//! The `# HELP` and `# TYPE` lines, and the names and label names, go
-//! through `metrics_exporter_prometheus::formatting`. Sample lines are
-//! written here: that crate's label-value writer expects values that are
-//! already escaped, so a value holding `\"` would come out as `"` (see
-//! `tests::label_values_round_trip`).
+//! Names, escapes and float spellings follow the rules in [`format`](mod@format).
 
 use std::fmt::Write as _;
 
-use metrics_exporter_prometheus::formatting::{
-    sanitize_label_key, sanitize_metric_name, write_help_line, write_type_line,
+use self::format::{
+    escape_label_value, float, sanitize_label_key, sanitize_metric_name, write_help_line,
+    write_type_line,
 };
 
 use crate::http::{Request, Response, Route};
 use crate::identity::{self, Identity};
 use crate::metric::snapshot::{FamilySnapshot, Snapshot, Value};
 
+mod format;
 mod openmetrics;
 
 /// The content type of the text format.
@@ -104,8 +102,8 @@ pub(crate) fn render(snapshot: &Snapshot) -> String {
 pub(crate) fn render_with(snapshot: &Snapshot, identity: &Identity) -> String {
     let mut out = String::with_capacity(4096);
     if !identity.resource.is_empty() {
-        write_help_line(&mut out, "target_info", None, None, TARGET_INFO_HELP);
-        write_type_line(&mut out, "target_info", None, None, "gauge");
+        write_help_line(&mut out, "target_info", TARGET_INFO_HELP);
+        write_type_line(&mut out, "target_info", "gauge");
         write_sample(
             &mut out,
             "target_info",
@@ -145,9 +143,9 @@ fn write_family(out: &mut String, family: &FamilySnapshot, identity: &Identity) 
     }
     let name = sanitize_metric_name(&family.name);
     if let Some(help) = &family.help {
-        write_help_line(out, &name, None, None, help);
+        write_help_line(out, &name, help);
     }
-    write_type_line(out, &name, None, None, family.kind.as_str());
+    write_type_line(out, &name, family.kind.as_str());
     let bounds: Vec<String> = family.bounds.iter().map(|b| float(*b)).collect();
     for series in &family.series {
         let labels = identity.labels_of(&series.labels);
@@ -167,17 +165,6 @@ fn write_family(out: &mut String, family: &FamilySnapshot, identity: &Identity) 
         }
     }
     out.push('\n');
-}
-
-/// A float as Prometheus reads it: `+Inf`, `-Inf` and `NaN` by name.
-fn float(value: f64) -> String {
-    if value.is_nan() {
-        "NaN".to_owned()
-    } else if value.is_infinite() {
-        if value > 0.0 { "+Inf" } else { "-Inf" }.to_owned()
-    } else {
-        value.to_string()
-    }
 }
 
 fn write_sample(
@@ -217,19 +204,6 @@ fn write_series(
     }
     if !first {
         out.push('}');
-    }
-}
-
-/// Escapes a label value as the text format requires: `\`, `"` and line
-/// feeds, and nothing else.
-fn escape_label_value(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
     }
 }
 
@@ -334,17 +308,5 @@ mod tests {
             let inner = &line["escape_test{v=\"".len()..line.rfind("\"}").unwrap()];
             assert_eq!(unescape(inner), value, "{line}");
         }
-        // The crate's own writer changes `a\"b` into `a"b`: why it is not used.
-        let theirs = metrics_exporter_prometheus::formatting::sanitize_label_value(r#"a\"b"#);
-        assert_ne!(unescape(&theirs), r#"a\"b"#);
-    }
-
-    #[test]
-    fn special_floats_are_spelled_as_prometheus_reads_them() {
-        assert_eq!(float(f64::INFINITY), "+Inf");
-        assert_eq!(float(f64::NEG_INFINITY), "-Inf");
-        assert_eq!(float(f64::NAN), "NaN");
-        assert_eq!(float(0.000_001), "0.000001");
-        assert_eq!(float(2.5), "2.5");
     }
 }

@@ -9,14 +9,13 @@
 //! registered through the `metrics` facade) is written as `unknown`, so
 //! that its series keeps the name the text format gives it.
 //!
-//! `metrics_exporter_prometheus` writes only the older text format, so the
-//! lines are written here, with the sample writer of the text format.
+//! Its samples are written with the text format's sample writer, and its
+//! names and escapes follow the same rules ([`super::format`]).
 
 use std::fmt::Write as _;
 
-use metrics_exporter_prometheus::formatting::sanitize_metric_name;
-
-use super::{float, target_labels, write_series, TARGET_INFO_HELP};
+use super::format::{escape_label_value, float, sanitize_metric_name};
+use super::{target_labels, write_series, TARGET_INFO_HELP};
 use crate::identity::Identity;
 use crate::metric::exemplar::Exemplar;
 use crate::metric::name::Kind;
@@ -49,20 +48,10 @@ fn descriptor(out: &mut String, family: &str, kind: &str, help: Option<&str>, un
     }
     if let Some(help) = help {
         let _ = write!(out, "# HELP {family} ");
-        escape(out, help);
+        // OpenMetrics escapes a HELP text as a label value: `\`, `"` and
+        // line feeds.
+        escape_label_value(out, help);
         out.push('\n');
-    }
-}
-
-/// Escapes a HELP text as OpenMetrics requires: `\`, `"` and line feeds.
-fn escape(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
     }
 }
 
