@@ -157,6 +157,10 @@ impl Admin {
 }
 
 impl Route for Admin {
+    fn prefix(&self) -> &'static str {
+        "/alamos"
+    }
+
     fn respond(&self, request: &Request<'_>) -> Option<Response> {
         let path = request.path();
         if path != "/alamos" && !path.starts_with("/alamos/") {
