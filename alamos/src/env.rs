@@ -46,7 +46,7 @@ pub(crate) fn var(name: &str, otherwise: &str) -> Option<String> {
 /// A yes/no variable: `1`, `true`, `yes`, `on` or `0`, `false`, `no`, `off`
 /// (any case, surrounding blanks ignored). Unset or empty gives `default`;
 /// anything else is reported on stderr and gives `default` too.
-#[allow(dead_code)] // until ADMIN_REMOTE and FLUSH_ON_SIGNALS are read
+#[cfg_attr(not(feature = "runtime"), allow(dead_code))]
 pub(crate) fn flag(name: &str, default: bool) -> bool {
     let fallback = if default { "using 1" } else { "using 0" };
     let Some(value) = var(name, fallback) else {
@@ -60,7 +60,7 @@ pub(crate) fn flag(name: &str, default: bool) -> bool {
     })
 }
 
-#[allow(dead_code)]
+#[cfg_attr(not(feature = "runtime"), allow(dead_code))]
 fn parse_flag(value: &str) -> Option<bool> {
     match value.trim().to_ascii_lowercase().as_str() {
         "1" | "true" | "yes" | "on" => Some(true),
