@@ -295,3 +295,80 @@ fn slow_idle_and_flooding_clients_never_keep_metrics_or_admin_waiting() {
     assert!(threads <= 16, "{figures}");
     assert!(fds <= 512 + 128 + 32, "{figures}");
 }
+
+/// Sends `head` a byte every `every` (all of it at once if `every` is
+/// `None`, nothing if it is empty) until the server closes the connection:
+/// how long that took, or `None` if it was still open after `patience`.
+fn closed_after(
+    addr: SocketAddr,
+    head: &[u8],
+    every: Option<Duration>,
+    patience: Duration,
+) -> Option<Duration> {
+    let mut stream = TcpStream::connect(addr).expect("connects");
+    let start = Instant::now();
+    let tick = every.unwrap_or(Duration::from_millis(100));
+    stream.set_read_timeout(Some(tick)).expect("timeout");
+    match every {
+        None => stream.write_all(head).expect("sends"),
+        Some(_) => stream.write_all(&head[..1]).expect("sends"),
+    }
+    let mut sent = 1;
+    while start.elapsed() < patience {
+        match stream.read(&mut [0_u8; 256]) {
+            Ok(0) => return Some(start.elapsed()),
+            Ok(_) => panic!("an answer to a head that never ended"),
+            Err(err) if matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => return Some(start.elapsed()),
+        }
+        if every.is_some()
+            && stream
+                .write_all(&head[sent % head.len()..=sent % head.len()])
+                .is_err()
+        {
+            return Some(start.elapsed());
+        }
+        sent += 1;
+    }
+    None
+}
+
+#[test]
+fn each_connection_has_deadlines_of_its_own() {
+    let server = Server::start();
+    let addr = server.addr;
+    let partial =
+        b"GET /metrics HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    std::thread::scope(|scope| {
+        // Part of a head, then nothing: cut after the 2 s stall timeout.
+        let stalled = scope.spawn(|| closed_after(addr, partial, None, Duration::from_secs(8)));
+        // A byte every 500 ms never stalls, but the head must be whole
+        // 5 s after its first byte.
+        let dribbled = scope.spawn(|| {
+            closed_after(
+                addr,
+                partial,
+                Some(Duration::from_millis(500)),
+                Duration::from_secs(8),
+            )
+        });
+        // Nothing at all: idle, kept for 10 s.
+        let idle = scope.spawn(|| closed_after(addr, b"", None, Duration::from_secs(7)));
+        let stalled = stalled.join().expect("stalled").expect("cut");
+        assert!(
+            (Duration::from_millis(1900)..Duration::from_millis(3500)).contains(&stalled),
+            "{stalled:?}"
+        );
+        let dribbled = dribbled.join().expect("dribbled").expect("cut");
+        assert!(
+            (Duration::from_millis(4900)..Duration::from_millis(6500)).contains(&dribbled),
+            "{dribbled:?}"
+        );
+        assert_eq!(
+            idle.join().expect("idle"),
+            None,
+            "an idle connection is kept"
+        );
+    });
+    server.stop();
+}

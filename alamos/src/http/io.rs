@@ -40,7 +40,8 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a body may take, from the end of its head.
 const BODY_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a request being read may go without a byte.
+/// How long a request being read, or an answer being written, may go
+/// without a byte.
 const STALL_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long an answer may take to write.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -135,7 +136,9 @@ impl Connection {
             Phase::Head => (HEAD_TIMEOUT, true),
             Phase::Body(_) => (BODY_TIMEOUT, true),
             Phase::Queued => return false,
-            Phase::Writing(_) => (WRITE_TIMEOUT, false),
+            // A client that stops reading its answer holds its place no
+            // longer than one that stops sending its request.
+            Phase::Writing(_) => (WRITE_TIMEOUT, true),
             Phase::Draining { .. } => (DRAIN_TIMEOUT, false),
         };
         now.saturating_duration_since(self.since) > limit
@@ -147,6 +150,8 @@ impl Connection {
         self.output = bytes;
         self.written = 0;
         self.enter(Phase::Writing(then));
+        // The stall clock starts with the answer, however long it took.
+        self.progress = self.since;
     }
 
     /// Reads once into `input`.

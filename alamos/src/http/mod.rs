@@ -14,9 +14,10 @@
 //!
 //! - **Deadlines per connection:** a request head must be complete within
 //!   5 s of its first byte, its body within 5 s of the head, and bytes must
-//!   keep arriving (none for 2 s cuts the connection). A connection that
-//!   starts no request for 10 s (before its first, or between keep-alive
-//!   requests) is closed, and so is one whose answer takes over 10 s to write.
+//!   keep moving (none read for 2 s, or none of an answer taken for 2 s,
+//!   cuts the connection). A connection that starts no request for 10 s
+//!   (before its first, or between keep-alive requests) is closed, and so
+//!   is one whose answer takes over 10 s to write.
 //! - **Caps:** at most 128 connections with bytes in flight (a request being
 //!   read, worked on or answered); when a new request starts beyond that,
 //!   the connection whose partial request is oldest is cut, so the clients
