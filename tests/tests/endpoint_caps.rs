@@ -78,3 +78,43 @@ fn the_oldest_partial_request_and_the_oldest_idle_connection_go_first() {
     let _ = child.stdin.take().expect("stdin").write_all(b"bye\n");
     assert!(child.wait().expect("the server ends").success());
 }
+
+#[test]
+fn out_of_descriptors_the_oldest_idle_connection_makes_room() {
+    // The server may open 64 descriptors: about 50 connections.
+    let mut child = Command::new("sh")
+        .args(["-c", "ulimit -n 64 && exec \"$0\""])
+        .arg(env!("CARGO_BIN_EXE_admin_probe"))
+        .env_remove(alamos::env::ADMIN_TOKEN)
+        .env(alamos::env::PROMETHEUS_ADDR, "127.0.0.1:0")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the server starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the address");
+    let addr: SocketAddr = line.trim().parse().expect("an address");
+
+    let mut idle: Vec<TcpStream> = (0..100).map(|_| connect(addr, b"")).collect();
+    // Accepting goes on, closing the oldest idle connections to make room.
+    let start = std::time::Instant::now();
+    assert_eq!(http_request(addr, "GET", "/metrics", &[], b"").status, 200);
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        start.elapsed()
+    );
+    std::thread::sleep(Duration::from_millis(100));
+    let cut: Vec<usize> = (0..idle.len())
+        .filter(|&index| closed(&mut idle[index]))
+        .collect();
+    assert!(cut.len() >= 40 && cut.len() < 100, "{cut:?}");
+    assert_eq!(cut, (0..cut.len()).collect::<Vec<_>>(), "the oldest first");
+
+    drop(idle);
+    let _ = child.stdin.take().expect("stdin").write_all(b"bye\n");
+    assert!(child.wait().expect("the server ends").success());
+}

@@ -232,6 +232,12 @@ impl Scan {
     }
 }
 
+/// Whether `err` says the process (`EMFILE`) or the system (`ENFILE`) has
+/// no file descriptor left: 24 and 23 on Linux, the BSDs and macOS alike.
+fn out_of_descriptors(err: &io::Error) -> bool {
+    cfg!(unix) && matches!(err.raw_os_error(), Some(23 | 24))
+}
+
 /// Drops the empty lines before a request (RFC 9112 §2.2 has a server
 /// ignore at least one).
 fn skip_empty_lines(input: &mut Vec<u8>) {
@@ -356,11 +362,12 @@ impl Loop<'_> {
                             | io::ErrorKind::ConnectionAborted
                             | io::ErrorKind::ConnectionReset
                     ) => {}
-                // Out of file descriptors (or memory): make room by closing
-                // the oldest idle connection, or pause until the next tick.
-                // The waiting connection stays in the kernel's backlog.
-                Err(_) => {
-                    if !self.close_oldest(Connection::is_idle) {
+                // Out of file descriptors: make room by closing the oldest
+                // idle connection. Otherwise, or for any other error, pause
+                // until the next tick; the waiting connections stay in the
+                // kernel's backlog.
+                Err(err) => {
+                    if !(out_of_descriptors(&err) && self.close_oldest(Connection::is_idle)) {
                         self.accepting = false;
                     }
                 }
