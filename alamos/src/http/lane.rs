@@ -136,7 +136,60 @@ fn work(
 
 #[cfg(test)]
 mod tests {
-    use super::holds;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::http::parse_head;
+
+    /// Answers every path under its prefix with the prefix, or panics.
+    struct Named(&'static str);
+
+    impl Route for Named {
+        fn respond(&self, request: &Request<'_>) -> Option<Response> {
+            assert!(request.path() != "/panics", "a route that panics");
+            Some(Response::ok("text/plain", self.0))
+        }
+
+        fn prefix(&self) -> &'static str {
+            self.0
+        }
+    }
+
+    fn job(conn: usize, path: &str) -> Job {
+        let head = format!("GET {path} HTTP/1.1\r\n\r\n");
+        Job {
+            conn,
+            head: parse_head(head.as_bytes()).unwrap(),
+            body: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn each_prefix_answers_on_its_own_lane_and_a_panic_is_a_500() {
+        let poll = mio::Poll::new().unwrap();
+        let waker = Arc::new(mio::Waker::new(poll.registry(), mio::Token(0)).unwrap());
+        let (done, finished) = mpsc::channel();
+        let routes: Vec<Arc<dyn Route>> = vec![Arc::new(Named("/")), Arc::new(Named("/alamos"))];
+        let lanes = Lanes::start(routes, &done, &waker).unwrap();
+        for (conn, path) in [(1, "/metrics"), (2, "/alamos/levels"), (3, "/panics")] {
+            assert!(lanes.dispatch(job(conn, path)));
+        }
+        let mut answers: Vec<(usize, String)> = (0..3)
+            .map(|_| {
+                let answer = finished.recv_timeout(Duration::from_secs(10)).unwrap();
+                let text = String::from_utf8(answer.bytes).unwrap();
+                (answer.conn, text)
+            })
+            .collect();
+        answers.sort();
+        assert!(answers[0].1.ends_with("\r\n\r\n/"), "{answers:?}");
+        assert!(answers[1].1.ends_with("\r\n\r\n/alamos"), "{answers:?}");
+        assert!(answers[2].1.starts_with("HTTP/1.1 500 "), "{answers:?}");
+        // The worker that caught the panic serves on.
+        assert!(lanes.dispatch(job(4, "/metrics")));
+        let answer = finished.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(answer.conn, 4);
+    }
 
     #[test]
     fn prefixes_hold_whole_segments() {
