@@ -21,8 +21,8 @@
 //! - **Caps:** at most 128 connections with bytes in flight (a request being
 //!   read, worked on or answered); when a new request starts beyond that,
 //!   the connection whose partial request is oldest is cut, so the clients
-//!   that take longest lose, and a request that arrives whole is always
-//!   read. Idle connections (keep-alive ones included) are capped apart, at
+//!   that take longest lose, and a request that arrives whole is read
+//!   (unless all 128 are with workers or being answered: then 503). Idle connections (keep-alive ones included) are capped apart, at
 //!   512, and the oldest is closed first to admit a new one. Accepting never
 //!   waits on a refused connection: when the process is out of file
 //!   descriptors, the oldest idle connection is closed to make room, or
@@ -33,8 +33,8 @@
 //!   full queue is answered 503 at once.
 //!
 //! Why `mio`: the readiness loop needs epoll (kqueue, IOCP) and a waker, and
-//! mio (tokio's, widely used, audited) gives both in one small crate: with
-//! `net` and `os-poll` it depends on `libc` alone, which the default build
+//! mio (tokio's, widely used) gives both in one small crate: with `net` and
+//! `os-poll` it depends on `libc` alone on Unix, which the default build
 //! already has, so it adds one crate to the graph. `polling` (smol's) would
 //! do too but brings `rustix` and its own dependencies. An async runtime
 //! would bring far more, and a thread per connection (this server's first
