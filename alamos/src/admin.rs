@@ -25,9 +25,15 @@
 //!   malformed one (not UTF-8, spaces, control characters) does not enable
 //!   the endpoint, and stderr says why. Tokens under 16 characters are
 //!   accepted with a warning.
-//! - The server binds loopback unless told otherwise, answers no CORS
-//!   preflight (browsers cannot send the header cross-origin), and every
-//!   admin answer carries `Cache-Control: no-store`.
+//! - The routes are served only on a loopback address (`127.0.0.1`,
+//!   `[::1]`, a bare port), unless `Builder::admin_remote(true)` or
+//!   `ALAMOS_ADMIN_REMOTE=1` says otherwise: the token travels in
+//!   cleartext. With a token and an address such as `0.0.0.0:9464`, `[::]`
+//!   or a real interface, `/metrics` alone is served and stderr says why and
+//!   how to opt in; with the opt-in, stderr warns that the token needs TLS
+//!   in front. ([`served_on`])
+//! - The server answers no CORS preflight (browsers cannot send the header
+//!   cross-origin), and every admin answer carries `Cache-Control: no-store`.
 //! - `PUT` is all or nothing: a body that is not UTF-8, empty, malformed or
 //!   naming an unknown experiment gets 400 with each error (position, text,
 //!   reason, nearest known keys) and changes nothing. Framing is the
@@ -38,6 +44,7 @@
 //! - `/metrics` stays open, as it is without the admin endpoint.
 
 use std::fmt;
+use std::net::SocketAddr;
 
 use crate::env;
 use crate::http::{Request, Response, Route, Status};
@@ -126,6 +133,35 @@ pub(crate) fn env_token() -> Option<Token> {
     checked(&text, env::ADMIN_TOKEN)
 }
 
+/// Whether the admin routes are served on `addr`: always on a loopback
+/// address; on any other only when `remote` (the builder's word, or else
+/// `ALAMOS_ADMIN_REMOTE`) says so. Off loopback, stderr says which, and why.
+pub(crate) fn served_on(addr: SocketAddr, remote: Option<bool>) -> bool {
+    // `::ffff:127.0.0.1` is loopback too.
+    if addr.ip().to_canonical().is_loopback() {
+        return true;
+    }
+    let (allowed, source) = match remote {
+        Some(remote) => (remote, "Builder::admin_remote"),
+        None => (env::flag(env::ADMIN_REMOTE, false), env::ADMIN_REMOTE),
+    };
+    if allowed {
+        eprintln!(
+            "alamos: serving the admin routes on {addr}, which is not a loopback address, as {source} asks: the bearer token travels in cleartext; put TLS in front of this endpoint"
+        );
+    } else if remote.is_some() {
+        eprintln!(
+            "alamos: not serving the admin routes on {addr}: it is not a loopback address and Builder::admin_remote(false) keeps them to loopback; serving /metrics alone"
+        );
+    } else {
+        eprintln!(
+            "alamos: not serving the admin routes on {addr}: it is not a loopback address, and the bearer token would travel in cleartext; serving /metrics alone (to serve them there, behind TLS, set {}=1 or call Builder::admin_remote(true))",
+            env::ADMIN_REMOTE
+        );
+    }
+    allowed
+}
+
 /// The `/alamos/` routes.
 #[derive(Debug)]
 pub(crate) struct Admin {
@@ -157,6 +193,10 @@ impl Admin {
 }
 
 impl Route for Admin {
+    fn prefix(&self) -> &'static str {
+        "/alamos"
+    }
+
     fn respond(&self, request: &Request<'_>) -> Option<Response> {
         let path = request.path();
         if path != "/alamos" && !path.starts_with("/alamos/") {

@@ -56,7 +56,8 @@ pub fn init() -> Guard {
 /// stderr, alamos's Prometheus recorder, and optionally an HTTP endpoint.
 ///
 /// Settings not made here come from the environment: `ALAMOS_LOG_FORMAT`,
-/// `ALAMOS_LOG_SPANS`, `ALAMOS_PROMETHEUS_ADDR` and `ALAMOS_ADMIN_TOKEN`.
+/// `ALAMOS_LOG_SPANS`, `ALAMOS_PROMETHEUS_ADDR`, `ALAMOS_ADMIN_TOKEN` and
+/// `ALAMOS_ADMIN_REMOTE`.
 /// Thresholds always come from `ALAMOS_LEVEL` and [`crate::set_level`].
 ///
 /// Every setter takes the name of what it sets: a value
@@ -92,6 +93,8 @@ pub struct Builder {
     shutdown_timeout: Option<Duration>,
     /// `None`: what `ALAMOS_FLUSH_ON_SIGNALS` says.
     flush_on_signals: Option<bool>,
+    /// `None`: what `ALAMOS_ADMIN_REMOTE` says (default no).
+    admin_remote: Option<bool>,
     #[cfg(feature = "otel")]
     otel: Option<crate::OtelConfig>,
 }
@@ -124,6 +127,7 @@ impl Builder {
             admin: true,
             shutdown_timeout: None,
             flush_on_signals: None,
+            admin_remote: None,
             #[cfg(feature = "otel")]
             otel: None,
         }
@@ -186,6 +190,8 @@ impl Builder {
     /// leaves the routes off and stderr says why. The routes are served
     /// only where `/metrics` is ([`Builder::prometheus_addr`] or
     /// `ALAMOS_PROMETHEUS_ADDR`), and not after [`Builder::admin`]`(false)`.
+    /// On an address that is not loopback they are served only after
+    /// [`Builder::admin_remote`]`(true)` or with `ALAMOS_ADMIN_REMOTE=1`.
     ///
     /// ```no_run
     /// let _guard = alamos::Builder::new()
@@ -204,6 +210,20 @@ impl Builder {
     /// `false` serves none, whatever the token.
     pub fn admin(mut self, serve: bool) -> Self {
         self.admin = serve;
+        self
+    }
+
+    /// Whether to serve the admin routes on an address that is not
+    /// loopback (`0.0.0.0`, `[::]`, a real interface), whatever
+    /// `ALAMOS_ADMIN_REMOTE` says (default: no).
+    ///
+    /// Without it, such an address serves `/metrics` alone and stderr says
+    /// why. With it, stderr warns that the bearer token travels in
+    /// cleartext: put TLS in front of the endpoint (a proxy that terminates
+    /// it, or a mesh), or anyone on the path can take the token and change
+    /// every threshold. Loopback addresses serve the routes either way.
+    pub fn admin_remote(mut self, remote: bool) -> Self {
+        self.admin_remote = Some(remote);
         self
     }
 
@@ -377,7 +397,7 @@ impl Builder {
             Some(addr) if self.recorder => {
                 let mut routes: Vec<std::sync::Arc<dyn crate::http::Route>> =
                     vec![std::sync::Arc::new(crate::prometheus::Metrics)];
-                if let Some(token) = admin {
+                if let Some(token) = admin.filter(|_| admin::served_on(addr, self.admin_remote)) {
                     routes.push(std::sync::Arc::new(Admin::new(token)));
                 }
                 Some(

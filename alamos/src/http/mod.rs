@@ -1,40 +1,81 @@
 //! A small HTTP/1.1 server for alamos's endpoints (`/metrics`, and the
-//! admin routes when enabled).
+//! admin routes when enabled) that slow, idle or flooding clients cannot
+//! take down.
 //!
-//! Requests are rare and small, so a thread per connection (with a cap) is
-//! simpler and sturdier than an async runtime the user did not ask for.
+//! # Sockets wait on one thread; only requests take workers
+//!
+//! One I/O thread ([`io`]) owns every socket, non-blocking, in a readiness
+//! loop: it accepts, reads each request head (and body) into a buffer of the
+//! connection's own, writes each answer out, and enforces the deadlines. Only
+//! a complete request goes to a worker ([`lane`]), which runs the route and
+//! hands the answer back as bytes: a worker is held by request work, never by
+//! a socket waiting for bytes, so a client that sends nothing, or a byte every
+//! few seconds, costs a buffer and a file descriptor, not a thread.
+//!
+//! - **Deadlines per connection:** a request head must be complete within
+//!   5 s of its first byte, its body within 5 s of the head, and bytes must
+//!   keep moving (none read for 2 s, or none of an answer taken for 2 s,
+//!   cuts the connection). A connection that starts no request for 10 s
+//!   (before its first, or between keep-alive requests) is closed, and so
+//!   is one whose answer takes over 10 s to write.
+//! - **Caps:** at most 128 connections with bytes in flight (a request being
+//!   read, worked on or answered); when a new request starts beyond that,
+//!   the connection whose partial request is oldest is cut, so the clients
+//!   that take longest lose, and a request that arrives whole is read
+//!   (unless all 128 are with workers or being answered: then 503). Idle connections (keep-alive ones included) are capped apart, at
+//!   512, and the oldest is closed first to admit a new one. Accepting never
+//!   waits on a refused connection: when the process is out of file
+//!   descriptors, the oldest idle connection is closed to make room, or
+//!   accepting pauses for 100 ms.
+//! - **Lanes:** each route prefix (`/metrics` and everything else, and
+//!   `/alamos` for the admin routes) has workers and a bounded queue of its
+//!   own, so a flood of scrapes never delays an operator's admin request. A
+//!   full queue is answered 503 at once.
+//!
+//! Why `mio`: the readiness loop needs epoll (kqueue, IOCP) and a waker, and
+//! mio (tokio's, widely used) gives both in one small crate: with `net` and
+//! `os-poll` it depends on `libc` alone on Unix, which the default build
+//! already has, so it adds one crate to the graph. `polling` (smol's) would
+//! do too but brings `rustix` and its own dependencies. An async runtime
+//! would bring far more, and a thread per connection (this server's first
+//! design) is what a slow client could exhaust.
+//!
+//! # Framing
+//!
 //! Heads are parsed by `httparse` ([`request`]); bodies are read only with a
 //! `Content-Length`, up to 64 KiB, and a `PUT`, `POST` or `PATCH` without
 //! one gets 411. A client that sends `Expect: 100-continue` gets `100
 //! Continue` before its body is read, unless the head alone is refused.
 //! Malformed or refused requests get their status with a one-line reason
-//! and the connection closes; a client that stalls is cut off once its
-//! request has taken longer than the read timeout, and one over the
-//! connection cap gets 503, so no client can take the endpoint down. What
-//! each path answers is up to the [`Route`]s the server was started with;
-//! none answering is 404. Routes see a whole body and nothing of framing.
+//! and the connection closes (after a brief drain of what the client was
+//! still sending, so that the kernel's reset does not overtake the answer).
+//! What each path answers is up to the [`Route`]s the server was started
+//! with; none answering is 404, and a route that panics gets 500. Routes
+//! see a whole body and nothing of framing.
 
+mod io;
+mod lane;
 mod request;
 
-use std::io::{self, BufRead, BufReader, Read as _, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
 pub(crate) use self::request::{parse_head, Request, MAX_HEAD_BYTES};
-
-const MAX_CONNECTIONS: usize = 64;
-const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long, and how much, a refused request is read on after its answer.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
-const MAX_DRAIN_BYTES: u64 = 1024 * 1024;
 
 /// What answers requests for some paths.
 pub(crate) trait Route: Send + Sync {
     /// The response, or `None` when the path is not this route's.
     fn respond(&self, request: &Request<'_>) -> Option<Response>;
+
+    /// The paths this route may answer: `prefix` itself and those under it
+    /// (`prefix/...`); `/` for any. A request goes to the routes of the
+    /// longest prefix that holds its path, which run on workers of their
+    /// own: one prefix's load never delays another's answers.
+    fn prefix(&self) -> &'static str {
+        "/"
+    }
 }
 
 /// A response: status, content type, extra headers and body.
@@ -111,24 +152,32 @@ pub(crate) fn parse_listen_addr(text: &str) -> Result<SocketAddr, String> {
 pub(crate) struct Server {
     addr: SocketAddr,
     stopping: Arc<AtomicBool>,
+    waker: Arc<mio::Waker>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Server {
-    pub(crate) fn start(addr: SocketAddr, routes: Vec<Arc<dyn Route>>) -> io::Result<Server> {
-        let listener = TcpListener::bind(addr)?;
+    pub(crate) fn start(addr: SocketAddr, routes: Vec<Arc<dyn Route>>) -> std::io::Result<Server> {
+        // Bound by std, so that binding fails (and says why) as before.
+        let listener = std::net::TcpListener::bind(addr)?;
         let addr = listener.local_addr()?;
+        listener.set_nonblocking(true)?;
+        let listener = mio::net::TcpListener::from_std(listener);
+        let poll = mio::Poll::new()?;
+        let waker = Arc::new(mio::Waker::new(poll.registry(), io::WAKER)?);
+        let (done, finished) = std::sync::mpsc::channel();
+        let lanes = lane::Lanes::start(routes, &done, &waker)?;
         let stopping = Arc::new(AtomicBool::new(false));
         let thread = std::thread::Builder::new()
             .name("alamos-http".into())
             .spawn({
                 let stopping = Arc::clone(&stopping);
-                let routes: Arc<[Arc<dyn Route>]> = routes.into();
-                move || accept_loop(&listener, &routes, &stopping)
+                move || io::run(poll, listener, &lanes, &finished, &stopping)
             })?;
         Ok(Server {
             addr,
             stopping,
+            waker,
             thread: Some(thread),
         })
     }
@@ -141,138 +190,12 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.stopping.store(true, Ordering::SeqCst);
-        // Wake the blocking accept so the loop sees the flag.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        // The I/O thread sees the flag at its next wake-up: this one. The
+        // workers end when it drops their queues; a worker stuck in a route
+        // is not waited for.
+        let _ = self.waker.wake();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
-        }
-    }
-}
-
-fn accept_loop(listener: &TcpListener, routes: &Arc<[Arc<dyn Route>]>, stopping: &AtomicBool) {
-    let active = Arc::new(AtomicUsize::new(0));
-    for stream in listener.incoming() {
-        if stopping.load(Ordering::SeqCst) {
-            return;
-        }
-        let Ok(mut stream) = stream else {
-            // Transient accept errors (e.g. too many open files): back off.
-            std::thread::sleep(Duration::from_millis(10));
-            continue;
-        };
-        if active.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
-            active.fetch_sub(1, Ordering::SeqCst);
-            let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-            let _ = respond(&mut stream, &Response::status(Status::Unavailable), false);
-            // Closing with the request unread would make the kernel send a
-            // reset that can overtake the 503: close our side, drain briefly.
-            let _ = stream.shutdown(std::net::Shutdown::Write);
-            let _ = stream.set_read_timeout(Some(Duration::from_millis(50)));
-            let _ = io::Read::read(&mut stream, &mut [0_u8; 1024]);
-            continue;
-        }
-        let active_here = Arc::clone(&active);
-        let routes = Arc::clone(routes);
-        let spawned = std::thread::Builder::new()
-            .name("alamos-http-conn".into())
-            .spawn(move || {
-                let _ = serve(stream, &routes);
-                active_here.fetch_sub(1, Ordering::SeqCst);
-            });
-        if spawned.is_err() {
-            active.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-}
-
-/// Reads from a stream until a deadline: a client that sends its request
-/// head a byte at a time, each within the read timeout, is still cut off.
-struct DeadlineReader {
-    stream: TcpStream,
-    deadline: Instant,
-}
-
-impl io::Read for DeadlineReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let remaining = self.deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() {
-            return Err(io::ErrorKind::TimedOut.into());
-        }
-        self.stream.set_read_timeout(Some(remaining))?;
-        self.stream.read(buf)
-    }
-}
-
-fn serve(stream: TcpStream, routes: &[Arc<dyn Route>]) -> io::Result<()> {
-    stream.set_write_timeout(Some(IDLE_TIMEOUT))?;
-    let mut writer = stream.try_clone()?;
-    let mut reader = BufReader::new(DeadlineReader {
-        stream,
-        deadline: Instant::now() + IDLE_TIMEOUT,
-    });
-    loop {
-        // Each request, idle time before it included, gets IDLE_TIMEOUT.
-        reader.get_mut().deadline = Instant::now() + IDLE_TIMEOUT;
-        let Some(head) = read_head(&mut reader)? else {
-            return Ok(());
-        };
-        let head = match parse_head(&head) {
-            Ok(head) => head,
-            Err(refusal) => {
-                respond(&mut writer, &refusal.response(), false)?;
-                // What follows the head (a body, maybe) is not read as a
-                // request. Closing with it unread would make the kernel send
-                // a reset that can overtake the answer: close our side, and
-                // read on briefly until the client closes its own.
-                writer.shutdown(std::net::Shutdown::Write)?;
-                reader.get_mut().deadline = Instant::now() + DRAIN_TIMEOUT;
-                let _ = io::copy(&mut reader.take(MAX_DRAIN_BYTES), &mut io::sink());
-                return Ok(());
-            }
-        };
-        if head.expect_continue && head.content_length > 0 {
-            // The client holds its body back until told to send it.
-            writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
-            writer.flush()?;
-        }
-        let mut body = vec![0_u8; head.content_length];
-        reader.read_exact(&mut body)?;
-        let request = Request {
-            head: &head,
-            body: &body,
-        };
-        let response = routes
-            .iter()
-            .find_map(|route| route.respond(&request))
-            .unwrap_or_else(|| Response::status(Status::NotFound));
-        respond(&mut writer, &response, head.keep_alive)?;
-        if !head.keep_alive {
-            return Ok(());
-        }
-    }
-}
-
-/// Reads one request head (up to the blank line); `None` at a clean close.
-fn read_head(reader: &mut impl BufRead) -> io::Result<Option<Vec<u8>>> {
-    let mut head = Vec::new();
-    loop {
-        let before = head.len();
-        let limit = (MAX_HEAD_BYTES + 1 - head.len()) as u64;
-        let read = io::Read::take(&mut *reader, limit).read_until(b'\n', &mut head)?;
-        if read == 0 {
-            return Ok(if head.is_empty() { None } else { Some(head) });
-        }
-        if head.len() > MAX_HEAD_BYTES {
-            return Ok(Some(head));
-        }
-        let line = &head[before..];
-        if line == b"\r\n" || line == b"\n" {
-            if before == 0 {
-                // Tolerate blank lines between requests (RFC 9112 §2.2).
-                head.clear();
-                continue;
-            }
-            return Ok(Some(head));
         }
     }
 }
@@ -288,6 +211,7 @@ pub(crate) enum Status {
     PayloadTooLarge,
     ExpectationFailed,
     HeadTooLarge,
+    InternalError,
     Unavailable,
     VersionNotSupported,
 }
@@ -304,13 +228,15 @@ impl Status {
             Status::PayloadTooLarge => "413 Payload Too Large",
             Status::ExpectationFailed => "417 Expectation Failed",
             Status::HeadTooLarge => "431 Request Header Fields Too Large",
+            Status::InternalError => "500 Internal Server Error",
             Status::Unavailable => "503 Service Unavailable",
             Status::VersionNotSupported => "505 HTTP Version Not Supported",
         }
     }
 }
 
-fn respond(stream: &mut TcpStream, response: &Response, keep_alive: bool) -> io::Result<()> {
+/// The bytes of an answer, head and body.
+fn encode(response: &Response, keep_alive: bool) -> Vec<u8> {
     let mut head = format!(
         "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
         response.status.line(),
@@ -330,8 +256,7 @@ fn respond(stream: &mut TcpStream, response: &Response, keep_alive: bool) -> io:
     });
     let mut bytes = head.into_bytes();
     bytes.extend_from_slice(&response.body);
-    stream.write_all(&bytes)?;
-    stream.flush()
+    bytes
 }
 
 #[cfg(test)]
