@@ -57,6 +57,14 @@
 //! enabled when its level is at or above its experiment's threshold; a
 //! disabled one costs a relaxed atomic load and a branch.
 //!
+//! # Sampling
+//!
+//! Every enabled call is counted; only *traced* calls have a span. A call
+//! that starts a trace is traced with its experiment's probability
+//! (`ALAMOS_TRACE_SAMPLE="0.01,api.auth=1"`, [`set_trace_sample`]; 1 by
+//! default), and the calls inside it follow its decision, as do calls under
+//! a remote parent ([`depropagate`]), whose sampled flag they obey.
+//!
 //! # Live state
 //!
 //! [`spawn`] and [`task`](fn@task) run background work as *tasks* under an experiment
@@ -111,6 +119,7 @@ mod prometheus;
 mod propagate;
 #[cfg(feature = "reports")]
 mod report;
+mod sampling;
 #[cfg(feature = "runtime")]
 mod stderr;
 mod task;
@@ -143,7 +152,11 @@ pub use crate::report::{report, report_at, reports, Redacted, ReportError};
 #[cfg(feature = "runtime")]
 pub use crate::stderr::SpanEvents;
 pub use crate::task::{spawn, task, tasks, TaskFuture, TaskInfo, TaskOutput, TaskState};
-pub use crate::tree::{set_directives, set_level, threshold, SetLevelError, UnknownExperiment};
+pub use crate::sampling::InvalidProbability;
+pub use crate::tree::{
+    set_directives, set_level, set_trace_sample, threshold, trace_sample, SetLevelError,
+    SetTraceSampleError, UnknownExperiment,
+};
 pub use crate::view::{tree, TreeView};
 
 /// Histogram bucket presets for `histogram!` and [`Builder`].
