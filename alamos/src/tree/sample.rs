@@ -16,7 +16,7 @@ impl Tree {
     /// Reads `ALAMOS_TRACE_SAMPLE`, or `OTEL_TRACES_SAMPLER` when it is
     /// unset, reporting what is skipped on stderr, and caches the result.
     pub(super) fn samples_from_environment(&mut self) {
-        let spec = env::var(env::TRACE_SAMPLE, "tracing every root call")
+        let spec = env::var(env::TRACE_SAMPLE, "reading it as unset")
             .filter(|spec| !spec.trim().is_empty());
         match spec {
             Some(spec) => {
