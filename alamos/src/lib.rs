@@ -149,10 +149,10 @@ pub use crate::otel::{ExportReport, OtelConfig, OtelError, OtelGuard, OtelLayer}
 pub use crate::propagate::{depropagate, propagate, with_parent, Carrier, RemoteContext};
 #[cfg(feature = "reports")]
 pub use crate::report::{report, report_at, reports, Redacted, ReportError};
+pub use crate::sampling::InvalidProbability;
 #[cfg(feature = "runtime")]
 pub use crate::stderr::SpanEvents;
 pub use crate::task::{spawn, task, tasks, TaskFuture, TaskInfo, TaskOutput, TaskState};
-pub use crate::sampling::InvalidProbability;
 pub use crate::tree::{
     set_directives, set_level, set_trace_sample, threshold, trace_sample, SetLevelError,
     SetTraceSampleError, UnknownExperiment,

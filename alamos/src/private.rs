@@ -6,9 +6,9 @@ pub use linkme;
 pub use tracing;
 
 pub use crate::call::{
-    call_once, debug, display, CallFuture, CallSlot, CallTrace, ErrOfOther, ErrOfResult, FnCall, HiddenExits,
-    IsErrOther, IsErrResult, Observe, OkOfOther, OkOfResult, RecordDebug, RecordDisplay, Returns,
-    ReturnsOther, ReturnsResult,
+    call_once, debug, display, CallFuture, CallSlot, CallTrace, ErrOfOther, ErrOfResult, FnCall,
+    HiddenExits, IsErrOther, IsErrResult, Observe, OkOfOther, OkOfResult, RecordDebug,
+    RecordDisplay, Returns, ReturnsOther, ReturnsResult,
 };
 pub use crate::callsite::{FnCallsite, Location, LogCallsite};
 /// The `ALAMOS_LEVEL` grammar, for the fuzzer and the property tests.

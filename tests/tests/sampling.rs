@@ -51,8 +51,10 @@ fn probability_zero_counts_every_call_and_traces_none() {
     // Its logs are still emitted, with its experiment and outside any span.
     let events = captured.events();
     assert_eq!(events.len(), 500);
-    assert!(events.iter().all(|event| event.span.is_none()
-        && event.field("alamos.experiment") == Some("sampling.never")));
+    assert!(events
+        .iter()
+        .all(|event| event.span.is_none()
+            && event.field("alamos.experiment") == Some("sampling.never")));
     assert_eq!(alamos::trace_sample("sampling.never"), Ok(0.0));
 }
 
@@ -70,7 +72,10 @@ fn the_in_flight_gauge_counts_an_untraced_call_while_it_runs() {
         alamos_tests::record_metrics_live(|recorded| capture(|| running(recorded)));
     assert_eq!(inside, Some(1.0));
     assert!(captured.spans().is_empty());
-    assert_eq!(metrics.in_flight("sampling.in_flight", "running"), Some(0.0));
+    assert_eq!(
+        metrics.in_flight("sampling.in_flight", "running"),
+        Some(0.0)
+    );
 }
 
 #[alamos::experiment("sampling.always", fields(seen = evaluated(n)))]
@@ -84,7 +89,9 @@ fn probability_one_traces_every_call() {
     let ((_, captured), metrics) = record_metrics(|| capture(|| (0..200).map(always).count()));
     let spans = captured.spans_named("sampling.always.always");
     assert_eq!(spans.len(), 200);
-    assert!(spans.iter().all(|span| span.field("seen").is_some() && span.closed));
+    assert!(spans
+        .iter()
+        .all(|span| span.field("seen").is_some() && span.closed));
     assert_eq!(metrics.calls("sampling.always", "always", "ok"), 200);
 }
 
@@ -95,7 +102,8 @@ fn a_fraction_traces_about_that_share_of_roots_and_counts_them_all() {
 
     alamos::set_trace_sample("sampling.quarter", 0.25).unwrap();
     alamos::__private::seed_trace_sampling(0x5eed);
-    let (((), captured), metrics) = record_metrics(|| capture(|| (0..4_000).for_each(|_| quarter())));
+    let (((), captured), metrics) =
+        record_metrics(|| capture(|| (0..4_000).for_each(|_| quarter())));
     let traced = captured.spans_named("sampling.quarter.quarter").len();
     // Binomial(4000, 0.25): 1000 ± 27 per standard deviation; ±5.5 σ.
     assert!((850..=1_150).contains(&traced), "{traced} traced");
@@ -163,8 +171,14 @@ fn async_children_follow_their_root_across_polls() {
     let ((value, captured), metrics) = record_metrics(|| capture(|| block_on(async_parent())));
     assert_eq!(value, 14);
     assert!(captured.spans().is_empty(), "{captured:?}");
-    assert_eq!(metrics.calls("sampling.async.child", "async_child", "ok"), 2);
-    assert_eq!(metrics.calls("sampling.async.parent", "async_parent", "ok"), 1);
+    assert_eq!(
+        metrics.calls("sampling.async.child", "async_child", "ok"),
+        2
+    );
+    assert_eq!(
+        metrics.calls("sampling.async.parent", "async_parent", "ok"),
+        1
+    );
 
     alamos::set_trace_sample("sampling.async.child", 0.0).unwrap();
     alamos::set_trace_sample("sampling.async.parent", 1.0).unwrap();
@@ -248,11 +262,12 @@ fn headers(traceparent: &str) -> HashMap<String, String> {
 fn a_sampled_remote_parent_is_obeyed_over_probability_zero() {
     alamos::set_trace_sample("sampling.remote", 0.0).unwrap();
     let ((), captured) = capture(|| alamos::with_parent(&headers(SAMPLED), handle));
-    assert_eq!(captured.spans_named("sampling.remote.handler.handle").len(), 1);
+    assert_eq!(
+        captured.spans_named("sampling.remote.handler.handle").len(),
+        1
+    );
     let ((), captured) = capture(|| {
-        block_on(
-            alamos::depropagate(&headers(SAMPLED)).instrument(handle_async()),
-        );
+        block_on(alamos::depropagate(&headers(SAMPLED)).instrument(handle_async()));
     });
     assert_eq!(
         captured
@@ -278,11 +293,13 @@ fn a_remote_parent_not_sampled_is_obeyed_over_probability_one() {
     }
 
     alamos::set_trace_sample("sampling.remote_off", 1.0).unwrap();
-    let (((), captured), metrics) = record_metrics(|| {
-        capture(|| alamos::with_parent(&headers(NOT_SAMPLED), handle_off))
-    });
+    let (((), captured), metrics) =
+        record_metrics(|| capture(|| alamos::with_parent(&headers(NOT_SAMPLED), handle_off)));
     assert!(captured.spans().is_empty(), "{captured:?}");
-    assert_eq!(metrics.calls("sampling.remote_off.handler", "handle_off", "ok"), 1);
+    assert_eq!(
+        metrics.calls("sampling.remote_off.handler", "handle_off", "ok"),
+        1
+    );
     assert_eq!(captured.events().len(), 1, "its log is still emitted");
     let ((), captured) = capture(|| {
         block_on(alamos::depropagate(&headers(NOT_SAMPLED)).instrument(handle_off_async()));
@@ -314,9 +331,16 @@ fn bad_keys_and_probabilities_are_refused() {
             matches!(error, alamos::SetTraceSampleError::InvalidProbability(_)),
             "{bad}: {error:?}"
         );
-        assert!(error.to_string().contains("probability") || error.to_string().contains("not"), "{error}");
+        assert!(
+            error.to_string().contains("probability") || error.to_string().contains("not"),
+            "{error}"
+        );
     }
-    assert_eq!(alamos::trace_sample("sampling.errors"), Ok(1.0), "nothing changed");
+    assert_eq!(
+        alamos::trace_sample("sampling.errors"),
+        Ok(1.0),
+        "nothing changed"
+    );
     let experiment = alamos::experiments()
         .into_iter()
         .find(|e| e.key() == "sampling.errors")

@@ -24,7 +24,9 @@ fn probe(env: &[(&str, &OsStr)]) -> (BTreeMap<String, (f64, usize)>, f64, Vec<St
     for line in stdout.lines() {
         let words: Vec<&str> = line.split(' ').collect();
         match words[..] {
-            ["probability", key, p] => facts.entry(key.to_owned()).or_default().0 = p.parse().unwrap(),
+            ["probability", key, p] => {
+                facts.entry(key.to_owned()).or_default().0 = p.parse().unwrap();
+            }
             ["traced", key, n] => facts.entry(key.to_owned()).or_default().1 = n.parse().unwrap(),
             ["root", p] => root = p.parse().unwrap(),
             _ => panic!("unexpected line {line:?}"),

@@ -58,7 +58,11 @@ fn an_untraced_call_propagates_a_trace_id_that_is_not_sampled() {
     assert_ne!(sent.trace_id(), [0; 16]);
     assert_eq!(traceparent(&child), sent, "one trace under one root");
     let (other, _) = untraced_root();
-    assert_ne!(traceparent(&other).trace_id(), sent.trace_id(), "a new root, a new trace");
+    assert_ne!(
+        traceparent(&other).trace_id(),
+        sent.trace_id(),
+        "a new root, a new trace"
+    );
 
     // The next node does not trace it, whatever its probability, and
     // passes the same trace on, still not sampled.
@@ -69,7 +73,10 @@ fn an_untraced_call_propagates_a_trace_id_that_is_not_sampled() {
     assert_eq!(forwarded.flags(), 0);
     // The text is the W3C form with flags `00`.
     let text = own["traceparent"].clone();
-    assert!(text.starts_with("00-") && text.ends_with("-00") && text.len() == 55, "{text}");
+    assert!(
+        text.starts_with("00-") && text.ends_with("-00") && text.len() == 55,
+        "{text}"
+    );
 }
 
 #[alamos::experiment("sampling_otel.exported")]

@@ -97,11 +97,7 @@ impl fmt::Display for InvalidProbability {
                 "{:?} is not a probability: expected a number from 0 to 1, such as 0.01",
                 self.text
             ),
-            Kind::OutOfRange => write!(
-                f,
-                "probability {} is not between 0 and 1",
-                self.text
-            ),
+            Kind::OutOfRange => write!(f, "probability {} is not between 0 and 1", self.text),
         }
     }
 }
@@ -203,7 +199,11 @@ mod tests {
         assert_eq!(errors, []);
         assert_eq!(
             directives,
-            [directive("b", 0.001), directive("a", 0.0), directive("", 0.0)]
+            [
+                directive("b", 0.001),
+                directive("a", 0.0),
+                directive("", 0.0)
+            ]
         );
     }
 

@@ -116,7 +116,10 @@ mod tests {
         );
         let (p, problems) = read(&[(SAMPLER, "parentbased_traceidratio"), (SAMPLER_ARG, "x")]);
         assert_eq!(p, Some(1.0));
-        assert!(problems[0].contains("\"x\" is not a probability"), "{problems:?}");
+        assert!(
+            problems[0].contains("\"x\" is not a probability"),
+            "{problems:?}"
+        );
         let (p, problems) = read(&[(SAMPLER, "sometimes")]);
         assert_eq!(p, None);
         assert!(problems[0].starts_with("OTEL_TRACES_SAMPLER=\"sometimes\" is not one of"));

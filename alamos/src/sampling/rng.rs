@@ -92,7 +92,10 @@ mod tests {
         }
         // 10,000 fair coins: 5,000 ± 50 per standard deviation.
         assert!((4_700..=5_300).contains(&halves[0]), "{halves:?}");
-        assert!(bits.iter().all(|count| (4_700..=5_300).contains(count)), "{bits:?}");
+        assert!(
+            bits.iter().all(|count| (4_700..=5_300).contains(count)),
+            "{bits:?}"
+        );
     }
 
     #[test]

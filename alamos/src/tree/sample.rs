@@ -4,7 +4,7 @@
 //!
 //! [`SampleRate`]: crate::sampling::SampleRate
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use super::{check_known, lock_tree, Gate, Rejected, SetLevelError, Tree, UnknownExperiment};
 use crate::directive::DirectiveError;
@@ -95,6 +95,7 @@ impl Tree {
 
     /// The probabilities in force as an `ALAMOS_TRACE_SAMPLE` string: the
     /// root's first, always, then `key=probability` by key.
+    #[cfg_attr(not(feature = "runtime"), allow(dead_code))]
     fn sample_spec(&self) -> String {
         let mut keyed: Vec<&SampleDirective> = self
             .samples
@@ -104,7 +105,7 @@ impl Tree {
         keyed.sort_by(|a, b| a.key.cmp(&b.key));
         let mut spec = self.probability(ROOT).to_string();
         for directive in keyed {
-            spec.push_str(&format!(",{}={}", directive.key, directive.probability));
+            let _ = write!(spec, ",{}={}", directive.key, directive.probability);
         }
         spec
     }
@@ -259,7 +260,10 @@ mod tests {
 
     #[test]
     fn longest_covering_key_wins_and_the_default_is_one() {
-        let t = tree(&["api", "api.auth", "storage"], "0.01,api.auth=1,storage=0.001");
+        let t = tree(
+            &["api", "api.auth", "storage"],
+            "0.01,api.auth=1,storage=0.001",
+        );
         assert!((t.probability("api").get() - 0.01).abs() < f64::EPSILON);
         assert!((t.probability("api.auth.login").get() - 1.0).abs() < f64::EPSILON);
         assert!((t.probability("storage.kv").get() - 0.001).abs() < f64::EPSILON);
@@ -273,7 +277,11 @@ mod tests {
     fn unknown_keys_are_rejected_with_the_nearest_ones() {
         let t = tree(&["storage", "storage.cesium"], "");
         let (kept, rejected) = t.check_samples("0.5,storage.cesum=0.1,storage=2,storage=0.2");
-        assert_eq!(kept.len(), 3, "unknown keys are kept, malformed ones are not");
+        assert_eq!(
+            kept.len(),
+            3,
+            "unknown keys are kept, malformed ones are not"
+        );
         let positions: Vec<_> = rejected.iter().map(|r| r.error.position).collect();
         assert_eq!(positions, [2, 3]);
         assert_eq!(rejected[0].nearest.first(), Some(&"storage.cesium"));
