@@ -170,7 +170,12 @@ impl Trace {
     /// replaces, for [`Trace::restore`].
     #[inline(always)]
     pub(crate) fn enter(self) -> Trace {
-        Trace(CURRENT.with(|current| current.replace(self.0)))
+        // `try_with`: during thread teardown there is nothing to replace.
+        Trace(
+            CURRENT
+                .try_with(|current| current.replace(self.0))
+                .unwrap_or(NONE),
+        )
     }
 
     /// Puts back the decision [`Trace::enter`] returned.
