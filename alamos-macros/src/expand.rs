@@ -280,15 +280,16 @@ fn sync_start(call: &Call<'_>, untracked: bool) -> TokenStream {
             };
         }
         (true, None) => quote!(::alamos::__private::FnCall::start(#callsite, &mut #slot)),
+        // The span is a closure: an untraced call evaluates no field.
         (true, Some(span)) => {
-            quote!(::alamos::__private::FnCall::start_span(#callsite, &mut #slot, #span))
+            quote!(::alamos::__private::FnCall::start_span(#callsite, &mut #slot, || #span))
         }
         (false, _) => {
             let span = call.span_expr();
             quote!(::alamos::__private::FnCall::start_labeled(
                 #callsite,
                 &mut #slot,
-                #span,
+                || #span,
                 &[#(&(#label_values) as &dyn ::core::fmt::Display),*],
             ))
         }
@@ -630,9 +631,9 @@ fn async_body(call: &Call<'_>, spec: &Spec, output: Option<&Type>, stmts: &[Stmt
     quote! {
         let #enabled = #callsite.is_enabled();
         let #span_var = if #enabled {
-            #span
+            ::alamos::__private::CallTrace::new(#callsite, || #span)
         } else {
-            ::alamos::__private::tracing::Span::none()
+            ::alamos::__private::CallTrace::none()
         };
         #labels_let
         let #future = async move {

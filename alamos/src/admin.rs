@@ -11,6 +11,8 @@
 //! | `GET /alamos/tasks` | `{"tasks":[...]}`, [`crate::tasks()`] |
 //! | `GET /alamos/levels` | `{"directives":"prod,distribution=bench","thresholds":{"":"prod",...}}` |
 //! | `PUT /alamos/levels` | the body, in `ALAMOS_LEVEL` syntax, replaces every directive, all or nothing |
+//! | `GET /alamos/sampling` | `{"directives":"0.01,api.auth=1","probabilities":{"":0.01,"api.auth":1.0,...}}` |
+//! | `PUT /alamos/sampling` | the body, in `ALAMOS_TRACE_SAMPLE` syntax, replaces every root trace probability, all or nothing |
 //!
 //! # Security
 //!
@@ -216,6 +218,7 @@ impl Route for Admin {
             ("/alamos/levels", "GET") => Response::ok(JSON, levels_json()),
             ("/alamos/levels", "PUT") => put_levels(request.body),
             ("/alamos/levels", _) => Response::method_not_allowed("GET, PUT"),
+            ("/alamos/sampling", method) => sampling(method, request.body),
             ("/alamos/tree" | "/alamos/reports" | "/alamos/tasks", _) => {
                 Response::method_not_allowed("GET")
             }
@@ -333,6 +336,76 @@ fn bad_request(errors: &[String]) -> Response {
     let mut members = Members::default();
     members.raw("errors", &format!("[{}]", errors.join(",")));
     members.str("directives", &tree::spec());
+    Response::new(
+        Status::BadRequest,
+        JSON,
+        format!("{{{}}}", members.as_str()),
+    )
+}
+
+/// `GET` and `PUT /alamos/sampling`: the root trace probabilities, read and
+/// replaced all or nothing, as `/alamos/levels` does thresholds.
+fn sampling(method: &str, body: &[u8]) -> Response {
+    match method {
+        "GET" => Response::ok(JSON, samples_json()),
+        "PUT" => put_samples(body),
+        _ => Response::method_not_allowed("GET, PUT"),
+    }
+}
+
+fn samples_json() -> String {
+    let (spec, probabilities) = tree::samples();
+    let mut by_key = Members::default();
+    for (key, probability) in probabilities {
+        by_key.float(key, probability);
+    }
+    let mut members = Members::default();
+    members.str("directives", &spec);
+    members.raw("probabilities", &format!("{{{}}}", by_key.as_str()));
+    format!("{{{}}}", members.as_str())
+}
+
+/// Applies a `PUT /alamos/sampling` body, all or nothing.
+pub(crate) fn put_samples(body: &[u8]) -> Response {
+    let spec = match parse_body(body) {
+        Ok(spec) => spec,
+        Err(BodyError::Empty) => {
+            let mut members = Members::default();
+            members.str(
+                "reason",
+                "the body is empty; send probabilities in ALAMOS_TRACE_SAMPLE syntax, such as `0.01,api.auth=1` (`1` alone traces every root call)",
+            );
+            return samples_bad_request(&[format!("{{{}}}", members.as_str())]);
+        }
+        Err(err) => return samples_bad_request(&[body_error(&err)]),
+    };
+    match tree::replace_samples(spec) {
+        Ok(change) => {
+            tracing::event!(
+                target: "alamos::admin",
+                tracing::Level::WARN,
+                alamos.experiment = "",
+                old = %change.old,
+                new = %change.new,
+                "alamos admin: trace probabilities changed through PUT /alamos/sampling"
+            );
+            let mut members = Members::default();
+            members.str("old", &change.old);
+            members.str("new", &change.new);
+            Response::ok(JSON, format!("{{{}}}", members.as_str()))
+        }
+        Err(rejected) => {
+            let errors: Vec<String> = rejected.iter().map(rejected_json).collect();
+            samples_bad_request(&errors)
+        }
+    }
+}
+
+/// 400 with the errors and the probabilities still in force.
+fn samples_bad_request(errors: &[String]) -> Response {
+    let mut members = Members::default();
+    members.raw("errors", &format!("[{}]", errors.join(",")));
+    members.str("directives", &tree::sample_spec());
     Response::new(
         Status::BadRequest,
         JSON,

@@ -38,6 +38,7 @@ use crate::clock;
 use crate::metric::calls::{CallHandles, Started};
 use crate::metric::outcome::Outcome;
 use crate::metric::sink::HandleRef;
+use crate::sampling::Trace;
 
 /// The metrics side of a call in progress.
 struct Recording {
@@ -134,6 +135,8 @@ struct ActiveCall {
     /// The exit mark armed last: which macro the body is running, that may
     /// leave the function unseen (`#[track_caller]` bodies only).
     exit: Cell<Option<&'static &'static str>>,
+    /// The trace decision in scope before this call, put back as it ends.
+    outer: Trace,
     // Dropped after the metrics are recorded, so they happen inside the span.
     // It also keeps the call on its thread (`!Send`), which `finish_here`
     // relies on.
@@ -160,14 +163,23 @@ impl<'a> FnCall<'a> {
     #[cold]
     #[inline(never)]
     pub fn start(callsite: &'static FnCallsite, slot: &'a mut CallSlot) -> Self {
-        FnCall::begin(callsite, slot, callsite.span(), &[])
+        let trace = callsite.trace();
+        let span = traced_span(trace, || callsite.span());
+        FnCall::begin(callsite, slot, trace, span, &[])
     }
 
-    /// A call through an enabled callsite, inside `span`: for functions
-    /// whose span records fields of their own.
+    /// A call through an enabled callsite, inside the span `span` makes
+    /// when the call is traced: for functions whose span records fields of
+    /// their own, evaluated only then.
     #[inline(never)]
-    pub fn start_span(callsite: &'static FnCallsite, slot: &'a mut CallSlot, span: Span) -> Self {
-        FnCall::begin(callsite, slot, span, &[])
+    pub fn start_span(
+        callsite: &'static FnCallsite,
+        slot: &'a mut CallSlot,
+        span: impl FnOnce() -> Span,
+    ) -> Self {
+        let trace = callsite.trace();
+        let span = traced_span(trace, span);
+        FnCall::begin(callsite, slot, trace, span, &[])
     }
 
     /// A call through an enabled callsite with `labels(...)`, whose values
@@ -176,19 +188,23 @@ impl<'a> FnCall<'a> {
     pub fn start_labeled(
         callsite: &'static FnCallsite,
         slot: &'a mut CallSlot,
-        span: Span,
+        span: impl FnOnce() -> Span,
         labels: &[&dyn fmt::Display],
     ) -> Self {
-        FnCall::begin(callsite, slot, span, labels)
+        let trace = callsite.trace();
+        let span = traced_span(trace, span);
+        FnCall::begin(callsite, slot, trace, span, labels)
     }
 
     #[inline(always)]
     fn begin(
         callsite: &'static FnCallsite,
         slot: &'a mut CallSlot,
+        trace: Trace,
         span: Span,
         labels: &[&dyn fmt::Display],
     ) -> Self {
+        let outer = trace.enter();
         let span = span.entered();
         let active = slot.0.write(ActiveCall {
             recording: Recording::start(callsite, labels),
@@ -196,6 +212,7 @@ impl<'a> FnCall<'a> {
             completed: Cell::new(false),
             began_panicking: std::thread::panicking(),
             exit: Cell::new(None),
+            outer,
             span,
         });
         FnCall {
@@ -428,8 +445,61 @@ fn finish_call(active: NonNull<ActiveCall>) {
         Outcome::Ok
     };
     call.recording.finish(outcome, &call.span, true);
+    let outer = call.outer;
     // SAFETY: dropped once, here; the slot is never read again.
     unsafe { std::ptr::drop_in_place(active.as_ptr()) };
+    outer.restore();
+}
+
+/// The span of a call: made by `span` when the call is traced, none
+/// otherwise, so an untraced call evaluates no field and allocates nothing.
+#[inline(always)]
+fn traced_span(trace: Trace, span: impl FnOnce() -> Span) -> Span {
+    if trace.is_traced() {
+        span()
+    } else {
+        Span::none()
+    }
+}
+
+/// The trace decision and span of an `async` call, made when its future is
+/// created (from the decision in scope there, or a root's draw), and kept by
+/// its [`CallFuture`] for every poll wherever it is polled.
+#[doc(hidden)]
+pub struct CallTrace {
+    trace: Trace,
+    span: Span,
+}
+
+impl CallTrace {
+    /// The decision for a call through `callsite`, and the span `span`
+    /// makes if it is traced.
+    #[inline]
+    pub fn new(callsite: &'static FnCallsite, span: impl FnOnce() -> Span) -> Self {
+        let trace = callsite.trace();
+        CallTrace {
+            trace,
+            span: traced_span(trace, span),
+        }
+    }
+
+    /// For a disabled callsite, whose call is not recorded.
+    #[inline(always)]
+    pub fn none() -> Self {
+        CallTrace {
+            trace: Trace::NONE,
+            span: Span::none(),
+        }
+    }
+}
+
+impl fmt::Debug for CallTrace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallTrace")
+            .field("trace", &self.trace)
+            .field("span", &self.span)
+            .finish()
+    }
 }
 
 impl fmt::Debug for FnCall<'_> {
@@ -446,6 +516,8 @@ impl fmt::Debug for FnCall<'_> {
 pub struct CallFuture<F: Future, C> {
     future: ManuallyDrop<F>,
     span: Span,
+    /// Swapped in for every poll (and the drop), as the span is entered.
+    trace: Trace,
     recording: Option<Recording>,
     is_error: Option<C>,
 }
@@ -456,18 +528,19 @@ where
     C: FnOnce(&F::Output) -> bool,
 {
     /// Wraps the body's future; the call starts now.
-    pub fn new(callsite: &'static FnCallsite, span: Span, future: F, is_error: C) -> Self {
-        CallFuture::new_labeled(callsite, span, &[], future, is_error)
+    pub fn new(callsite: &'static FnCallsite, start: CallTrace, future: F, is_error: C) -> Self {
+        CallFuture::new_labeled(callsite, start, &[], future, is_error)
     }
 
     /// As [`CallFuture::new`], for a callsite with `labels(...)`.
     pub fn new_labeled(
         callsite: &'static FnCallsite,
-        span: Span,
+        start: CallTrace,
         labels: &[&dyn fmt::Display],
         future: F,
         is_error: C,
     ) -> Self {
+        let CallTrace { trace, span } = start;
         let recording = {
             let _enter = span.enter();
             Recording::start(callsite, labels)
@@ -475,6 +548,7 @@ where
         CallFuture {
             future: ManuallyDrop::new(future),
             span,
+            trace,
             recording: Some(recording),
             is_error: Some(is_error),
         }
@@ -511,6 +585,7 @@ where
         // fields are not structurally pinned.
         let this = unsafe { self.get_unchecked_mut() };
         let _enter = this.span.enter();
+        let _trace = this.trace.scope();
         let mut guard = PollGuard {
             recording: &mut this.recording,
             span: &this.span,
@@ -542,6 +617,7 @@ where
 impl<F: Future, C> Drop for CallFuture<F, C> {
     fn drop(&mut self) {
         let _enter = self.span.enter();
+        let _trace = self.trace.scope();
         if let Some(recording) = self.recording.take() {
             recording.finish(Outcome::Cancelled, &self.span, false);
         }

@@ -4,8 +4,9 @@
 //! Every annotated function and every log macro owns one `static` callsite,
 //! built by a `const fn` and listed in the tree's link-time registry of
 //! gates, so the experiment tree knows every key before the first call. A
-//! function's callsite also holds its span's metadata and its cached metric
-//! handles.
+//! function's callsite also holds its span's metadata, its cached metric
+//! handles and its experiment's root trace probability, which the tree
+//! rewrites as it does the enabled state.
 
 use std::any::Any;
 use std::fmt;
@@ -18,6 +19,7 @@ use tracing::{Metadata, Span};
 use crate::level::Level;
 use crate::metric::calls::{CallHandles, CallLabels};
 use crate::metric::sink::{HandleCache, HandleRef, LabelSets};
+use crate::sampling::{SampleRate, Trace};
 use crate::tree::{Gate, Interest};
 
 /// The names of the span fields every instrumented function records, shared
@@ -41,6 +43,7 @@ pub(crate) const STATUS_FIELD: &str = "otel.status_code";
 #[doc(hidden)]
 pub struct FnCallsite {
     interest: Interest,
+    sample: SampleRate,
     experiment: &'static str,
     function: &'static str,
     module_path: &'static str,
@@ -90,6 +93,7 @@ impl FnCallsite {
     ) -> Self {
         FnCallsite {
             interest: Interest::new(),
+            sample: SampleRate::new(),
             experiment,
             function,
             module_path: location.module_path,
@@ -114,6 +118,15 @@ impl FnCallsite {
     #[inline(always)]
     pub fn is_enabled(&'static self) -> bool {
         self.interest.is_enabled(self)
+    }
+
+    /// Whether a call through this callsite is traced: the decision in
+    /// scope (a traced or untraced call around it, an entered remote
+    /// context), else a draw with the experiment's root probability. At
+    /// probability 1 that is a thread-local load, an atomic load and a branch.
+    #[inline(always)]
+    pub fn trace(&'static self) -> Trace {
+        Trace::decide(&self.sample)
     }
 
     /// A new span for a call, with the standard fields, or a disabled span
@@ -194,6 +207,9 @@ impl Gate for FnCallsite {
     }
     fn interest(&self) -> &Interest {
         &self.interest
+    }
+    fn trace_sample(&self) -> Option<&SampleRate> {
+        Some(&self.sample)
     }
     fn enabled(&self) {
         // A labelled callsite's series depend on values only calls provide.

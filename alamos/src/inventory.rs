@@ -1,5 +1,5 @@
 //! What the binary holds: every experiment a callsite names, with its
-//! thresholds and its instruments' current values.
+//! thresholds, root trace probabilities and its instruments' current values.
 //!
 //! A reader of the tree and of metric snapshots, like every exporter.
 
@@ -19,6 +19,7 @@ pub struct Experiment {
     key: &'static str,
     level: Level,
     threshold: LevelFilter,
+    trace_sample: f64,
     instruments: Vec<InstrumentInfo>,
 }
 
@@ -37,6 +38,14 @@ impl Experiment {
     /// The current threshold.
     pub fn threshold(&self) -> LevelFilter {
         self.threshold
+    }
+
+    /// The root trace probability: how likely a call of this experiment
+    /// that starts a trace is traced (see [`set_trace_sample`]).
+    ///
+    /// [`set_trace_sample`]: crate::set_trace_sample
+    pub fn trace_sample(&self) -> f64 {
+        self.trace_sample
     }
 
     /// Whether the experiment's most verbose instrumentation is on.
@@ -116,7 +125,7 @@ pub enum InstrumentValue {
 }
 
 /// Every experiment named by a callsite in this binary, sorted by key, with
-/// its level, current threshold and instruments.
+/// its level, current threshold, root trace probability and instruments.
 pub fn experiments() -> Vec<Experiment> {
     let snapshot = crate::metric::snapshot();
     let mut instruments = instruments_by_key(snapshot.as_ref());
@@ -126,6 +135,7 @@ pub fn experiments() -> Vec<Experiment> {
             key: node.key,
             level: node.level,
             threshold: node.threshold,
+            trace_sample: node.trace_sample,
             instruments: instruments.remove(node.key).unwrap_or_default(),
         })
         .collect()

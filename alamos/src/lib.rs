@@ -61,6 +61,15 @@
 //! experiment's threshold; a disabled one costs a relaxed atomic load and a
 //! branch, and does not evaluate its arguments.
 //!
+//! # Sampling
+//!
+//! Every enabled call is counted; only *traced* calls have a span. A call
+//! that starts a trace is traced with its experiment's probability
+//! (`ALAMOS_TRACE_SAMPLE="0.01,api.auth=1"`, [`set_trace_sample`]; 1 by
+//! default), and the calls inside it follow its decision, as do calls under
+//! a remote parent ([`depropagate`]), whose sampled flag they obey.
+//!
+//!
 //! # Features
 //!
 //! | feature | default | what it adds |
@@ -116,6 +125,7 @@ mod prometheus;
 mod propagate;
 #[cfg(feature = "reports")]
 mod report;
+mod sampling;
 #[cfg(feature = "runtime")]
 mod signals;
 #[cfg(feature = "runtime")]
@@ -179,10 +189,14 @@ pub use crate::otel::{ExportReport, OtelConfig, OtelError, OtelGuard, OtelLayer}
 pub use crate::propagate::{depropagate, propagate, with_parent, Carrier, RemoteContext};
 #[cfg(feature = "reports")]
 pub use crate::report::{report, report_at, reports, Redacted, ReportError};
+pub use crate::sampling::InvalidProbability;
 #[cfg(feature = "runtime")]
 pub use crate::stderr::SpanEvents;
 pub use crate::task::{spawn, task, tasks, TaskFuture, TaskInfo, TaskOutput, TaskState};
-pub use crate::tree::{set_directives, set_level, threshold, SetLevelError, UnknownExperiment};
+pub use crate::tree::{
+    set_directives, set_level, set_trace_sample, threshold, trace_sample, SetLevelError,
+    SetTraceSampleError, UnknownExperiment,
+};
 pub use crate::view::{tree, TreeView};
 
 /// Histogram bucket presets for `histogram!` and [`Builder`].

@@ -6,9 +6,9 @@ pub use linkme;
 pub use tracing;
 
 pub use crate::call::{
-    call_once, debug, display, CallFuture, CallSlot, ErrOfOther, ErrOfResult, FnCall, HiddenExits,
-    IsErrOther, IsErrResult, Observe, OkOfOther, OkOfResult, RecordDebug, RecordDisplay, Returns,
-    ReturnsOther, ReturnsResult,
+    call_once, debug, display, CallFuture, CallSlot, CallTrace, ErrOfOther, ErrOfResult, FnCall,
+    HiddenExits, IsErrOther, IsErrResult, Observe, OkOfOther, OkOfResult, RecordDebug,
+    RecordDisplay, Returns, ReturnsOther, ReturnsResult,
 };
 pub use crate::callsite::{FnCallsite, Location, LogCallsite};
 /// The `ALAMOS_LEVEL` grammar, for the fuzzer and the property tests.
@@ -60,6 +60,12 @@ pub fn set_exemplar_interval(interval: std::time::Duration) {
     if let Some(store) = crate::metric::store::existing() {
         store.set_exemplar_interval(interval);
     }
+}
+
+/// Seeds this thread's generator of root trace decisions, so a test sees
+/// the same decisions on every run.
+pub fn seed_trace_sampling(seed: u64) {
+    crate::sampling::seed_thread(seed);
 }
 
 /// Applies a `PUT /alamos/levels` body as the admin endpoint does, for the

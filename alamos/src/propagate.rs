@@ -48,6 +48,18 @@
 //! missing or malformed header starts a new trace: the reason is logged as a
 //! `DEBUG` event with target `alamos::propagate`, and nothing panics.
 //!
+//! # Sampled and not sampled
+//!
+//! Entering a context whose parent is sampled (flag bit 0 set) makes the
+//! calls under it traced; one whose parent is not sampled makes them
+//! untraced, whatever their probabilities: the decision was made where the
+//! trace started. A context without a parent leaves the next call to
+//! decide, as a root. With `otel`, [`propagate`] inside an untraced call
+//! writes a valid `traceparent` with the not-sampled flag (`-00`): the
+//! remote parent's ids when the call continues one, else ids derived from
+//! the root's decision, the same for every call under it. The next node then
+//! does not trace the request either.
+//!
 //! # With and without the `otel` feature
 //!
 //! With `otel`, entering a [`RemoteContext`] makes it the current
@@ -76,6 +88,8 @@ use std::hash::BuildHasher;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+
+use crate::sampling::{Trace, TraceScope};
 
 pub use self::w3c::{
     Baggage, BaggageError, InvalidBaggageKey, TraceParent, TraceParentError, TraceState,
@@ -403,16 +417,26 @@ fn current() -> RemoteContext {
     let cx = opentelemetry::Context::current();
     let span = cx.span();
     let span_context = span.span_context();
-    let parent = span_context
-        .is_valid()
-        .then(|| {
-            TraceParent::new(
-                span_context.trace_id().to_bytes(),
-                span_context.span_id().to_bytes(),
-                span_context.trace_flags().to_u8(),
-            )
-        })
-        .flatten();
+    let untraced = crate::sampling::current();
+    let parent = if span_context.is_valid() {
+        // Inside an untraced call the current context is the remote parent
+        // it continues (or a span of another crate): its ids, not sampled.
+        let flags = span_context.trace_flags().to_u8();
+        TraceParent::new(
+            span_context.trace_id().to_bytes(),
+            span_context.span_id().to_bytes(),
+            if untraced.is_untraced() {
+                flags & !1
+            } else {
+                flags
+            },
+        )
+    } else {
+        // An untraced root: the ids its decision stands for.
+        untraced
+            .untraced_ids()
+            .and_then(|(trace_id, parent_id)| TraceParent::new(trace_id, parent_id, 0))
+    };
     let state = TraceState::parse(&span_context.trace_state().header()).unwrap_or_default();
     let mut baggage = Baggage::new();
     for (key, (value, metadata)) in cx.baggage() {
@@ -463,6 +487,8 @@ fn excerpt(value: &str) -> &str {
 /// What entering a [`RemoteContext`] makes current, prepared once.
 #[derive(Clone, Debug)]
 struct ContextScope {
+    /// The decision its parent's sampled flag carries; none without a parent.
+    trace: Option<Trace>,
     #[cfg(feature = "otel")]
     otel: opentelemetry::Context,
     #[cfg(not(feature = "otel"))]
@@ -474,6 +500,15 @@ impl ContextScope {
     #[cfg_attr(feature = "otel", allow(clippy::needless_pass_by_value))]
     fn new(context: RemoteContext) -> Self {
         ContextScope {
+            trace: context.parent.as_ref().map(|parent| {
+                if parent.is_sampled() {
+                    Trace::TRACED
+                } else {
+                    let id = u128::from_be_bytes(parent.trace_id());
+                    #[allow(clippy::cast_possible_truncation)]
+                    Trace::untraced(id as u64)
+                }
+            }),
             #[cfg(feature = "otel")]
             otel: context.to_otel_context(),
             #[cfg(not(feature = "otel"))]
@@ -483,6 +518,7 @@ impl ContextScope {
 
     fn enter(&self) -> EnteredContext {
         EnteredContext {
+            _trace: self.trace.map(Trace::scope),
             #[cfg(feature = "otel")]
             _otel: self.otel.clone().attach(),
             #[cfg(not(feature = "otel"))]
@@ -497,6 +533,7 @@ impl ContextScope {
 /// Not `Send`: it must be dropped on the thread that entered it.
 #[must_use = "the context is left when this guard is dropped"]
 pub struct EnteredContext {
+    _trace: Option<TraceScope>,
     #[cfg(feature = "otel")]
     _otel: opentelemetry::ContextGuard,
     #[cfg(not(feature = "otel"))]

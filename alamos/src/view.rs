@@ -15,22 +15,26 @@ use crate::task::{self, TaskInfo, TaskState};
 use crate::tree as experiment_tree;
 
 /// A snapshot of the experiment tree: every experiment and its ancestors,
-/// with level and threshold, its task if it is one (state, age, restarts)
-/// and, when alamos's recorder is installed, call counts by outcome, calls
-/// in flight, latency quantiles and the current value of each instrument.
+/// with level, threshold and root trace probability, its task if it is one
+/// (state, age, restarts) and, when alamos's recorder is installed, call
+/// counts by outcome, calls in flight, latency quantiles and the current
+/// value of each instrument.
 ///
 /// Its `Display` draws the tree:
 ///
 /// ```text
-/// experiment                   level  threshold   calls  errors  panics  cancelled  in flight    p50     p99
-/// (root)                       -      prod
-/// ├── distribution             -      debug
-/// │   └── distribution.writer  debug  debug         120       3       0          0          0  41 µs  130 µs
+/// experiment                   level  threshold  traced     calls  errors  panics  cancelled  in flight    p50     p99
+/// (root)                       -      prod           1%
+/// ├── distribution             -      debug          1%
+/// │   └── distribution.writer  debug  debug        100%       120       3       0          0          0  41 µs  130 µs
 /// │         frame_writer_bytes_total  counter  30720
-/// └── storage                  prod   prod           40       0       0          0          1  2.6 ms  9.8 ms
-///     └── storage.compaction   prod   prod
+/// └── storage                  prod   prod           1%        40       0       0          0          1  2.6 ms  9.8 ms
+///     └── storage.compaction   prod   prod           1%
 ///           task  running for 12.3 s  1 restart
 /// ```
+///
+/// `traced` is the experiment's root trace probability: how many of the
+/// calls that start a trace there are traced (every call is counted).
 #[derive(Clone, Debug)]
 pub struct TreeView {
     rows: Vec<Row>,
@@ -44,6 +48,7 @@ struct Row {
     last: Vec<bool>,
     level: Option<crate::Level>,
     threshold: LevelFilter,
+    trace_sample: f64,
     calls: Option<Calls>,
     instruments: Vec<InstrumentInfo>,
     task: Option<TaskInfo>,
@@ -130,6 +135,7 @@ pub fn tree() -> TreeView {
                 last,
                 level: named.iter().find(|n| n.key == key).map(|n| n.level),
                 threshold: experiment_tree::threshold(key).unwrap_or_default(),
+                trace_sample: experiment_tree::trace_sample(key).unwrap_or(1.0),
                 calls: calls
                     .as_ref()
                     .and_then(|calls| calls.get(key.as_str()).cloned()),
@@ -232,6 +238,14 @@ fn task_line(task: &TaskInfo) -> String {
     format!("{state}{restarts}{polls}")
 }
 
+/// A probability as a percentage, to four decimals at most:
+/// `100%`, `1%`, `0.1%`, `33.3333%`.
+fn percent(probability: f64) -> String {
+    let text = format!("{:.4}", probability * 100.0);
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text}%")
+}
+
 /// A duration in seconds, to three significant digits in a fitting unit.
 fn duration(seconds: f64) -> String {
     let (value, unit) = if seconds < 1e-6 {
@@ -263,10 +277,11 @@ impl fmt::Display for TreeView {
             .max(10);
         writeln!(
             f,
-            "{:<width$}  {:<5}  {:<9}  {:>8}  {:>6}  {:>6}  {:>9}  {:>9}  {:>8}  {:>8}",
+            "{:<width$}  {:<5}  {:<9}  {:>7}  {:>8}  {:>6}  {:>6}  {:>9}  {:>9}  {:>8}  {:>8}",
             "experiment",
             "level",
             "threshold",
+            "traced",
             "calls",
             "errors",
             "panics",
@@ -294,8 +309,9 @@ impl fmt::Display for TreeView {
             // `{:<width$}` counts chars, and the tree lines are one char each.
             write!(
                 f,
-                "{name:<width$}  {level:<5}  {:<9}",
-                row.threshold.as_str()
+                "{name:<width$}  {level:<5}  {:<9}  {:>7}",
+                row.threshold.as_str(),
+                percent(row.trace_sample)
             )?;
             if let Some(calls) = &row.calls {
                 let total: u64 = calls.by_outcome.iter().sum();
@@ -363,6 +379,7 @@ impl Row {
             None => members.raw("level", "null"),
         }
         members.str("threshold", self.threshold.as_str());
+        members.float("trace_sample", self.trace_sample);
         if let Some(level) = self.level {
             members.raw("enabled", bool_json(self.threshold.enables(level)));
         }
@@ -467,5 +484,14 @@ mod tests {
         assert_eq!(duration(0.0026), "2.60 ms");
         assert_eq!(duration(12.0), "12.0 s");
         assert_eq!(duration(0.000_000_5), "500 ns");
+    }
+
+    #[test]
+    fn probabilities_read_as_percentages() {
+        assert_eq!(percent(1.0), "100%");
+        assert_eq!(percent(0.01), "1%");
+        assert_eq!(percent(0.001), "0.1%");
+        assert_eq!(percent(0.0), "0%");
+        assert_eq!(percent(1.0 / 3.0), "33.3333%");
     }
 }

@@ -20,6 +20,12 @@
 //! process whose spans are never sampled pays the lookup once per bucket
 //! and interval, not per call.
 //!
+//! Exemplars come from traced calls only: an untraced call (see
+//! `sampling`), which has no span, neither claims a slot nor replaces its
+//! exemplar, so at a low trace probability the traced calls still fill
+//! every bucket. The check reads the thread's trace decision, and only
+//! when the slot is due.
+//!
 //! Only alamos's store keeps exemplars: calls recorded through another
 //! `metrics` recorder, and histograms recorded through the `metrics` facade
 //! (`metrics::histogram!`), have none.
@@ -117,7 +123,7 @@ mod capture {
         let tried = slot.tried.load(Ordering::Relaxed);
         // A reading from another core may be slightly behind: saturating,
         // it counts as recent.
-        if now.saturating_sub(tried) < interval {
+        if now.saturating_sub(tried) < interval || crate::sampling::in_untraced() {
             return;
         }
         capture(slot, tried, now, value, ids);
@@ -282,6 +288,21 @@ mod capture {
             assert_eq!((second.trace_id, second.span_id), ([2; 16], [2; 8]));
             // A reading behind the last attempt (another core) is recent.
             offer(&slot, 10, 100, 1.0, || panic!("a reading from the past"));
+        }
+
+        #[test]
+        fn untraced_calls_neither_claim_nor_replace() {
+            let slot = Slot::default();
+            {
+                let _untraced = crate::sampling::Trace::untraced(5).scope();
+                offer(&slot, 1_000, 100, 0.5, || {
+                    panic!("an untraced call asked for ids")
+                });
+            }
+            assert_eq!(slot.read(), None);
+            // Not claimed: the next traced call captures at once.
+            offer(&slot, 1_010, 100, 0.5, || ids(3));
+            assert_eq!(slot.read().map(|e| e.trace_id), Some([3; 16]));
         }
 
         /// Writers and readers race; every exemplar read is one that was

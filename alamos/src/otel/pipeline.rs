@@ -229,7 +229,14 @@ impl OtelConfig {
         let resource = self.resource();
         let mut parts = Parts::new(self.shutdown_timeout);
         let exporting = spans.is_some();
-        let mut provider = SdkTracerProvider::builder().with_resource(resource.clone());
+        // alamos decides which calls are traced (`sampling`, which reads
+        // OTEL_TRACES_SAMPLER too); the SDK's default would read it again and
+        // drop spans alamos chose to trace.
+        let mut provider = SdkTracerProvider::builder()
+            .with_resource(resource.clone())
+            .with_sampler(opentelemetry_sdk::trace::Sampler::ParentBased(Box::new(
+                opentelemetry_sdk::trace::Sampler::AlwaysOn,
+            )));
         if let Some(Built { exporter, health }) = spans {
             // alamos bounds the queue itself, to count what it drops: the
             // SDK's queue, as large, never overflows.

@@ -14,6 +14,7 @@ use std::any::Any;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::level::Level;
+use crate::sampling::SampleRate;
 
 const UNREGISTERED: u8 = 0;
 const DISABLED: u8 = 1;
@@ -93,6 +94,11 @@ pub trait Gate: Sync {
     /// Called after a change of thresholds (or an exporter's start) left the
     /// gate enabled, so a callsite can create its series at zero.
     fn enabled(&self) {}
+    /// Where a callsite that starts traces caches its root probability
+    /// (instrumented functions); `None` for the others.
+    fn trace_sample(&self) -> Option<&SampleRate> {
+        None
+    }
     /// The callsite itself, for the layers above that list callsites of
     /// their own kind.
     fn as_any(&self) -> &dyn Any;

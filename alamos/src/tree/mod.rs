@@ -9,10 +9,16 @@
 //! tree rewrites the cached state of every callsite, so the hot path never
 //! looks anything up.
 //!
+//! Beside thresholds, the tree holds each experiment's root trace
+//! probability (`ALAMOS_TRACE_SAMPLE`, [`set_trace_sample`]), resolved the
+//! same way and cached in every instrumented function's callsite
+//! (`sample.rs`).
+//!
 //! The tree sits below every other runtime layer: it knows callsites only as
 //! [`Gate`]s, and nothing of spans, metrics or exporters.
 
 mod gate;
+mod sample;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -21,10 +27,14 @@ use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 pub(crate) use self::gate::Interest;
 pub use self::gate::{Gate, GATES};
+#[cfg(feature = "runtime")]
+pub(crate) use self::sample::{replace_samples, sample_spec, samples};
+pub use self::sample::{set_trace_sample, trace_sample, SetTraceSampleError};
 use crate::directive::{parse_directives, Directive, DirectiveError};
 use crate::env;
 use crate::key::{covers, lineage, validate_key, KeyError, ROOT};
 use crate::level::{Level, LevelFilter};
+use crate::sampling::{Probability, SampleDirective};
 
 struct Tree {
     gates: Vec<&'static dyn Gate>,
@@ -33,6 +43,11 @@ struct Tree {
     /// Every node: named keys, their ancestors and the root.
     nodes: BTreeSet<&'static str>,
     directives: Vec<Directive>,
+    /// Root trace probabilities, as directives.
+    samples: Vec<SampleDirective>,
+    /// The root's probability when no directive sets it: 1, or what
+    /// `OTEL_TRACES_SAMPLER` says when `ALAMOS_TRACE_SAMPLE` is unset.
+    sample_default: Probability,
 }
 
 static TREE: OnceLock<Mutex<Tree>> = OnceLock::new();
@@ -52,6 +67,8 @@ impl Tree {
             named: BTreeMap::new(),
             nodes: BTreeSet::from([ROOT]),
             directives: Vec::new(),
+            samples: Vec::new(),
+            sample_default: Probability::ONE,
         };
         for gate in GATES {
             tree.add(*gate);
@@ -60,6 +77,7 @@ impl Tree {
         for error in tree.replace_directives(&spec) {
             eprintln!("alamos: {}: {error}", env::LEVEL);
         }
+        tree.samples_from_environment();
         tree
     }
 
@@ -311,16 +329,19 @@ pub(crate) fn register(gate: &'static dyn Gate) {
     }
     tree.add(gate);
     let enabled = tree.threshold(gate.experiment()).enables(gate.level());
+    tree.cache_sample(gate);
     gate.interest().set(enabled);
 }
 
 /// A node named by a callsite: its key, the most verbose level among its
 /// callsites and its current threshold.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Node {
     pub(crate) key: &'static str,
     pub(crate) level: Level,
     pub(crate) threshold: LevelFilter,
+    /// Its root trace probability.
+    pub(crate) trace_sample: f64,
 }
 
 /// Every key named by a callsite, sorted.
@@ -332,6 +353,7 @@ pub(crate) fn named() -> Vec<Node> {
             key,
             level,
             threshold: tree.threshold(key),
+            trace_sample: tree.probability(key).get(),
         })
         .collect()
 }
@@ -541,6 +563,8 @@ mod tests {
             named: BTreeMap::new(),
             nodes: nodes.iter().copied().chain([ROOT]).collect(),
             directives: directives(spec),
+            samples: Vec::new(),
+            sample_default: Probability::ONE,
         }
     }
 
