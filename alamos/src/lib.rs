@@ -83,6 +83,7 @@
 mod admin;
 mod call;
 mod callsite;
+mod classify;
 mod clock;
 mod directive;
 #[cfg(feature = "runtime")]
