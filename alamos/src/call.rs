@@ -564,3 +564,204 @@ impl<F: Future, C> fmt::Debug for CallFuture<F, C> {
 pub fn call_once<R, F: FnOnce() -> R>(body: F) -> R {
     body()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::task::Wake;
+
+    use super::*;
+    use crate::callsite::Location;
+    use crate::classify::Observe;
+    use crate::level::Level;
+    use crate::metric::sink::Tally;
+
+    // Built as the expansion builds them, but started with `FnCall::start`
+    // and `CallFuture::new`, which skip the gate: the tree's link-time
+    // registry is out of reach of Miri.
+    static SYNC: FnCallsite = FnCallsite::new(
+        &SYNC,
+        "call_test",
+        "sync",
+        Level::Prod,
+        Location {
+            span_name: "call_test.sync",
+            module_path: module_path!(),
+            file: file!(),
+            line: line!(),
+        },
+    );
+    static LABELLED: FnCallsite = FnCallsite::with_labels(
+        &LABELLED,
+        "call_test",
+        "labelled",
+        Level::Prod,
+        Location {
+            span_name: "call_test.labelled",
+            module_path: module_path!(),
+            file: file!(),
+            line: line!(),
+        },
+        &["shard"],
+    );
+    static ASYNC: FnCallsite = FnCallsite::new(
+        &ASYNC,
+        "call_test",
+        "async",
+        Level::Prod,
+        Location {
+            span_name: "call_test.async",
+            module_path: module_path!(),
+            file: file!(),
+            line: line!(),
+        },
+    );
+
+    /// Runs `f` under a recorder of its own: the calls of `function`
+    /// counted by outcome, in `Outcome::ALL` order.
+    fn outcomes(function: &str, labels: &str, f: impl FnOnce()) -> [u64; 4] {
+        let recorder = Tally::default();
+        metrics::with_local_recorder(&recorder, f);
+        Outcome::ALL.map(|outcome| {
+            recorder.counter(&format!(
+                "alamos_calls_total{{experiment=\"call_test\",function=\"{function}\"{labels},outcome=\"{outcome}\"}}"
+            ))
+        })
+    }
+
+    #[test]
+    fn a_call_finishes_in_its_slot_once_with_its_outcome() {
+        let counts = outcomes("sync", "", || {
+            // Completed.
+            let mut slot = CallSlot::new();
+            let call = FnCall::start(&SYNC, &mut slot);
+            assert_eq!(call.done(1), 1);
+            drop(call);
+            // An error through `?`, the guard moved before it drops.
+            let mut slot = CallSlot::new();
+            let call = Box::new(FnCall::start(&SYNC, &mut slot));
+            let _ = Err::<(), u8>(3).observe(&call);
+            drop(call);
+            // A returned `Err`, classified.
+            let mut slot = CallSlot::new();
+            let call = FnCall::start(&SYNC, &mut slot);
+            let returns = Returns::new(|value: &Result<u8, u8>| value.is_err());
+            assert_eq!(returns.value(&call, Err(4)), Err(4));
+            drop(call);
+            // A panic in the body.
+            let unwound = std::panic::catch_unwind(|| {
+                let mut slot = CallSlot::new();
+                let _call = FnCall::start(&SYNC, &mut slot);
+                std::panic::resume_unwind(Box::new(()));
+            });
+            assert!(unwound.is_err());
+            // A disabled call records nothing.
+            let call = FnCall::disabled();
+            assert!(!call.is_active());
+            call.completed();
+        });
+        assert_eq!(counts, [1, 2, 1, 0]);
+    }
+
+    #[test]
+    fn a_hidden_exit_makes_a_result_call_an_error() {
+        let counts = outcomes("sync", "", || {
+            let mut slot = CallSlot::new();
+            let call = FnCall::start(&SYNC, &mut slot);
+            {
+                let _exits = HiddenExits::new(&call, true, None);
+                call.arm(&"bail");
+                // Left through the armed macro: never completed.
+            }
+            drop(call);
+        });
+        assert_eq!(counts, [0, 1, 0, 0]);
+    }
+
+    #[test]
+    fn labelled_calls_share_handles_per_label_set() {
+        let recorder = Tally::default();
+        metrics::with_local_recorder(&recorder, || {
+            for shard in [1, 2, 1] {
+                let mut slot = CallSlot::new();
+                let call = FnCall::start_labeled(&LABELLED, &mut slot, Span::none(), &[&shard]);
+                call.completed();
+            }
+        });
+        let ok = |shard: u8| {
+            recorder.counter(&format!(
+                "alamos_calls_total{{experiment=\"call_test\",function=\"labelled\",shard=\"{shard}\",outcome=\"ok\"}}"
+            ))
+        };
+        assert_eq!((ok(1), ok(2)), (2, 1));
+    }
+
+    struct Noop;
+
+    impl Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    /// Pending once, then its value.
+    struct Later<T>(Option<T>, bool);
+
+    impl<T: Unpin> Future for Later<T> {
+        type Output = T;
+        fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<T> {
+            if std::mem::replace(&mut self.1, true) {
+                Poll::Ready(self.0.take().expect("polled after completion"))
+            } else {
+                Poll::Pending
+            }
+        }
+    }
+
+    #[test]
+    fn a_call_future_finishes_once_done_cancelled_or_panicked() {
+        let waker = std::task::Waker::from(Arc::new(Noop));
+        let mut cx = Context::from_waker(&waker);
+        let counts = outcomes("async", "", || {
+            let is_err = |output: &Result<u8, u8>| output.is_err();
+            // Completed with an error, over two polls.
+            let mut future = Box::pin(CallFuture::new(
+                &ASYNC,
+                Span::none(),
+                Later(Some(Err::<u8, u8>(1)), false),
+                is_err,
+            ));
+            assert!(future.as_mut().poll(&mut cx).is_pending());
+            assert_eq!(future.as_mut().poll(&mut cx), Poll::Ready(Err(1)));
+            drop(future);
+            // Dropped while pending: cancelled, and the body's future
+            // dropped too.
+            let body = Arc::new(());
+            let held = Arc::clone(&body);
+            let mut future = Box::pin(CallFuture::new(
+                &ASYNC,
+                Span::none(),
+                async move {
+                    Later(Some(()), false).await;
+                    drop(held);
+                    Ok::<u8, u8>(2)
+                },
+                is_err,
+            ));
+            assert!(future.as_mut().poll(&mut cx).is_pending());
+            drop(future);
+            assert_eq!(Arc::strong_count(&body), 1);
+            // Panicked in poll.
+            let mut future = Box::pin(CallFuture::new(
+                &ASYNC,
+                Span::none(),
+                async { std::panic::resume_unwind(Box::new(())) },
+                |(): &()| false,
+            ));
+            let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                future.as_mut().poll(&mut cx)
+            }));
+            assert!(unwound.is_err());
+            drop(future);
+        });
+        assert_eq!(counts, [0, 1, 1, 1]);
+    }
+}

@@ -7,7 +7,9 @@
 //!
 //! Without the `runtime` feature (and so without quanta) it is `Instant`.
 
-#[cfg(feature = "runtime")]
+// Miri cannot run quanta's calibration (`cpuid`, `rdtsc`): under it the
+// call timer is `Instant`, as without `runtime`.
+#[cfg(all(feature = "runtime", not(miri)))]
 mod imp {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::OnceLock;
@@ -141,7 +143,7 @@ mod imp {
     }
 }
 
-#[cfg(not(feature = "runtime"))]
+#[cfg(any(not(feature = "runtime"), miri))]
 mod imp {
     use std::sync::OnceLock;
     use std::time::Instant;
