@@ -267,9 +267,9 @@ impl<'t> Owner<'t> {
     }
 
     /// Zeroed cells of `width` words for series `series`, published for
-    /// readers; `None` when the arena is busy (a claim from inside a claim,
-    /// through an allocator that is instrumented) or the thread retired.
-    /// The series must not have cells yet.
+    /// readers (or those it has already); `None` when the arena is busy (a
+    /// claim from inside a claim, through an allocator that is
+    /// instrumented) or the thread retired.
     #[cold]
     #[inline(never)]
     pub(crate) fn claim(&self, series: usize, width: usize) -> Option<NonNull<AtomicU64>> {
@@ -295,11 +295,16 @@ impl<'t> Owner<'t> {
             slot.store(page.as_ptr(), Ordering::Release);
             page
         };
-        let cells = arena.allocate(width);
         // SAFETY: a page of this arena, alive while `self` is.
         let page = unsafe { page.as_ref() };
+        let slot = &page.0[series % INDEX_PAGE];
+        if let Some(cells) = NonNull::new(slot.load(Ordering::Relaxed)) {
+            // Replacing them would hide their counts from readers.
+            return Some(cells);
+        }
+        let cells = arena.allocate(width);
         // Release: a reader that loads the cells sees their width.
-        page.0[series % INDEX_PAGE].store(cells.as_ptr(), Ordering::Release);
+        slot.store(cells.as_ptr(), Ordering::Release);
         Some(cells)
     }
 
@@ -433,6 +438,7 @@ mod tests {
         }
         for (series, cells) in &claimed {
             assert_eq!(owner.lookup(*series), Some(*cells));
+            assert_eq!(owner.claim(*series, 1), Some(*cells), "claimed again");
         }
         assert_eq!(owner.lookup(3 * INDEX_PAGE), None);
         assert_eq!(owner.lookup(1000 * INDEX_PAGE), None);

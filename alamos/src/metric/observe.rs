@@ -460,19 +460,13 @@ pub(crate) fn sample() -> Vec<Sampled> {
             )
         })
         .collect();
-    let (sampled, jobs): (Vec<(Sampled, Sample)>, Vec<Job>) = pending
+    let (sampled, jobs): (Vec<Sampled>, Vec<Job>) = pending
         .into_iter()
-        .map(|(sampled, sample, state)| {
-            let job = Job {
-                sample: Arc::clone(&sample),
-                state,
-            };
-            ((sampled, sample), job)
-        })
+        .map(|(sampled, sample, state)| (sampled, Job { sample, state }))
         .unzip();
     let values = read(jobs);
     let mut out = Vec::with_capacity(sampled.len());
-    for ((mut sampled, _), value) in sampled.into_iter().zip(values) {
+    for (mut sampled, value) in sampled.into_iter().zip(values) {
         match value {
             Ok(value) => {
                 sampled.value = value;
