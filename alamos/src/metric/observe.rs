@@ -15,7 +15,10 @@
 //!
 //! A read never calls a closure on its own thread: it hands them one at a
 //! time to a reader thread and waits at most the observe timeout
-//! ([`set_timeout`], `Builder::observe_timeout`) for each. A closure that
+//! ([`set_timeout`], `Builder::observe_timeout`) for each, counted from when
+//! the thread starts it, so that a busy machine does not drop a fast
+//! closure (a thread that never starts it is given up after ten times the
+//! timeout). A closure that
 //! panics is left out of that read; one still running at the timeout is
 //! left out too and its watch is marked hung: the read abandons that reader
 //! thread to it and carries on with a fresh one, and later reads skip the
@@ -93,11 +96,13 @@ struct Observed {
 
 /// The closure of a watch is not running.
 const IDLE: u8 = 0;
+/// A read sent the closure to a reader thread, which has not started it.
+const QUEUED: u8 = 1;
 /// A reader thread runs the closure for a read that waits for it.
-const RUNNING: u8 = 1;
+const RUNNING: u8 = 2;
 /// The closure ran past the timeout; the read that waited for it gave its
 /// reader thread up to it, and reads skip the watch until it returns.
-const HUNG: u8 = 2;
+const HUNG: u8 = 3;
 
 /// Where a sampled value goes in a facade recorder.
 enum FacadeHandle {
@@ -508,6 +513,20 @@ struct Job {
 struct Reader {
     jobs: mpsc::Sender<Job>,
     done: mpsc::Receiver<Result<f64, ()>>,
+    /// When the thread started its current closure, in nanoseconds since
+    /// [`epoch`]: the timeout counts from there, not from when the read
+    /// sent it, so a thread slow to be scheduled does not drop a fast one.
+    started: Arc<AtomicU64>,
+}
+
+/// What reader threads' start times count from.
+fn epoch() -> std::time::Instant {
+    static EPOCH: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(std::time::Instant::now)
+}
+
+fn since_epoch() -> Duration {
+    epoch().elapsed()
 }
 
 /// The reader thread of the reads, if one is running; a read holds the lock
@@ -518,18 +537,39 @@ impl Reader {
     fn spawn() -> Option<Reader> {
         let (jobs, inbox) = mpsc::channel::<Job>();
         let (outbox, done) = mpsc::channel();
+        let started = Arc::new(AtomicU64::new(0));
+        let start_times = Arc::clone(&started);
         std::thread::Builder::new()
             .name("alamos-sample".into())
-            .spawn(move || run_reader(&inbox, &outbox))
+            .spawn(move || run_reader(&inbox, &outbox, &start_times))
             .ok()?;
-        Some(Reader { jobs, done })
+        Some(Reader {
+            jobs,
+            done,
+            started,
+        })
     }
 }
 
 /// A reader thread's loop: runs each closure it is sent and sends its value
 /// back, until the read that owns it drops it or abandons it to a closure.
-fn run_reader(inbox: &mpsc::Receiver<Job>, outbox: &mpsc::Sender<Result<f64, ()>>) {
+fn run_reader(
+    inbox: &mpsc::Receiver<Job>,
+    outbox: &mpsc::Sender<Result<f64, ()>>,
+    started: &AtomicU64,
+) {
     while let Ok(Job { sample, state }) = inbox.recv() {
+        let now = u64::try_from(since_epoch().as_nanos()).unwrap_or(u64::MAX);
+        started.store(now, Ordering::Release);
+        if state
+            .compare_exchange(QUEUED, RUNNING, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+        {
+            // The read gave up before this thread got to it (starved):
+            // later reads try the closure again, on another thread.
+            state.store(IDLE, Ordering::Release);
+            return;
+        }
         let value = catch_unwind(AssertUnwindSafe(|| sample())).map_err(|payload| {
             // A payload whose drop panics must not end the thread.
             let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
@@ -571,7 +611,7 @@ fn read_one(reader: &mut Option<Reader>, job: Job, timeout: Duration) -> Result<
         return Err(Failure::Timeout);
     }
     let state = Arc::clone(&job.state);
-    state.store(RUNNING, Ordering::Release);
+    state.store(QUEUED, Ordering::Release);
     let mut job = Some(job);
     // A reader that ended since the last read (it cannot, but a channel can
     // say so) is replaced once.
@@ -599,36 +639,62 @@ fn read_one(reader: &mut Option<Reader>, job: Job, timeout: Duration) -> Result<
     catch_unwind(AssertUnwindSafe(|| (job.sample)())).map_err(|_| Failure::Panic)
 }
 
-/// Waits for the value of the closure the reader was just sent.
+/// Waits for the value of the closure the reader was just sent: until it
+/// has run for `timeout`, or, if the thread never starts it, ten times
+/// that.
 fn wait(reader: &mut Option<Reader>, state: &AtomicU8, timeout: Duration) -> Result<f64, Failure> {
     let Some(current) = reader.as_ref() else {
         return Err(Failure::Timeout);
     };
-    match current.done.recv_timeout(timeout) {
-        Ok(value) => value.map_err(|()| Failure::Panic),
-        Err(RecvTimeoutError::Timeout) => {
-            if state
-                .compare_exchange(RUNNING, HUNG, Ordering::AcqRel, Ordering::Acquire)
-                .is_ok()
-            {
-                // The closure keeps this thread; the next one gets a new one.
+    let sent = since_epoch();
+    let mut wait = timeout;
+    loop {
+        match current.done.recv_timeout(wait) {
+            Ok(value) => return value.map_err(|()| Failure::Panic),
+            Err(RecvTimeoutError::Disconnected) => {
+                // The thread ended without answering (a panic that escaped).
+                state.store(IDLE, Ordering::Release);
                 reader.take();
-                return Err(Failure::Timeout);
+                return Err(Failure::Panic);
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        let now = since_epoch();
+        let (from, limit, expected) = match state.load(Ordering::Acquire) {
+            QUEUED => (sent, timeout.saturating_mul(10), QUEUED),
+            RUNNING => {
+                let started = Duration::from_nanos(current.started.load(Ordering::Acquire));
+                (started, timeout, RUNNING)
             }
             // It returned just now: the thread sends its value next.
-            if let Ok(value) = current.done.recv() {
-                value.map_err(|()| Failure::Panic)
-            } else {
-                reader.take();
-                Err(Failure::Panic)
+            _ => {
+                return if let Ok(value) = current.done.recv() {
+                    value.map_err(|()| Failure::Panic)
+                } else {
+                    reader.take();
+                    Err(Failure::Panic)
+                };
             }
+        };
+        if let Some(left) = limit
+            .checked_sub(now.saturating_sub(from))
+            .filter(|left| !left.is_zero())
+        {
+            wait = left.max(Duration::from_millis(1));
+            continue;
         }
-        Err(RecvTimeoutError::Disconnected) => {
-            // The thread ended without answering (a panic that escaped).
-            state.store(IDLE, Ordering::Release);
+        if state
+            .compare_exchange(expected, HUNG, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            // The closure keeps this thread (or, never started, the thread
+            // lets it go when it gets to it, and reads skip it until then);
+            // the next read gets a new thread.
             reader.take();
-            Err(Failure::Panic)
+            return Err(Failure::Timeout);
         }
+        // The state moved on meanwhile (started, or returned): look again.
+        wait = Duration::from_millis(1);
     }
 }
 
