@@ -18,3 +18,14 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
+
+# Miri (.ci/steps/45-miri-loom.sh): a component of the nightly toolchain
+# (the image has one), with rust-src, from which `cargo miri setup` builds
+# its sysroot on first use.
+if ! rustup toolchain list | grep -q '^nightly'; then
+    echo "installing: the nightly toolchain with miri"
+    rustup toolchain install nightly --profile minimal --component miri,rust-src
+elif ! rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^miri'; then
+    echo "installing: miri for nightly"
+    rustup component add miri rust-src --toolchain nightly
+fi

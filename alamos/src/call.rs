@@ -20,12 +20,10 @@
 //! there.
 
 use std::cell::Cell;
-use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::mem::{ManuallyDrop, MaybeUninit};
-use std::ops::ControlFlow;
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll};
@@ -252,7 +250,7 @@ impl<'a> FnCall<'a> {
 
     /// A `?` returns an error: the call completed, as an error.
     #[inline(always)]
-    fn leaving_with_error(&self) {
+    pub(crate) fn leaving_with_error(&self) {
         if let Some(active) = self.active() {
             active.completed.set(true);
             active.error.set(true);
@@ -635,241 +633,6 @@ impl<F: Future, C> fmt::Debug for CallFuture<F, C> {
     }
 }
 
-/// Watches the operand of a rewritten `?` for the error it would return.
-#[doc(hidden)]
-pub trait Observe: Sized {
-    /// What an early return through `?` carries.
-    type Error;
-
-    /// Marks the call as an error if `?` is about to return one.
-    #[must_use]
-    fn observe(self, call: &FnCall<'_>) -> Self;
-
-    /// As [`Observe::observe`], and hands the error to `record` first.
-    #[must_use]
-    fn observe_err(self, call: &FnCall<'_>, record: impl FnOnce(&Self::Error)) -> Self;
-}
-
-impl<T, E> Observe for Result<T, E> {
-    type Error = E;
-
-    #[inline(always)]
-    fn observe(self, call: &FnCall<'_>) -> Self {
-        if self.is_err() {
-            call.leaving_with_error();
-        }
-        self
-    }
-
-    #[inline(always)]
-    fn observe_err(self, call: &FnCall<'_>, record: impl FnOnce(&E)) -> Self {
-        if let Err(error) = &self {
-            if call.is_active() {
-                record(error);
-                call.leaving_with_error();
-            }
-        }
-        self
-    }
-}
-
-impl<T, E> Observe for Poll<Result<T, E>> {
-    type Error = E;
-
-    #[inline(always)]
-    fn observe(self, call: &FnCall<'_>) -> Self {
-        if matches!(self, Poll::Ready(Err(_))) {
-            call.leaving_with_error();
-        }
-        self
-    }
-
-    #[inline(always)]
-    fn observe_err(self, call: &FnCall<'_>, record: impl FnOnce(&E)) -> Self {
-        if let Poll::Ready(Err(error)) = &self {
-            if call.is_active() {
-                record(error);
-                call.leaving_with_error();
-            }
-        }
-        self
-    }
-}
-
-impl<T, E> Observe for Poll<Option<Result<T, E>>> {
-    type Error = E;
-
-    #[inline(always)]
-    fn observe(self, call: &FnCall<'_>) -> Self {
-        if matches!(self, Poll::Ready(Some(Err(_)))) {
-            call.leaving_with_error();
-        }
-        self
-    }
-
-    #[inline(always)]
-    fn observe_err(self, call: &FnCall<'_>, record: impl FnOnce(&E)) -> Self {
-        if let Poll::Ready(Some(Err(error))) = &self {
-            if call.is_active() {
-                record(error);
-                call.leaving_with_error();
-            }
-        }
-        self
-    }
-}
-
-/// `None` and `Break` are not errors, but `?` returns them: the call
-/// completed.
-impl<T> Observe for Option<T> {
-    type Error = Infallible;
-
-    #[inline(always)]
-    fn observe(self, call: &FnCall<'_>) -> Self {
-        if self.is_none() {
-            call.completed();
-        }
-        self
-    }
-
-    #[inline(always)]
-    fn observe_err(self, call: &FnCall<'_>, _: impl FnOnce(&Infallible)) -> Self {
-        self.observe(call)
-    }
-}
-
-impl<B, C> Observe for ControlFlow<B, C> {
-    type Error = Infallible;
-
-    #[inline(always)]
-    fn observe(self, call: &FnCall<'_>) -> Self {
-        if self.is_break() {
-            call.completed();
-        }
-        self
-    }
-
-    #[inline(always)]
-    fn observe_err(self, call: &FnCall<'_>, _: impl FnOnce(&Infallible)) -> Self {
-        self.observe(call)
-    }
-}
-
-/// Classifies a returned value of a concrete type: `Result` picks this impl…
-#[doc(hidden)]
-pub trait IsErrResult {
-    fn __alamos_is_err(&self) -> bool;
-}
-
-impl<T, E> IsErrResult for Result<T, E> {
-    #[inline(always)]
-    fn __alamos_is_err(&self) -> bool {
-        self.is_err()
-    }
-}
-
-/// …and every other type falls back to this one, one autoref further away.
-#[doc(hidden)]
-pub trait IsErrOther {
-    fn __alamos_is_err(&self) -> bool;
-}
-
-impl<T: ?Sized> IsErrOther for &T {
-    #[inline(always)]
-    fn __alamos_is_err(&self) -> bool {
-        false
-    }
-}
-
-/// The error of a returned `Result`, for the `err` argument…
-#[doc(hidden)]
-pub trait ErrOfResult {
-    type Error;
-    fn __alamos_err(&self) -> Option<&Self::Error>;
-}
-
-impl<T, E> ErrOfResult for Result<T, E> {
-    type Error = E;
-
-    #[inline(always)]
-    fn __alamos_err(&self) -> Option<&E> {
-        self.as_ref().err()
-    }
-}
-
-/// …and none for every other type, so `err` on an impl block applies to the
-/// methods that return a `Result` and leaves the others alone.
-#[doc(hidden)]
-pub trait ErrOfOther {
-    fn __alamos_err(&self) -> Option<&Infallible>;
-}
-
-impl<T: ?Sized> ErrOfOther for &T {
-    #[inline(always)]
-    fn __alamos_err(&self) -> Option<&Infallible> {
-        None
-    }
-}
-
-/// The value of a returned `Ok`, for `ret` beside `err`…
-#[doc(hidden)]
-pub trait OkOfResult {
-    type Ok;
-    fn __alamos_ok(&self) -> Option<&Self::Ok>;
-}
-
-impl<T, E> OkOfResult for Result<T, E> {
-    type Ok = T;
-
-    #[inline(always)]
-    fn __alamos_ok(&self) -> Option<&T> {
-        self.as_ref().ok()
-    }
-}
-
-/// …and the whole value for every other type.
-#[doc(hidden)]
-pub trait OkOfOther {
-    type Ok: ?Sized;
-    fn __alamos_ok(&self) -> Option<&Self::Ok>;
-}
-
-impl<T: ?Sized> OkOfOther for &T {
-    type Ok = T;
-
-    #[inline(always)]
-    fn __alamos_ok(&self) -> Option<&T> {
-        Some(*self)
-    }
-}
-
-/// Whether a function's return type is a `Result`, decided on the type
-/// alone (`&PhantomData<R>`): `Result` picks this impl…
-#[doc(hidden)]
-pub trait ReturnsResult {
-    fn __alamos_returns_result(&self) -> bool;
-}
-
-impl<T, E> ReturnsResult for std::marker::PhantomData<Result<T, E>> {
-    #[inline(always)]
-    fn __alamos_returns_result(&self) -> bool {
-        true
-    }
-}
-
-/// …and every other type this one.
-#[doc(hidden)]
-pub trait ReturnsOther {
-    fn __alamos_returns_result(&self) -> bool;
-}
-
-impl<T: ?Sized> ReturnsOther for &std::marker::PhantomData<T> {
-    #[inline(always)]
-    fn __alamos_returns_result(&self) -> bool {
-        false
-    }
-}
-
 /// Calls the body of an instrumented function. Requiring `FnOnce` makes the
 /// closure own its captures, so a body may return borrows of `&mut self`.
 #[doc(hidden)]
@@ -878,39 +641,203 @@ pub fn call_once<R, F: FnOnce() -> R>(body: F) -> R {
     body()
 }
 
-/// A type `err` or `ret` records with `Display`.
-#[doc(hidden)]
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be recorded with `Display`",
-    label = "`err` and `ret` record with `Display` here, which `{Self}` does not implement",
-    note = "write `err(Debug)` or `ret(Debug)` to record it with `Debug`"
-)]
-pub trait RecordDisplay: fmt::Display {}
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::task::Wake;
 
-impl<T: fmt::Display + ?Sized> RecordDisplay for T {}
+    use super::*;
+    use crate::callsite::Location;
+    use crate::classify::Observe;
+    use crate::level::Level;
+    use crate::metric::sink::Tally;
 
-/// A type `err` or `ret` records with `Debug`.
-#[doc(hidden)]
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be recorded with `Debug`",
-    label = "`err(Debug)` and `ret` record with `Debug` here, which `{Self}` does not implement",
-    note = "derive `Debug`, or write `ret(Display)` to record it with `Display`"
-)]
-pub trait RecordDebug: fmt::Debug {}
+    // Built as the expansion builds them, but started with `FnCall::start`
+    // and `CallFuture::new`, which skip the gate: the tree's link-time
+    // registry is out of reach of Miri.
+    static SYNC: FnCallsite = FnCallsite::new(
+        &SYNC,
+        "call_test",
+        "sync",
+        Level::Prod,
+        Location {
+            span_name: "call_test.sync",
+            module_path: module_path!(),
+            file: file!(),
+            line: line!(),
+        },
+    );
+    static LABELLED: FnCallsite = FnCallsite::with_labels(
+        &LABELLED,
+        "call_test",
+        "labelled",
+        Level::Prod,
+        Location {
+            span_name: "call_test.labelled",
+            module_path: module_path!(),
+            file: file!(),
+            line: line!(),
+        },
+        &["shard"],
+    );
+    static ASYNC: FnCallsite = FnCallsite::new(
+        &ASYNC,
+        "call_test",
+        "async",
+        Level::Prod,
+        Location {
+            span_name: "call_test.async",
+            module_path: module_path!(),
+            file: file!(),
+            line: line!(),
+        },
+    );
 
-impl<T: fmt::Debug + ?Sized> RecordDebug for T {}
+    /// Runs `f` under a recorder of its own: the calls of `function`
+    /// counted by outcome, in `Outcome::ALL` order.
+    fn outcomes(function: &str, labels: &str, f: impl FnOnce()) -> [u64; 4] {
+        let recorder = Tally::default();
+        metrics::with_local_recorder(&recorder, f);
+        Outcome::ALL.map(|outcome| {
+            recorder.counter(&format!(
+                "alamos_calls_total{{experiment=\"call_test\",function=\"{function}\"{labels},outcome=\"{outcome}\"}}"
+            ))
+        })
+    }
 
-/// A field value recorded with `Display`. The value is erased so that a
-/// missing `Display` is reported once, by this function's bound.
-#[doc(hidden)]
-#[inline(always)]
-pub fn display<T: RecordDisplay>(value: &T) -> tracing::field::DisplayValue<&dyn fmt::Display> {
-    tracing::field::display(value)
-}
+    #[test]
+    fn a_call_finishes_in_its_slot_once_with_its_outcome() {
+        let counts = outcomes("sync", "", || {
+            // Completed.
+            let mut slot = CallSlot::new();
+            let call = FnCall::start(&SYNC, &mut slot);
+            assert_eq!(call.done(1), 1);
+            drop(call);
+            // An error through `?`, the guard moved before it drops.
+            let mut slot = CallSlot::new();
+            let call = Box::new(FnCall::start(&SYNC, &mut slot));
+            let _ = Err::<(), u8>(3).observe(&call);
+            drop(call);
+            // A returned `Err`, classified.
+            let mut slot = CallSlot::new();
+            let call = FnCall::start(&SYNC, &mut slot);
+            let returns = Returns::new(|value: &Result<u8, u8>| value.is_err());
+            assert_eq!(returns.value(&call, Err(4)), Err(4));
+            drop(call);
+            // A panic in the body.
+            let unwound = std::panic::catch_unwind(|| {
+                let mut slot = CallSlot::new();
+                let _call = FnCall::start(&SYNC, &mut slot);
+                std::panic::resume_unwind(Box::new(()));
+            });
+            assert!(unwound.is_err());
+            // A disabled call records nothing.
+            let call = FnCall::disabled();
+            assert!(!call.is_active());
+            call.completed();
+        });
+        assert_eq!(counts, [1, 2, 1, 0]);
+    }
 
-/// A field value recorded with `Debug`; see [`display`].
-#[doc(hidden)]
-#[inline(always)]
-pub fn debug<T: RecordDebug>(value: &T) -> tracing::field::DebugValue<&dyn fmt::Debug> {
-    tracing::field::debug(value)
+    #[test]
+    fn a_hidden_exit_makes_a_result_call_an_error() {
+        let counts = outcomes("sync", "", || {
+            let mut slot = CallSlot::new();
+            let call = FnCall::start(&SYNC, &mut slot);
+            {
+                let _exits = HiddenExits::new(&call, true, None);
+                call.arm(&"bail");
+                // Left through the armed macro: never completed.
+            }
+            drop(call);
+        });
+        assert_eq!(counts, [0, 1, 0, 0]);
+    }
+
+    #[test]
+    fn labelled_calls_share_handles_per_label_set() {
+        let recorder = Tally::default();
+        metrics::with_local_recorder(&recorder, || {
+            for shard in [1, 2, 1] {
+                let mut slot = CallSlot::new();
+                let call = FnCall::start_labeled(&LABELLED, &mut slot, Span::none, &[&shard]);
+                call.completed();
+            }
+        });
+        let ok = |shard: u8| {
+            recorder.counter(&format!(
+                "alamos_calls_total{{experiment=\"call_test\",function=\"labelled\",shard=\"{shard}\",outcome=\"ok\"}}"
+            ))
+        };
+        assert_eq!((ok(1), ok(2)), (2, 1));
+    }
+
+    struct Noop;
+
+    impl Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    /// Pending once, then its value.
+    struct Later<T>(Option<T>, bool);
+
+    impl<T: Unpin> Future for Later<T> {
+        type Output = T;
+        fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<T> {
+            if std::mem::replace(&mut self.1, true) {
+                Poll::Ready(self.0.take().expect("polled after completion"))
+            } else {
+                Poll::Pending
+            }
+        }
+    }
+
+    #[test]
+    fn a_call_future_finishes_once_done_cancelled_or_panicked() {
+        let waker = std::task::Waker::from(Arc::new(Noop));
+        let mut cx = Context::from_waker(&waker);
+        let counts = outcomes("async", "", || {
+            let is_err = |output: &Result<u8, u8>| output.is_err();
+            // Completed with an error, over two polls.
+            let mut future = Box::pin(CallFuture::new(
+                &ASYNC,
+                CallTrace::none(),
+                Later(Some(Err::<u8, u8>(1)), false),
+                is_err,
+            ));
+            assert!(future.as_mut().poll(&mut cx).is_pending());
+            assert_eq!(future.as_mut().poll(&mut cx), Poll::Ready(Err(1)));
+            drop(future);
+            // Dropped while pending: cancelled, and the body's future
+            // dropped too.
+            let body = Arc::new(());
+            let held = Arc::clone(&body);
+            let mut future = Box::pin(CallFuture::new(
+                &ASYNC,
+                CallTrace::none(),
+                async move {
+                    Later(Some(()), false).await;
+                    drop(held);
+                    Ok::<u8, u8>(2)
+                },
+                is_err,
+            ));
+            assert!(future.as_mut().poll(&mut cx).is_pending());
+            drop(future);
+            assert_eq!(Arc::strong_count(&body), 1);
+            // Panicked in poll.
+            let mut future = Box::pin(CallFuture::new(
+                &ASYNC,
+                CallTrace::none(),
+                async { std::panic::resume_unwind(Box::new(())) },
+                |(): &()| false,
+            ));
+            let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                future.as_mut().poll(&mut cx)
+            }));
+            assert!(unwound.is_err());
+            drop(future);
+        });
+        assert_eq!(counts, [0, 1, 1, 1]);
+    }
 }

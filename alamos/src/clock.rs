@@ -7,7 +7,8 @@
 //! the raw TSC, and a duration is ticks times a scale measured once against
 //! `Instant`, when the counter ticks at a constant rate through every power
 //! state (the "invariant TSC" CPUID bit). Elsewhere, and where the TSC is
-//! not invariant, a reading is nanoseconds since the first reading.
+//! not invariant, a reading is nanoseconds since the first reading. Under
+//! Miri, which runs neither `cpuid` nor `rdtsc`, it is always the latter.
 //!
 //! # Detection
 //!
@@ -47,7 +48,7 @@ static TSC_NANOS_PER_2_32: AtomicU64 = AtomicU64::new(0);
 fn state() -> Instant {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
     *EPOCH.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
+        #[cfg(all(target_arch = "x86_64", not(miri)))]
         if tsc::invariant() {
             if let Some(scale) = tsc::calibrate() {
                 TSC_NANOS_PER_2_32.store(scale, Ordering::Relaxed);
@@ -60,7 +61,7 @@ fn state() -> Instant {
 /// The scale, or 0 when readings are nanoseconds.
 #[inline(always)]
 fn scale() -> u64 {
-    if cfg!(target_arch = "x86_64") {
+    if cfg!(all(target_arch = "x86_64", not(miri))) {
         TSC_NANOS_PER_2_32.load(Ordering::Relaxed)
     } else {
         0
@@ -71,7 +72,7 @@ fn scale() -> u64 {
 /// TSC ticks, or nanoseconds since the epoch.
 #[inline(always)]
 pub(crate) fn now() -> u64 {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
     if scale() != 0 {
         return tsc::read();
     }
@@ -82,7 +83,7 @@ pub(crate) fn now() -> u64 {
 #[inline(always)]
 #[cfg_attr(feature = "otel", allow(dead_code))]
 pub(crate) fn nanos_since(start: u64) -> u64 {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
     {
         let scale = scale();
         if scale != 0 {
@@ -128,14 +129,14 @@ fn scaled(ticks: u64, scale: u64) -> u64 {
 #[inline(never)]
 fn slow_now() -> u64 {
     let epoch = state();
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
     if scale() != 0 {
         return tsc::read();
     }
     u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", not(miri)))]
 mod tsc {
     use std::time::Instant;
 
@@ -253,7 +254,7 @@ mod tests {
         );
     }
 
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
     #[test]
     fn an_invariant_tsc_is_used() {
         now();
@@ -266,7 +267,7 @@ mod tests {
 
     /// Linux sets both flags from the invariant-TSC bit, so where CPUID
     /// has it, the fallback that reads `/proc/cpuinfo` finds them too.
-    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    #[cfg(all(target_arch = "x86_64", target_os = "linux", not(miri)))]
     #[test]
     fn the_kernel_reports_what_cpuid_reports() {
         if tsc::cpuid_says() {

@@ -85,6 +85,7 @@ pub struct Builder {
     recorder: bool,
     span_events: Option<SpanEvents>,
     max_label_sets: Option<usize>,
+    observe_timeout: Option<std::time::Duration>,
     constant_labels: Vec<(String, String)>,
     /// `None`: the token `ALAMOS_ADMIN_TOKEN` gives, if any.
     admin_token: Option<crate::Redacted<String>>,
@@ -122,6 +123,7 @@ impl Builder {
             recorder: true,
             span_events: None,
             max_label_sets: None,
+            observe_timeout: None,
             constant_labels: Vec::new(),
             admin_token: None,
             admin: true,
@@ -312,6 +314,16 @@ impl Builder {
         self
     }
 
+    /// How long a read of the metrics waits for each closure given to
+    /// [`crate::observe`] (default 100 ms): one that blocks longer, or
+    /// panics, is left out of that read and counted in
+    /// `alamos_observe_failures_total{experiment, name, reason}`; one that
+    /// never returns holds one thread and is skipped until it does.
+    pub fn observe_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.observe_timeout = Some(timeout);
+        self
+    }
+
     /// Whether to install the stderr `tracing` subscriber (default: yes).
     ///
     /// Without it, alamos has no subscriber to add OpenTelemetry's layer
@@ -416,6 +428,9 @@ impl Builder {
 
         if let Some(max) = self.max_label_sets {
             crate::metric::sink::set_max_label_sets(max);
+        }
+        if let Some(timeout) = self.observe_timeout {
+            crate::metric::observe::set_timeout(timeout);
         }
         // Export when the builder or an endpoint in the environment asks
         // for it; either way the configuration names this node.

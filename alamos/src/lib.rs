@@ -96,6 +96,7 @@ mod admin;
 mod call;
 mod callsite;
 mod ceiling;
+mod classify;
 mod clock;
 mod directive;
 pub mod env;

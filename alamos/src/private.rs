@@ -5,12 +5,12 @@
 pub use linkme;
 pub use tracing;
 
-pub use crate::call::{
-    call_once, debug, display, CallFuture, CallSlot, CallTrace, ErrOfOther, ErrOfResult, FnCall,
-    HiddenExits, IsErrOther, IsErrResult, Observe, OkOfOther, OkOfResult, RecordDebug,
-    RecordDisplay, Returns, ReturnsOther, ReturnsResult,
-};
+pub use crate::call::{call_once, CallFuture, CallSlot, CallTrace, FnCall, HiddenExits, Returns};
 pub use crate::callsite::{FnCallsite, Location, LogCallsite};
+pub use crate::classify::{
+    debug, display, ErrOfOther, ErrOfResult, IsErrOther, IsErrResult, Observe, OkOfOther,
+    OkOfResult, RecordDebug, RecordDisplay, ReturnsOther, ReturnsResult,
+};
 /// The `ALAMOS_LEVEL` grammar, for the fuzzer and the property tests.
 pub use crate::directive::{parse_directives, Directive, Directives};
 pub use crate::metric::instrument::{ExperimentOf, InstrumentCallsite, InstrumentSpec};

@@ -5,7 +5,8 @@
 //!
 //! - [`name`]: metric names, kinds, units and HELP text;
 //! - [`buckets`]: histogram bucket presets;
-//! - [`store`]: the per-thread cells every series lives in;
+//! - [`store`]: the per-thread cells every series lives in, in the
+//!   per-thread [`arena`] (every `unsafe` of that side of the store);
 //! - [`sink`]: the choice, per callsite and recorder, between the store and
 //!   the `metrics` facade, and the bounded label sets;
 //! - [`calls`] and [`instrument`]: what an instrumented call and an
@@ -18,6 +19,7 @@
 //! Nothing here names an exporter: Prometheus, the tree view and the admin
 //! endpoint read [`snapshot()`].
 
+mod arena;
 pub(crate) mod buckets;
 pub(crate) mod calls;
 pub(crate) mod exemplar;

@@ -269,12 +269,15 @@ pub(crate) struct HandleRef<H: 'static> {
 }
 
 /// What keeps the handles alive: nothing (leaked), or the owner held here.
-// The owners are held, never read: dropping them is their use.
-#[allow(dead_code)]
 enum Owner<H> {
     Cached,
+    // Held, never read: dropping it is its use.
+    #[allow(dead_code)]
     Shared(Arc<H>),
-    Owned(Box<H>),
+    /// From `Box::leak`, freed by `release`. Not a `Box`: moving a `Box`
+    /// asserts it is the only pointer to its value, which `handles` is not
+    /// (Miri found the `Box` form undefined behaviour).
+    Owned(NonNull<H>),
 }
 
 // SAFETY: a `HandleRef` is a `&H` that may own its referent (through an
@@ -299,8 +302,9 @@ impl<H> HandleRef<H> {
     }
 
     pub(crate) fn owned(handles: Box<H>) -> Self {
+        let handles = NonNull::from(Box::leak(handles));
         HandleRef {
-            handles: NonNull::from(&*handles),
+            handles,
             owner: ManuallyDrop::new(Owner::Owned(handles)),
         }
     }
@@ -329,7 +333,12 @@ impl<H> Drop for HandleRef<H> {
 #[inline(never)]
 fn release<H>(owner: &mut ManuallyDrop<Owner<H>>) {
     // SAFETY: called once, from `drop`; the owner is never used again.
-    unsafe { ManuallyDrop::drop(owner) };
+    if let Owner::Owned(handles) = unsafe { ManuallyDrop::take(owner) } {
+        // SAFETY: made by `Box::leak` in `HandleRef::owned`, freed once,
+        // here; `self.handles`, the only other pointer to it, dies with
+        // the `HandleRef` being dropped.
+        drop(unsafe { Box::from_raw(handles.as_ptr()) });
+    }
 }
 
 impl<H> std::fmt::Debug for HandleRef<H> {
@@ -580,5 +589,184 @@ impl<H: Send + Sync + 'static> LabelSets<H> {
             .copied()
             .zip(values.iter().cloned())
             .collect()
+    }
+}
+
+/// A recorder for unit tests that keeps counter totals by series and
+/// ignores gauges and histograms; small enough for Miri, unlike
+/// `metrics-util`'s, whose histogram storage (crossbeam-epoch) Miri rejects.
+#[cfg(test)]
+#[derive(Default)]
+pub(crate) struct Tally(Mutex<BTreeMap<String, Arc<std::sync::atomic::AtomicU64>>>);
+
+#[cfg(test)]
+impl Tally {
+    /// The total of the counter written `name{label="value",...}`, labels
+    /// in registration order.
+    pub(crate) fn counter(&self, series: &str) -> u64 {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(series)
+            .map_or(0, |total| total.load(Ordering::Relaxed))
+    }
+}
+
+#[cfg(test)]
+impl Recorder for Tally {
+    fn describe_counter(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_gauge(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_histogram(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn register_counter(&self, key: &Key, _: &metrics::Metadata<'_>) -> Counter {
+        let labels: Vec<String> = key
+            .labels()
+            .map(|label| format!("{}=\"{}\"", label.key(), label.value()))
+            .collect();
+        let series = format!("{}{{{}}}", key.name(), labels.join(","));
+        let mut totals = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        Counter::from_arc(Arc::clone(totals.entry(series).or_default()))
+    }
+    fn register_gauge(&self, _: &Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        metrics::Gauge::noop()
+    }
+    fn register_histogram(&self, _: &Key, _: &metrics::Metadata<'_>) -> metrics::Histogram {
+        metrics::Histogram::noop()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    /// A callsite whose handles are its label values, counting its
+    /// registrations.
+    struct Counting {
+        registered: AtomicUsize,
+    }
+
+    impl Register for Counting {
+        type Handles = Vec<String>;
+
+        fn register(&self, _: &Target<'_>, extra: &[(&'static str, String)]) -> Vec<String> {
+            self.registered.fetch_add(1, Ordering::Relaxed);
+            extra.iter().map(|(_, value)| value.clone()).collect()
+        }
+
+        fn overflow_labels(&self) -> Vec<(&'static str, String)> {
+            vec![("metric", "sink_test".to_owned())]
+        }
+    }
+
+    fn counting() -> Counting {
+        Counting {
+            registered: AtomicUsize::new(0),
+        }
+    }
+
+    #[test]
+    fn a_handle_ref_reads_its_handles_wherever_it_moves_and_frees_its_owner() {
+        static CACHED: [u32; 3] = [1, 2, 3];
+        let shared = Arc::new(vec![4_u32, 5]);
+        let refs = [
+            HandleRef::cached(&CACHED),
+            HandleRef::shared(Arc::new([4_u32, 5, 0])),
+            HandleRef::owned(Box::new([6_u32, 7, 8])),
+        ];
+        let sums: Vec<u32> = std::thread::scope(|scope| {
+            // Moved into another thread and read there.
+            scope
+                .spawn(move || refs.iter().map(|r| r.iter().sum()).collect())
+                .join()
+                .unwrap()
+        });
+        assert_eq!(sums, [6, 9, 21]);
+
+        let one = HandleRef::shared(Arc::clone(&shared));
+        let moved = Box::new(one);
+        assert_eq!(moved.len(), 2);
+        assert_eq!(Arc::strong_count(&shared), 2);
+        drop(moved);
+        assert_eq!(Arc::strong_count(&shared), 1);
+        assert_eq!(
+            format!("{:?}", HandleRef::cached(&CACHED)),
+            "HandleRef(\"cached\")"
+        );
+    }
+
+    #[test]
+    fn a_cache_registers_once_per_global_recorder_and_per_call_under_a_local_one() {
+        // A static, as every callsite's is: what it caches is leaked on
+        // purpose and stays reachable from here.
+        static CACHE: HandleCache<Vec<String>> = HandleCache::new();
+        let cache = &CACHE;
+        let callsite = counting();
+        // No global recorder in this test binary: the no-op one is cached.
+        for _ in 0..3 {
+            let handles = cache.get(&callsite);
+            assert!(handles.is_empty());
+            cache.with(&callsite, |handles| assert!(handles.is_empty()));
+        }
+        assert_eq!(callsite.registered.load(Ordering::Relaxed), 1);
+
+        let recorder = Tally::default();
+        metrics::with_local_recorder(&recorder, || {
+            for _ in 0..3 {
+                let handles = cache.get(&callsite);
+                assert!(handles.is_empty());
+                drop(handles);
+            }
+        });
+        // A local recorder may be gone at the next call: nothing cached.
+        assert_eq!(callsite.registered.load(Ordering::Relaxed), 4);
+        let _ = cache.get(&callsite);
+        assert_eq!(callsite.registered.load(Ordering::Relaxed), 4);
+    }
+
+    #[test]
+    fn label_sets_share_handles_up_to_the_cap_then_overflow() {
+        static NAMES: [&str; 1] = ["shard"];
+        let callsite = counting();
+        let sets: LabelSets<Vec<String>> = LabelSets::new(&NAMES);
+        let max = MAX_LABEL_SETS.load(Ordering::Relaxed);
+        let count = if cfg!(miri) { 3 } else { max + 5 };
+        let handles: Vec<HandleRef<Vec<String>>> = (0..count)
+            .flat_map(|shard| [shard, shard])
+            .map(|shard| sets.get(&callsite, &[&shard]))
+            .collect();
+        for (i, handles) in handles.iter().enumerate() {
+            let shard = i / 2;
+            let expected = if shard < max {
+                shard.to_string()
+            } else {
+                OVERFLOW_LABEL_VALUE.to_owned()
+            };
+            assert_eq!(handles.as_slice(), [expected]);
+        }
+        // One registration per label set, one for the overflow series.
+        let overflowed = usize::from(count > max);
+        assert_eq!(
+            callsite.registered.load(Ordering::Relaxed),
+            count.min(max) + overflowed
+        );
+        drop(handles);
     }
 }

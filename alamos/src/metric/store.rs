@@ -36,10 +36,11 @@
 
 use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
-use std::ptr::{self, NonNull};
-use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
+use crate::metric::arena::{Owner, Threads};
 use crate::metric::exemplar::Exemplar;
 #[cfg(feature = "otel")]
 use crate::metric::exemplar::{self, Slot};
@@ -53,13 +54,9 @@ const CALL_BUCKETS: usize = SUM_NANOS + 1;
 const HISTOGRAM_SUM: usize = 0;
 const HISTOGRAM_BUCKETS: usize = 1;
 
-/// Series per page of a thread's index.
-const INDEX_PAGE: usize = 128;
-/// Words per chunk of a thread's cells.
-const CHUNK_WORDS: usize = 2048;
-
-/// The default of [`Store::set_thread_series`].
-pub(crate) const DEFAULT_THREAD_SERIES: usize = 256;
+/// The default of [`Store::set_thread_series`]. Smaller under Miri, so
+/// that the tests that go past it stay quick there.
+pub(crate) const DEFAULT_THREAD_SERIES: usize = if cfg!(miri) { 16 } else { 256 };
 
 /// Label pairs of one series, in the order they were given.
 pub(crate) type Labels = Arc<[(String, String)]>;
@@ -185,7 +182,8 @@ pub(crate) struct Store {
     /// that can hold it: the search then steps over at most a few bounds.
     first_bucket: [u8; 65],
     registry: Mutex<Registry>,
-    threads: Mutex<Vec<Arc<Block>>>,
+    /// Every thread's cells, in the arena.
+    threads: Threads,
     thread_series: AtomicUsize,
     /// How old an exemplar gets before it may be replaced, in raw clock
     /// units.
@@ -238,7 +236,7 @@ impl Store {
             call_bounds_nanos,
             first_bucket,
             registry: Mutex::new(Registry::default()),
-            threads: Mutex::new(Vec::new()),
+            threads: Threads::new(),
             thread_series: AtomicUsize::new(DEFAULT_THREAD_SERIES),
             #[cfg(feature = "otel")]
             exemplar_interval: AtomicU64::new(interval_raw(exemplar::DEFAULT_INTERVAL)),
@@ -374,7 +372,10 @@ impl Store {
         Some(Series {
             index: u32::try_from(index).unwrap_or(u32::MAX),
             width: u32::try_from(entry.shared.len()).unwrap_or(u32::MAX),
-            shared: NonNull::from(&entry.shared[0]),
+            // From the whole slice, not its first word: the hot path reaches
+            // every word of the series through this pointer (Miri found the
+            // first-word pointer out of bounds of its borrow).
+            shared: NonNull::from(entry.shared).cast::<AtomicU64>(),
             bounds,
             #[cfg(feature = "otel")]
             exemplars: entry.exemplars,
@@ -413,18 +414,18 @@ impl Store {
             (registry.families.clone(), entries)
         };
         let mut words: Vec<Vec<u64>> = Vec::with_capacity(entries.len());
-        let threads = lock(&self.threads);
+        // The shared cells too are read under the threads' lock, which an
+        // exiting thread folds its cells under: nothing is counted twice.
+        let threads = self.threads.read();
         for (_, _, _, shared, _) in &entries {
             words.push(shared.iter().map(|w| w.load(Ordering::Relaxed)).collect());
         }
-        for block in threads.iter() {
-            block.for_each_owned(entries.len(), |index, cells| {
-                let layout = entries[index].2;
-                for (word, (total, cell)) in words[index].iter_mut().zip(cells).enumerate() {
-                    *total = add_word(layout, word, *total, cell.load(Ordering::Relaxed));
-                }
-            });
-        }
+        threads.for_each_owned(entries.len(), |index, cells| {
+            let layout = entries[index].2;
+            for (word, (total, cell)) in words[index].iter_mut().zip(cells).enumerate() {
+                *total = add_word(layout, word, *total, cell.load(Ordering::Relaxed));
+            }
+        });
         drop(threads);
         let series = entries
             .into_iter()
@@ -569,84 +570,21 @@ impl SeriesReading {
 
 // ------------------------------------------------------------ per thread --
 
-/// One page of a thread's index: for each series, its cells in the thread's
-/// arena, or null when the thread owns none for it.
-struct IndexPage([AtomicPtr<AtomicU64>; INDEX_PAGE]);
-
-/// A thread's index, grown by the thread itself.
-struct Index(Box<[AtomicPtr<IndexPage>]>);
-
-/// What readers see of one thread: its index, through which they reach its
-/// cells. Readers only touch it under the store's threads lock, and the
-/// owning thread replaces its index only under that lock too.
-struct Block {
-    index: AtomicPtr<Index>,
-}
-
-impl Block {
-    /// Calls `f` with the index and cells of every series this thread owns
-    /// cells for, among the first `known` series. Only under the threads lock.
-    fn for_each_owned(&self, known: usize, mut f: impl FnMut(usize, &[AtomicU64])) {
-        // SAFETY: the index is replaced and freed only under the threads
-        // lock, which the caller holds.
-        let Some(index) = (unsafe { self.index.load(Ordering::Acquire).as_ref() }) else {
-            return;
-        };
-        for (page_number, page) in index.0.iter().enumerate() {
-            // SAFETY: pages live as long as the block's thread's arena, which
-            // is freed only after the block left the threads list.
-            let Some(page) = (unsafe { page.load(Ordering::Acquire).as_ref() }) else {
-                continue;
-            };
-            for (slot, cells) in page.0.iter().enumerate() {
-                let series = page_number * INDEX_PAGE + slot;
-                let cells = cells.load(Ordering::Acquire);
-                if cells.is_null() || series >= known {
-                    continue;
-                }
-                // SAFETY: published by `Local::claim`, which points it past
-                // a header holding the width; the arena outlives the reader.
-                f(series, unsafe { owned_cells(cells) });
-            }
-        }
-    }
-}
-
-/// The cells at `cells`, whose arena slot starts with their width.
-///
-/// # Safety
-///
-/// `cells` was published in an index page by `Local::claim`: it points one
-/// word past a header holding the width, in an arena chunk that outlives
-/// the returned slice.
-unsafe fn owned_cells<'a>(cells: *mut AtomicU64) -> &'a [AtomicU64] {
-    // SAFETY: as the caller promises.
-    unsafe {
-        let width = (*cells.sub(1)).load(Ordering::Relaxed);
-        std::slice::from_raw_parts(cells, usize::try_from(width).unwrap_or(0))
-    }
-}
-
-/// The calling thread's cells: its block, the arena its cells live in, and
-/// how many series it owns.
+/// The calling thread's side of the store: its part of the arena, and its
+/// budget of series with cells of their own.
 struct Local {
-    block: OnceCell<Arc<Block>>,
-    arena: RefCell<Arena>,
+    owner: OnceCell<Owner<'static>>,
+    budget: RefCell<Budget>,
 }
 
-#[derive(Default)]
-struct Arena {
-    chunks: Vec<Box<[AtomicU64]>>,
-    used: usize,
+/// Which series a thread wrote, and how many it owns cells for.
+struct Budget {
     owned: usize,
     /// One bit per series this thread wrote without owning cells for it.
     written: Vec<u64>,
-    // Boxed so that a page stays where the index points while the list grows.
-    #[allow(clippy::vec_box)]
-    pages: Vec<Box<IndexPage>>,
 }
 
-impl Arena {
+impl Budget {
     /// Whether this thread wrote the series `index` before; notes that it
     /// has now.
     fn written_before(&mut self, index: usize) -> bool {
@@ -658,38 +596,18 @@ impl Arena {
         self.written[word] |= bit;
         before
     }
-
-    /// Zeroed cells of `width` words, after a header word holding the width.
-    fn allocate(&mut self, width: usize) -> NonNull<AtomicU64> {
-        let needed = width + 1;
-        let fits = self
-            .chunks
-            .last()
-            .is_some_and(|chunk| chunk.len() - self.used >= needed);
-        if !fits {
-            let size = CHUNK_WORDS.max(needed);
-            self.chunks
-                .push((0..size).map(|_| AtomicU64::new(0)).collect());
-            self.used = 0;
-        }
-        // UNWRAP: a chunk was pushed above if there was none.
-        let chunk = self.chunks.last().unwrap_or_else(|| unreachable!());
-        let header = &chunk[self.used];
-        header.store(width as u64, Ordering::Relaxed);
-        let cells = NonNull::from(&chunk[self.used + 1]);
-        self.used += needed;
-        cells
-    }
 }
 
 impl Drop for Local {
     fn drop(&mut self) {
-        let (Some(block), Some(store)) = (self.block.get(), STORE.get()) else {
+        let (Some(owner), Some(store)) = (self.owner.get(), STORE.get()) else {
             return;
         };
-        let mut threads = lock(&store.threads);
+        // Folded and unlinked under the threads' lock, which readers read
+        // the shared cells under too: each update is counted once.
+        let retiring = owner.retire();
         let registry = lock(&store.registry);
-        block.for_each_owned(registry.series.len(), |index, cells| {
+        retiring.for_each_owned(registry.series.len(), |index, cells| {
             let entry = &registry.series[index];
             for (word, cell) in cells.iter().enumerate() {
                 add_shared(
@@ -701,14 +619,7 @@ impl Drop for Local {
             }
         });
         drop(registry);
-        threads.retain(|live| !Arc::ptr_eq(live, block));
-        let index = block.index.swap(ptr::null_mut(), Ordering::AcqRel);
-        drop(threads);
-        if !index.is_null() {
-            // SAFETY: made by `Box::into_raw` in `grow_index`, and no reader
-            // can reach it any more: the block left the threads list.
-            drop(unsafe { Box::from_raw(index) });
-        }
+        drop(retiring);
     }
 }
 
@@ -732,13 +643,10 @@ fn add_float(cell: &AtomicU64, delta: f64) {
 thread_local! {
     static LOCAL: Local = const {
         Local {
-            block: OnceCell::new(),
-            arena: RefCell::new(Arena {
-                chunks: Vec::new(),
-                used: 0,
+            owner: OnceCell::new(),
+            budget: RefCell::new(Budget {
                 owned: 0,
                 written: Vec::new(),
-                pages: Vec::new(),
             }),
         }
     };
@@ -749,99 +657,43 @@ impl Local {
     /// second write while the thread is under its budget.
     #[inline(always)]
     fn cells(&self, store: &'static Store, series: Series) -> Cells {
-        let block = self.block.get_or_init(|| register_thread(store));
-        let index = series.index as usize;
-        // SAFETY: only this thread replaces its index, so it may read it
-        // without the lock.
-        if let Some(index_table) = unsafe { block.index.load(Ordering::Relaxed).as_ref() } {
-            if let Some(page) = index_table.0.get(index / INDEX_PAGE) {
-                // SAFETY: pages are owned by this thread's arena.
-                if let Some(page) = unsafe { page.load(Ordering::Relaxed).as_ref() } {
-                    if let Some(cells) =
-                        NonNull::new(page.0[index % INDEX_PAGE].load(Ordering::Relaxed))
-                    {
-                        return Cells::Own(cells);
-                    }
-                }
-            }
+        let owner = self.owner.get_or_init(|| register_thread(store));
+        match owner.lookup(series.index as usize) {
+            Some(cells) => Cells::Own(cells),
+            None => Local::claim(&self.budget, owner, store, series),
         }
-        self.claim(store, block, series)
     }
 
     /// Gives this thread cells of its own for `series` if it wrote it before
     /// and its budget allows, else the shared cells.
     #[cold]
     #[inline(never)]
-    fn claim(&self, store: &'static Store, block: &Block, series: Series) -> Cells {
-        let Ok(mut arena) = self.arena.try_borrow_mut() else {
+    fn claim(
+        budget: &RefCell<Budget>,
+        owner: &Owner<'static>,
+        store: &'static Store,
+        series: Series,
+    ) -> Cells {
+        let Ok(mut budget) = budget.try_borrow_mut() else {
             return Cells::Shared(series.shared);
         };
         let index = series.index as usize;
-        if !arena.written_before(index) || arena.owned >= store.thread_series() {
+        if !budget.written_before(index) || budget.owned >= store.thread_series() {
             return Cells::Shared(series.shared);
         }
-        let page_number = index / INDEX_PAGE;
-        // SAFETY: as in `cells`.
-        let table_len = unsafe { block.index.load(Ordering::Relaxed).as_ref() }
-            .map_or(0, |table| table.0.len());
-        if page_number >= table_len {
-            grow_index(store, block, page_number + 1);
+        match owner.claim(index, series.width as usize) {
+            Some(cells) => {
+                budget.owned += 1;
+                Cells::Own(cells)
+            }
+            None => Cells::Shared(series.shared),
         }
-        // SAFETY: `grow_index` made the table long enough; as in `cells`.
-        let table = unsafe { &*block.index.load(Ordering::Relaxed) };
-        let slot = &table.0[page_number];
-        if slot.load(Ordering::Relaxed).is_null() {
-            let page = Box::new(IndexPage(std::array::from_fn(|_| {
-                AtomicPtr::new(ptr::null_mut())
-            })));
-            slot.store(ptr::from_ref(&*page).cast_mut(), Ordering::Release);
-            arena.pages.push(page);
-        }
-        // SAFETY: just made non-null; owned by this thread's arena.
-        let page = unsafe { &*slot.load(Ordering::Relaxed) };
-        let cells = arena.allocate(series.width as usize);
-        arena.owned += 1;
-        page.0[index % INDEX_PAGE].store(cells.as_ptr(), Ordering::Release);
-        Cells::Own(cells)
-    }
-}
-
-/// Replaces the thread's index with one of at least `pages` pages, under the
-/// threads lock so that no reader holds the old one.
-fn grow_index(store: &Store, block: &Block, pages: usize) {
-    let threads = lock(&store.threads);
-    let old = block.index.load(Ordering::Relaxed);
-    // SAFETY: as in `Local::cells`: only this thread replaces it.
-    let old_pages = unsafe { old.as_ref() }.map_or(&[][..], |old| &old.0[..]);
-    let len = pages.max(old_pages.len() * 2).max(8);
-    let table: Box<[AtomicPtr<IndexPage>]> = (0..len)
-        .map(|page| {
-            AtomicPtr::new(
-                old_pages
-                    .get(page)
-                    .map_or(ptr::null_mut(), |p| p.load(Ordering::Relaxed)),
-            )
-        })
-        .collect();
-    block
-        .index
-        .store(Box::into_raw(Box::new(Index(table))), Ordering::Release);
-    drop(threads);
-    if !old.is_null() {
-        // SAFETY: made by `Box::into_raw` here; readers reach an index only
-        // under the threads lock, released above after the new one was
-        // published, and this thread holds no reference to the old one.
-        drop(unsafe { Box::from_raw(old) });
     }
 }
 
 #[cold]
-fn register_thread(store: &Store) -> Arc<Block> {
-    let block = Arc::new(Block {
-        index: AtomicPtr::new(ptr::null_mut()),
-    });
-    lock(&store.threads).push(Arc::clone(&block));
-    block
+fn register_thread(store: &'static Store) -> Owner<'static> {
+    Owner::new(&store.threads)
 }
 
 /// Where an update lands: the thread's own cells, written with a plain load
@@ -1064,10 +916,12 @@ mod tests {
     fn threads_add_up_including_exited_ones() {
         let store = store(DURATIONS);
         let id = calls(store, "threads_add_up");
+        // Fewer under Miri, which interprets every step.
+        let (threads, calls) = if cfg!(miri) { (3, 20) } else { (8, 1000) };
         std::thread::scope(|scope| {
-            for _ in 0..8 {
+            for _ in 0..threads {
                 scope.spawn(|| {
-                    for _ in 0..1000 {
+                    for _ in 0..calls {
                         id.call_started(store);
                         id.call_finished(store, Outcome::Error, 2_000);
                     }
@@ -1076,11 +930,14 @@ mod tests {
         });
         id.call_started(store);
         let totals = reading(store, id);
-        assert_eq!(totals.calls(Outcome::Error), 8000);
+        let total = threads * calls;
+        assert_eq!(totals.calls(Outcome::Error), total);
         assert_eq!(totals.calls(Outcome::Ok), 0);
         assert_eq!(totals.in_flight(), 1);
-        assert_eq!(totals.cumulative_buckets().last(), Some(&8000));
-        assert!((totals.sum() - 0.016).abs() < 1e-9);
+        assert_eq!(totals.cumulative_buckets().last(), Some(&total));
+        #[allow(clippy::cast_precision_loss)]
+        let sum = total as f64 * 2e-6;
+        assert!((totals.sum() - sum).abs() < 1e-9);
         id.call_finished(store, Outcome::Ok, 0);
         assert_eq!(reading(store, id).in_flight(), 0);
     }
@@ -1191,7 +1048,7 @@ mod tests {
                         s.increment(store, 1);
                     }
                 }
-                let owned = LOCAL.with(|local| local.arena.borrow().owned);
+                let owned = LOCAL.with(|local| local.budget.borrow().owned);
                 assert!(owned <= DEFAULT_THREAD_SERIES, "{owned}");
             });
         });
@@ -1219,7 +1076,7 @@ mod tests {
                 for s in &once {
                     s.increment(store, 1);
                 }
-                let owned = || LOCAL.with(|local| local.arena.borrow().owned);
+                let owned = || LOCAL.with(|local| local.budget.borrow().owned);
                 hot.increment(store, 1);
                 assert_eq!(owned(), 0, "claimed at its first write");
                 hot.increment(store, 1);
