@@ -8,11 +8,11 @@ use std::fmt;
 use std::io::Write as _;
 use std::net::SocketAddr;
 
-use tracing::Metadata;
 use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::{filter, Layer, Registry};
+use tracing_subscriber::{Layer, Registry};
 
 use crate::admin::{self, Admin};
+use crate::filter::AlamosFilter;
 use crate::http::{parse_listen_addr, Server};
 use crate::identity::{self, Identity};
 use crate::metric::recorder::AlamosRecorder;
@@ -511,16 +511,10 @@ fn env_prometheus_addr() -> Option<SocketAddr> {
     }
 }
 
-/// alamos's own callsites are already gated by their experiments'
-/// thresholds; everything else is held to the root threshold.
-fn passes_alamos_levels(metadata: &Metadata<'_>) -> bool {
-    if metadata.fields().field("alamos.experiment").is_some() {
-        return true;
-    }
-    tree::root_threshold().enables(crate::Level::from(*metadata.level()))
-}
-
-/// The stderr logs, and the OTLP export when configured, filtered alike.
+/// The stderr logs, and the OTLP export when configured, behind one global
+/// filter ([`AlamosFilter`]): alamos's callsites are gated by their
+/// experiments' thresholds before they reach it, others by `RUST_LOG` or
+/// the root threshold, each decided once per callsite.
 fn install_subscriber<L>(format: LogFormat, span_events: SpanEvents, export: Option<L>)
 where
     L: Layer<Registry> + Send + Sync + 'static,
@@ -532,14 +526,19 @@ where
         LogFormat::Text => fmt.event_format(Text).fmt_fields(TextFields).boxed(),
         LogFormat::Json => fmt.event_format(Json).fmt_fields(JsonFields).boxed(),
     };
+    // Outermost, so that it answers first for every layer below: the OTLP
+    // layer's type is fixed to sit on the registry itself.
     let subscriber = tracing_subscriber::registry()
-        .with(export.map(|export| export.with_filter(filter::filter_fn(passes_alamos_levels))))
-        .with(layer.with_filter(filter::filter_fn(passes_alamos_levels)));
+        .with(export)
+        .with(layer)
+        .with(AlamosFilter::from_env());
     if tracing::subscriber::set_global_default(subscriber).is_err() {
         eprintln!(
             "alamos: a tracing subscriber is already installed; keeping it (alamos's spans and logs go to it)"
         );
+        return;
     }
+    crate::filter::install();
 }
 
 // A program keeps its guard in a `static` or hands it to another thread:
