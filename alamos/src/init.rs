@@ -17,7 +17,7 @@ use crate::http::{parse_listen_addr, Server};
 use crate::identity::{self, Identity};
 use crate::metric::recorder::AlamosRecorder;
 use crate::metric::{buckets, name, sink, store};
-use crate::stderr::{Json, JsonFields, SpanEvents, Text, TextFields};
+use crate::stderr::{Json, JsonFields, KeepSpanFields, SpanEvents, Text, TextFields};
 use crate::{env, tree};
 
 /// How log lines are written to stderr.
@@ -530,6 +530,7 @@ where
     // layer's type is fixed to sit on the registry itself.
     let subscriber = tracing_subscriber::registry()
         .with(export)
+        .with(KeepSpanFields)
         .with(layer)
         .with(AlamosFilter::from_env());
     if tracing::subscriber::set_global_default(subscriber).is_err() {
