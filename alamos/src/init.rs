@@ -519,27 +519,105 @@ fn install_subscriber<L>(format: LogFormat, span_events: SpanEvents, export: Opt
 where
     L: Layer<Registry> + Send + Sync + 'static,
 {
-    let fmt = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_span_events(span_events.fmt_span());
-    let layer = match format {
-        LogFormat::Text => fmt.event_format(Text).fmt_fields(TextFields).boxed(),
-        LogFormat::Json => fmt.event_format(Json).fmt_fields(JsonFields).boxed(),
+    let filter = FilterAndFields {
+        filter: AlamosFilter::from_env(),
+        fields: KeepSpanFields,
     };
-    // Outermost, so that it answers first for every layer below: the OTLP
-    // layer's type is fixed to sit on the registry itself.
-    let subscriber = tracing_subscriber::registry()
-        .with(export)
-        .with(KeepSpanFields)
-        .with(layer)
-        .with(AlamosFilter::from_env());
-    if tracing::subscriber::set_global_default(subscriber).is_err() {
+    // The filter holds for every layer wherever it stands (a layer's
+    // `never` is the stack's); the fields must be kept before the fmt
+    // layer writes a span's "new" line, so both sit below it. The OTLP
+    // layer's type is fixed to sit on the registry itself. No `Option`
+    // layer when there is none: `tracing-subscriber` then takes an `off`
+    // hint from the filter above it for "no hint" (every level).
+    let installed = match export {
+        Some(export) => set_global(
+            tracing_subscriber::registry()
+                .with(export)
+                .with(filter)
+                .with(fmt_layer(format, span_events)),
+        ),
+        None => set_global(
+            tracing_subscriber::registry()
+                .with(filter)
+                .with(fmt_layer(format, span_events)),
+        ),
+    };
+    if !installed {
         eprintln!(
             "alamos: a tracing subscriber is already installed; keeping it (alamos's spans and logs go to it)"
         );
         return;
     }
     crate::filter::install();
+}
+
+/// The stderr layer, text or JSON, with span lines as asked.
+fn fmt_layer<S>(format: LogFormat, span_events: SpanEvents) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_span_events(span_events.fmt_span());
+    match format {
+        LogFormat::Text => fmt.event_format(Text).fmt_fields(TextFields).boxed(),
+        LogFormat::Json => fmt.event_format(Json).fmt_fields(JsonFields).boxed(),
+    }
+}
+
+/// Sets `subscriber` as the global default; false if one already was.
+fn set_global(subscriber: impl tracing::Subscriber + Send + Sync + 'static) -> bool {
+    tracing::subscriber::set_global_default(subscriber).is_ok()
+}
+
+/// The global filter and the keeper of span fields as one layer: each
+/// layer of a `tracing-subscriber` stack costs every span's enter, exit and
+/// close a few calls, even when it does nothing there.
+struct FilterAndFields {
+    filter: AlamosFilter,
+    fields: KeepSpanFields,
+}
+
+impl<S> Layer<S> for FilterAndFields
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn register_callsite(
+        &self,
+        metadata: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        Layer::<S>::register_callsite(&self.filter, metadata)
+    }
+
+    fn enabled(
+        &self,
+        metadata: &tracing::Metadata<'_>,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        self.filter.enabled(metadata, ctx)
+    }
+
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Layer::<S>::max_level_hint(&self.filter)
+    }
+
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        self.fields.on_new_span(attrs, id, ctx);
+    }
+
+    fn on_record(
+        &self,
+        id: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        self.fields.on_record(id, values, ctx);
+    }
 }
 
 // A program keeps its guard in a `static` or hands it to another thread:

@@ -99,6 +99,19 @@ const STANDARD_FIELDS: [&str; 4] = [
 
 const EXPERIMENT_FIELD: &str = "alamos.experiment";
 
+/// Whether `name` is one of [`STANDARD_FIELDS`]: by length first, since
+/// this runs for every field of every span.
+#[inline]
+fn is_standard(name: &str) -> bool {
+    match name.len() {
+        17 => name == STANDARD_FIELDS[0],
+        13 => name == STANDARD_FIELDS[1],
+        14 => name == STANDARD_FIELDS[2],
+        16 => name == STANDARD_FIELDS[3],
+        _ => false,
+    }
+}
+
 /// Text fields: `name=value`, space-separated.
 struct TextVisitor<'a> {
     out: &'a mut String,
@@ -457,6 +470,8 @@ enum FieldValue {
     U64(u64),
     F64(f64),
     Bool(bool),
+    /// A string short enough to keep without allocating.
+    Short(ShortStr),
     Str(String),
     /// What the value's `Debug` wrote.
     Debug(String),
@@ -472,10 +487,43 @@ impl FieldValue {
             FieldValue::U64(value) => visitor.record_u64(field, *value),
             FieldValue::F64(value) => visitor.record_f64(field, *value),
             FieldValue::Bool(value) => visitor.record_bool(field, *value),
+            FieldValue::Short(value) => visitor.record_str(field, value.as_str()),
             FieldValue::Str(value) => visitor.record_str(field, value),
             FieldValue::Debug(text) => visitor.record_debug(field, &Written(text)),
             FieldValue::Error(text) => visitor.record_error(field, &ErrorText(text.clone())),
         }
+    }
+}
+
+/// A string of up to [`ShortStr::MAX`] bytes, kept inline: most span
+/// fields are keys and names, which then cost no allocation.
+#[derive(Clone, Copy, Debug)]
+struct ShortStr {
+    len: u8,
+    bytes: [u8; ShortStr::MAX],
+}
+
+impl ShortStr {
+    const MAX: usize = 22;
+
+    fn new(text: &str) -> Option<ShortStr> {
+        let len = text.len();
+        if len > ShortStr::MAX {
+            return None;
+        }
+        let mut bytes = [0; ShortStr::MAX];
+        bytes[..len].copy_from_slice(text.as_bytes());
+        Some(ShortStr {
+            // A length of at most MAX fits.
+            #[allow(clippy::cast_possible_truncation)]
+            len: len as u8,
+            bytes,
+        })
+    }
+
+    fn as_str(&self) -> &str {
+        // Cannot fail: the bytes are a copy of a whole `str`'s.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
     }
 }
 
@@ -520,8 +568,9 @@ impl SpanFields {
 struct Recorder<'a>(&'a mut Vec<Option<(Field, FieldValue)>>);
 
 impl Recorder<'_> {
+    #[inline]
     fn push(&mut self, field: &Field, value: impl FnOnce() -> FieldValue) {
-        if !STANDARD_FIELDS.contains(&field.name()) {
+        if !is_standard(field.name()) {
             self.0.push(Some((field.clone(), value())));
         }
     }
@@ -541,7 +590,10 @@ impl Visit for Recorder<'_> {
         self.push(field, || FieldValue::Bool(value));
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.push(field, || FieldValue::Str(value.to_owned()));
+        self.push(field, || {
+            ShortStr::new(value)
+                .map_or_else(|| FieldValue::Str(value.to_owned()), FieldValue::Short)
+        });
     }
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         self.push(field, || FieldValue::Error(value.to_string()));
@@ -562,17 +614,7 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let own = attrs.metadata().fields().len()
-            - attrs
-                .metadata()
-                .fields()
-                .iter()
-                .filter(|field| STANDARD_FIELDS.contains(&field.name()))
-                .count();
-        if own == 0 {
-            return;
-        }
-        let mut values = Vec::with_capacity(own);
+        let mut values = Vec::new();
         attrs.record(&mut Recorder(&mut values));
         if values.is_empty() {
             return;

@@ -37,9 +37,14 @@ fn mask(line: &str) -> String {
                 continue;
             }
         }
-        let timing = ["time.busy=", "time.idle=", "time.busy\":\"", "time.idle\":\""]
-            .into_iter()
-            .find(|prefix| rest.starts_with(prefix));
+        let timing = [
+            "time.busy=",
+            "time.idle=",
+            "time.busy\":\"",
+            "time.idle\":\"",
+        ]
+        .into_iter()
+        .find(|prefix| rest.starts_with(prefix));
         if let Some(prefix) = timing {
             out.push_str(prefix);
             out.push_str("<d>");
@@ -67,22 +72,38 @@ fn check(format: &str, spans: &str, golden: &str) {
 
 #[test]
 fn text_lines_keep_their_bytes() {
-    check("text", "none", include_str!("golden/span_fields/text-none.txt"));
+    check(
+        "text",
+        "none",
+        include_str!("golden/span_fields/text-none.txt"),
+    );
 }
 
 #[test]
 fn text_lines_with_span_lines_keep_their_bytes() {
-    check("text", "full", include_str!("golden/span_fields/text-full.txt"));
+    check(
+        "text",
+        "full",
+        include_str!("golden/span_fields/text-full.txt"),
+    );
 }
 
 #[test]
 fn json_lines_keep_their_bytes() {
-    check("json", "none", include_str!("golden/span_fields/json-none.txt"));
+    check(
+        "json",
+        "none",
+        include_str!("golden/span_fields/json-none.txt"),
+    );
 }
 
 #[test]
 fn json_lines_with_span_lines_keep_their_bytes() {
-    check("json", "full", include_str!("golden/span_fields/json-full.txt"));
+    check(
+        "json",
+        "full",
+        include_str!("golden/span_fields/json-full.txt"),
+    );
 }
 
 #[test]

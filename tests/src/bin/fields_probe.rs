@@ -74,7 +74,10 @@ fn inner(delta: i64, n: u64) -> Result<u32, Refused> {
 fn main() {
     let _guard = alamos::init();
     for n in 0..3 {
-        let node = Node { id: 7, zone: "eu\n1" };
+        let node = Node {
+            id: 7,
+            zone: "eu\n1",
+        };
         let _ = outer(
             n,
             0.25 * n as f64,
@@ -105,5 +108,9 @@ fn main() {
         tracing::info!("recorded into an empty span");
     });
     drop((plain, empty));
-    let _ = writeln!(std::io::stdout(), "formats={}", FORMATS.load(Ordering::Relaxed));
+    let _ = writeln!(
+        std::io::stdout(),
+        "formats={}",
+        FORMATS.load(Ordering::Relaxed)
+    );
 }

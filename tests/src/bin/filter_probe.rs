@@ -3,8 +3,6 @@
 //! on stdout what `tracing` would let through (`LevelFilter::current()`).
 //! Every event's message names itself, so the test reads stderr for them.
 
-use std::io::Write as _;
-
 use alamos::{Level, LevelFilter};
 
 #[alamos::experiment("probe.late")]
