@@ -98,16 +98,15 @@ impl TargetFilter {
                 skipped.push(skip("not a target"));
                 continue;
             }
-            let threshold = match level {
-                // `EnvFilter`: a target alone enables all of it.
-                None => LevelFilter::BENCH,
-                Some(text) => match self::level(text) {
-                    Some(level) => level,
-                    None => {
-                        skipped.push(skip("not a level (trace, debug, info, warn, error, off)"));
-                        continue;
-                    }
-                },
+            // `EnvFilter`: a target alone enables all of it.
+            let threshold = if let Some(text) = level {
+                let Some(level) = self::level(text) else {
+                    skipped.push(skip("not a level (trace, debug, info, warn, error, off)"));
+                    continue;
+                };
+                level
+            } else {
+                LevelFilter::BENCH
             };
             filter.targets.retain(|(known, _)| known != target);
             filter.targets.push((target.to_owned(), threshold));
@@ -171,7 +170,7 @@ fn tracing_filter(filter: LevelFilter) -> TracingFilter {
 
 /// The global filter of alamos's subscriber: `always` or `never` per
 /// callsite, and a max-level hint.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct AlamosFilter {
     rust_log: Option<TargetFilter>,
 }

@@ -526,20 +526,22 @@ where
     // The filter holds for every layer wherever it stands (a layer's
     // `never` is the stack's); the fields must be kept before the fmt
     // layer writes a span's "new" line, so both sit below it. The OTLP
-    // layer's type is fixed to sit on the registry itself. No `Option`
-    // layer when there is none: `tracing-subscriber` then takes an `off`
-    // hint from the filter above it for "no hint" (every level).
+    // layer's type is fixed to sit on the registry itself. The stack's
+    // max-level hint is the filter's alone ([`Hinted`]).
+    let hint = filter.filter.clone();
     let installed = match export {
         Some(export) => set_global(
             tracing_subscriber::registry()
                 .with(export)
                 .with(filter)
                 .with(fmt_layer(format, span_events)),
+            hint,
         ),
         None => set_global(
             tracing_subscriber::registry()
                 .with(filter)
                 .with(fmt_layer(format, span_events)),
+            hint,
         ),
     };
     if !installed {
@@ -565,9 +567,81 @@ where
     }
 }
 
-/// Sets `subscriber` as the global default; false if one already was.
-fn set_global(subscriber: impl tracing::Subscriber + Send + Sync + 'static) -> bool {
-    tracing::subscriber::set_global_default(subscriber).is_ok()
+/// Sets `subscriber`, hinted by `filter`, as the global default; false if
+/// one already was.
+fn set_global<S>(subscriber: S, filter: AlamosFilter) -> bool
+where
+    S: tracing::Subscriber + Send + Sync + 'static,
+{
+    tracing::subscriber::set_global_default(Hinted { subscriber, filter }).is_ok()
+}
+
+/// A subscriber whose max-level hint is its global filter's.
+///
+/// The filter's `never` holds for the whole stack wherever it stands, but
+/// `tracing-subscriber` combines level hints by position and reads an
+/// `off` hint beside an empty `Option` layer (which the OTLP layer has
+/// inside) as "no hint", which is every level: with every threshold off,
+/// each foreign event would pay the dispatch the hint exists to spare.
+/// Every other call goes straight to the stack.
+struct Hinted<S> {
+    subscriber: S,
+    filter: AlamosFilter,
+}
+
+impl<S: tracing::Subscriber> tracing::Subscriber for Hinted<S> {
+    fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
+        self.subscriber.on_register_dispatch(subscriber);
+    }
+    fn register_callsite(
+        &self,
+        metadata: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        self.subscriber.register_callsite(metadata)
+    }
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        self.subscriber.enabled(metadata)
+    }
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Layer::<Registry>::max_level_hint(&self.filter)
+    }
+    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        self.subscriber.new_span(span)
+    }
+    fn record(&self, span: &tracing::span::Id, values: &tracing::span::Record<'_>) {
+        self.subscriber.record(span, values);
+    }
+    fn record_follows_from(&self, span: &tracing::span::Id, follows: &tracing::span::Id) {
+        self.subscriber.record_follows_from(span, follows);
+    }
+    fn event_enabled(&self, event: &tracing::Event<'_>) -> bool {
+        self.subscriber.event_enabled(event)
+    }
+    fn event(&self, event: &tracing::Event<'_>) {
+        self.subscriber.event(event);
+    }
+    fn enter(&self, span: &tracing::span::Id) {
+        self.subscriber.enter(span);
+    }
+    fn exit(&self, span: &tracing::span::Id) {
+        self.subscriber.exit(span);
+    }
+    fn clone_span(&self, id: &tracing::span::Id) -> tracing::span::Id {
+        self.subscriber.clone_span(id)
+    }
+    fn try_close(&self, id: tracing::span::Id) -> bool {
+        self.subscriber.try_close(id)
+    }
+    fn current_span(&self) -> tracing_core::span::Current {
+        self.subscriber.current_span()
+    }
+    unsafe fn downcast_raw(&self, id: std::any::TypeId) -> Option<*const ()> {
+        if id == std::any::TypeId::of::<Self>() {
+            return Some(std::ptr::from_ref(self).cast());
+        }
+        // SAFETY: forwarded as asked; the stack answers for its own types.
+        unsafe { self.subscriber.downcast_raw(id) }
+    }
 }
 
 /// The global filter and the keeper of span fields as one layer: each

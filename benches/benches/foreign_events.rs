@@ -17,7 +17,13 @@
 //! | `foreign/alamos_off` | `alamos::init()` with `ALAMOS_LEVEL=off` |
 //!
 //! Each row also has an `info` twin under `alamos_off` and `none`, where an
-//! INFO event is not printed either.
+//! INFO event is not printed either, and `foreign/bare` is the same loop
+//! with no event, for reference.
+//!
+//! Wall time on a shared machine moves with its load; the instruction
+//! count does not. With `ALAMOS_BENCH_FOREIGN_LOOP=<n>` a child runs `n`
+//! events without criterion, for cachegrind (`benches/scripts/service.sh`
+//! counts two such runs and prints instructions per event).
 
 mod common;
 
@@ -27,12 +33,20 @@ use std::process::Command;
 /// Which subscriber the child process installs.
 const SUBSCRIBER_ENV: &str = "ALAMOS_BENCH_FOREIGN_SUBSCRIBER";
 
+/// Events a child emits without criterion, for counting instructions.
+const LOOP_ENV: &str = "ALAMOS_BENCH_FOREIGN_LOOP";
+
 const SUBSCRIBERS: &[(&str, &[(&str, &str)])] = &[
     ("none", &[]),
     ("fmt", &[]),
     ("alamos", &[]),
     ("alamos_off", &[("ALAMOS_LEVEL", "off")]),
 ];
+
+#[inline(never)]
+fn bare(x: u64) -> u64 {
+    black_box(x).wrapping_add(1)
+}
 
 #[inline(never)]
 fn foreign_debug(x: u64) -> u64 {
@@ -59,8 +73,22 @@ fn child(subscriber: &str) {
         "alamos" | "alamos_off" => Some(alamos::init()),
         other => panic!("no subscriber {other}"),
     };
+    if let Some(events) = std::env::var(LOOP_ENV)
+        .ok()
+        .and_then(|n| n.parse::<u64>().ok())
+    {
+        let mut x = 0;
+        for _ in 0..events {
+            x = foreign_debug(black_box(x));
+        }
+        black_box(x);
+        return;
+    }
     let mut criterion = common::criterion();
     let mut group = criterion.benchmark_group("foreign");
+    if subscriber == "none" {
+        common::bench_call(&mut group, "bare", bare);
+    }
     common::bench_call(&mut group, &format!("{subscriber}/debug"), foreign_debug);
     if matches!(subscriber, "none" | "alamos_off") {
         common::bench_call(&mut group, &format!("{subscriber}/info"), foreign_info);
@@ -83,7 +111,9 @@ fn main() {
                 command.env_remove(name);
             }
         }
-        command.env(SUBSCRIBER_ENV, subscriber).envs(env.iter().copied());
+        command
+            .env(SUBSCRIBER_ENV, subscriber)
+            .envs(env.iter().copied());
         let status = command.status().expect("the bench runs itself");
         assert!(status.success(), "{subscriber}: {status}");
     }

@@ -388,7 +388,12 @@ fn run(variant: &str, requests: u64, cachegrind_out: Option<&str>) -> String {
         .unwrap_or_else(|| panic!("{variant}: no port in {line:?}"));
     client(SocketAddr::from(([127, 0, 0, 1], port)), requests);
     let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     let status = child.wait().unwrap();
     assert!(status.success(), "{variant}: {status}\n{stderr}");
     stderr
@@ -415,7 +420,11 @@ fn counted(variant: &str, requests: u64, dir: &std::path::Path) -> u64 {
 fn clock(reads: u64) {
     let mut sum = 0u64;
     for _ in 0..reads {
-        sum = sum.wrapping_add(std::hint::black_box(quanta::Instant::now()).elapsed().as_nanos() as u64);
+        sum = sum.wrapping_add(u64::from(
+            std::hint::black_box(quanta::Instant::now())
+                .elapsed()
+                .subsec_nanos(),
+        ));
     }
     std::hint::black_box(sum);
 }
@@ -467,7 +476,11 @@ fn measure(variants: &[String]) {
     for (variant, per_request) in &rows {
         let over = match plain {
             Some(plain) if variant != "plain" => {
-                format!("{:+.0} ({:+.1} %)", per_request - plain, (per_request / plain - 1.0) * 100.0)
+                format!(
+                    "{:+.0} ({:+.1} %)",
+                    per_request - plain,
+                    (per_request / plain - 1.0) * 100.0
+                )
             }
             _ => String::new(),
         };
@@ -489,7 +502,9 @@ fn smoke() {
         run(variant, SHORT, None);
         #[allow(clippy::cast_precision_loss)]
         let rate = SHORT as f64 / start.elapsed().as_secs_f64();
-        println!("service/{variant}: {rate:.0} requests/s (wall time, client and server on one machine)");
+        println!(
+            "service/{variant}: {rate:.0} requests/s (wall time, client and server on one machine)"
+        );
     }
 }
 

@@ -26,7 +26,7 @@ fn shown<'a>(stderr: &str, messages: &[&'a str]) -> Vec<&'a str> {
     messages
         .iter()
         .copied()
-        .filter(|message| stderr.lines().any(|line| line.ends_with(message)))
+        .filter(|message| stderr.lines().any(|line| line.contains(message)))
         .collect()
 }
 

@@ -1,4 +1,4 @@
-//! A binary for tests/tests/span_fields.rs: spans with fields of every kind
+//! A binary for `tests/tests/span_fields.rs`: spans with fields of every kind
 //! (numbers, booleans, strings, `Debug` and `Display` values, a field
 //! recorded later, an error's status), events inside them, under
 //! `alamos::init()` in the format the environment asks for. Says on stdout
@@ -65,7 +65,7 @@ fn outer(
 fn inner(delta: i64, n: u64) -> Result<u32, Refused> {
     let error = Refused;
     alamos::warn!(error = &error as &dyn std::error::Error, delta, "inner");
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         return Err(error);
     }
     Ok(1)
@@ -73,14 +73,14 @@ fn inner(delta: i64, n: u64) -> Result<u32, Refused> {
 
 fn main() {
     let _guard = alamos::init();
-    for n in 0..3 {
+    for n in 0..3u32 {
         let node = Node {
             id: 7,
             zone: "eu\n1",
         };
         let _ = outer(
-            n,
-            0.25 * n as f64,
+            u64::from(n),
+            0.25 * f64::from(n),
             n == 1,
             "frame \u{e9}\"x\"",
             &node,

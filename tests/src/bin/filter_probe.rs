@@ -1,4 +1,4 @@
-//! A binary for tests/tests/foreign_filter.rs: installs `alamos::init()`,
+//! A binary for `tests/tests/foreign_filter.rs`: installs `alamos::init()`,
 //! emits foreign and alamos events, changes thresholds at run time, and says
 //! on stdout what `tracing` would let through (`LevelFilter::current()`).
 //! Every event's message names itself, so the test reads stderr for them.
