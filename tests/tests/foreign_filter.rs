@@ -7,8 +7,13 @@ use std::process::Command;
 /// Runs the probe with `env` set and the rest of alamos's variables unset;
 /// returns stdout and stderr.
 fn probe(env: &[(&str, &str)]) -> (String, String) {
+    probe_args(&[], env)
+}
+
+fn probe_args(args: &[&str], env: &[(&str, &str)]) -> (String, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_filter_probe"));
     command
+        .args(args)
         .env_remove(alamos::env::LEVEL)
         .env_remove(alamos::env::LOG_FORMAT)
         .env_remove(alamos::env::LOG_SPANS)
@@ -170,6 +175,30 @@ fn a_malformed_rust_log_is_reported_and_skipped() {
     assert_eq!(
         shown_at(&stderr, "start"),
         ["foreign info", "foreign warn", "hyper debug", "alamos info"],
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_admin_put_rebuilds_what_tracing_filters() {
+    let (stdout, stderr) = probe_args(
+        &["admin"],
+        &[
+            (alamos::env::PROMETHEUS_ADDR, "127.0.0.1:0"),
+            (alamos::env::ADMIN_TOKEN, "filter-probe-admin-token-5e1a"),
+        ],
+    );
+    assert_eq!(current(&stdout, "start"), "info", "{stdout}");
+    assert_eq!(current(&stdout, "admin-debug"), "debug", "{stdout}");
+    assert_eq!(
+        shown_at(&stderr, "admin-debug"),
+        [
+            "foreign info",
+            "foreign debug",
+            "foreign warn",
+            "hyper debug",
+            "alamos info"
+        ],
         "{stderr}"
     );
 }

@@ -28,11 +28,32 @@ fn events(step: &str) {
     late(step);
 }
 
+/// The admin token of the `admin` mode.
+const TOKEN: &str = "filter-probe-admin-token-5e1a";
+
 fn main() {
-    let _guard = alamos::init();
+    let guard = alamos::init();
     let mut out = std::io::stdout();
     current(&mut out, "start");
     events("start");
+    if std::env::args().nth(1).as_deref() == Some("admin") {
+        // The admin endpoint's `PUT` changes thresholds like `set_level`.
+        let addr = guard
+            .prometheus_addr()
+            .expect("ALAMOS_PROMETHEUS_ADDR is set");
+        let auth = format!("Bearer {TOKEN}");
+        let response = alamos_tests::http_request(
+            addr,
+            "PUT",
+            "/alamos/levels",
+            &[("Authorization", &auth)],
+            b"debug",
+        );
+        assert_eq!(response.status, 200, "{}", response.text());
+        current(&mut out, "admin-debug");
+        events("admin-debug");
+        return;
+    }
     alamos::set_level("", Level::Debug).expect("the root is known");
     current(&mut out, "root-debug");
     events("root-debug");
