@@ -57,6 +57,10 @@ pub fn init() -> Guard {
 /// Settings not made here come from the environment: `ALAMOS_LOG_FORMAT`,
 /// `ALAMOS_LOG_SPANS`, `ALAMOS_PROMETHEUS_ADDR` and `ALAMOS_ADMIN_TOKEN`.
 /// Thresholds always come from `ALAMOS_LEVEL` and [`crate::set_level`].
+/// Events and spans that are not alamos's follow the root threshold, or,
+/// when `RUST_LOG` is set, its `target=level` directives (targets they do
+/// not cover still follow the root); each callsite is decided once, so an
+/// event nobody prints costs what it costs without a subscriber.
 ///
 /// Every setter takes the name of what it sets: a value
 /// ([`Builder::prometheus_addr`], [`Builder::admin_token`],
