@@ -5,7 +5,7 @@
 # on: the store and its per-thread arena (alamos/src/metric/store.rs,
 # arena.rs), the handle caches (sink.rs) and the call guard and future,
 # which keep pointers into the caller's frame (call.rs). Those tests stay
-# off the tree's link-time registry and quanta's `cpuid`, which Miri cannot
+# off the tree's link-time registry and the clock's `cpuid`, which Miri cannot
 # run, and shrink their loops under `cfg(miri)`.
 #
 # loom then explores every interleaving of a thread claiming cells, growing

@@ -9,16 +9,16 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tracing::Metadata;
 use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::{filter, Layer, Registry};
+use tracing_subscriber::{Layer, Registry};
 
 use crate::admin::{self, Admin};
+use crate::filter::AlamosFilter;
 use crate::http::{parse_listen_addr, Server};
 use crate::identity::{self, Identity};
 use crate::metric::recorder::AlamosRecorder;
 use crate::metric::{buckets, name, sink, store};
-use crate::stderr::{Json, JsonFields, SpanEvents, Text, TextFields};
+use crate::stderr::{Json, JsonFields, KeepSpanFields, SpanEvents, Text, TextFields};
 use crate::{env, tree};
 
 /// How log lines are written to stderr.
@@ -59,6 +59,10 @@ pub fn init() -> Guard {
 /// `ALAMOS_LOG_SPANS`, `ALAMOS_PROMETHEUS_ADDR`, `ALAMOS_ADMIN_TOKEN` and
 /// `ALAMOS_ADMIN_REMOTE`.
 /// Thresholds always come from `ALAMOS_LEVEL` and [`crate::set_level`].
+/// Events and spans that are not alamos's follow the root threshold, or,
+/// when `RUST_LOG` is set, its `target=level` directives (targets they do
+/// not cover still follow the root); each callsite is decided once, so an
+/// event nobody prints costs what it costs without a subscriber.
 ///
 /// Every setter takes the name of what it sets: a value
 /// ([`Builder::prometheus_addr`], [`Builder::admin_token`],
@@ -637,39 +641,186 @@ fn env_prometheus_addr() -> Option<SocketAddr> {
     }
 }
 
-/// alamos's own callsites are already gated by their experiments'
-/// thresholds; everything else is held to the root threshold.
-fn passes_alamos_levels(metadata: &Metadata<'_>) -> bool {
-    if metadata.fields().field("alamos.experiment").is_some() {
-        return true;
-    }
-    // The bridge held the record to its experiment's threshold already.
-    #[cfg(feature = "log")]
-    if crate::log_bridge::is_record(metadata) {
-        return true;
-    }
-    tree::root_threshold().enables(crate::Level::from(*metadata.level()))
-}
-
-/// The stderr logs, and the OTLP export when configured, filtered alike.
+/// The stderr logs, and the OTLP export when configured, behind one global
+/// filter ([`AlamosFilter`]): alamos's callsites are gated by their
+/// experiments' thresholds before they reach it, others by `RUST_LOG` or
+/// the root threshold, each decided once per callsite.
 fn install_subscriber<L>(format: LogFormat, span_events: SpanEvents, export: Option<L>)
 where
     L: Layer<Registry> + Send + Sync + 'static,
 {
-    let fmt = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_span_events(span_events.fmt_span());
-    let layer = match format {
-        LogFormat::Text => fmt.event_format(Text).fmt_fields(TextFields).boxed(),
-        LogFormat::Json => fmt.event_format(Json).fmt_fields(JsonFields).boxed(),
+    let filter = FilterAndFields {
+        filter: AlamosFilter::from_env(),
+        fields: KeepSpanFields,
     };
-    let subscriber = tracing_subscriber::registry()
-        .with(export.map(|export| export.with_filter(filter::filter_fn(passes_alamos_levels))))
-        .with(layer.with_filter(filter::filter_fn(passes_alamos_levels)));
-    if tracing::subscriber::set_global_default(subscriber).is_err() {
+    // The filter holds for every layer wherever it stands (a layer's
+    // `never` is the stack's); the fields must be kept before the fmt
+    // layer writes a span's "new" line, so both sit below it. The OTLP
+    // layer's type is fixed to sit on the registry itself. The stack's
+    // max-level hint is the filter's alone ([`Hinted`]).
+    let hint = filter.filter.clone();
+    let installed = match export {
+        Some(export) => set_global(
+            tracing_subscriber::registry()
+                .with(export)
+                .with(filter)
+                .with(fmt_layer(format, span_events)),
+            hint,
+        ),
+        None => set_global(
+            tracing_subscriber::registry()
+                .with(filter)
+                .with(fmt_layer(format, span_events)),
+            hint,
+        ),
+    };
+    if !installed {
         eprintln!(
             "alamos: a tracing subscriber is already installed; keeping it (alamos's spans and logs go to it)"
         );
+        return;
+    }
+    crate::filter::install();
+}
+
+/// The stderr layer, text or JSON, with span lines as asked.
+fn fmt_layer<S>(format: LogFormat, span_events: SpanEvents) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_span_events(span_events.fmt_span());
+    match format {
+        LogFormat::Text => fmt.event_format(Text).fmt_fields(TextFields).boxed(),
+        LogFormat::Json => fmt.event_format(Json).fmt_fields(JsonFields).boxed(),
+    }
+}
+
+/// Sets `subscriber`, hinted by `filter`, as the global default; false if
+/// one already was.
+fn set_global<S>(subscriber: S, filter: AlamosFilter) -> bool
+where
+    S: tracing::Subscriber + Send + Sync + 'static,
+{
+    tracing::subscriber::set_global_default(Hinted { subscriber, filter }).is_ok()
+}
+
+/// A subscriber whose max-level hint is its global filter's.
+///
+/// The filter's `never` holds for the whole stack wherever it stands, but
+/// `tracing-subscriber` combines level hints by position and reads an
+/// `off` hint beside an empty `Option` layer (which the OTLP layer has
+/// inside) as "no hint", which is every level: with every threshold off,
+/// each foreign event would pay the dispatch the hint exists to spare.
+/// Every other call goes straight to the stack.
+struct Hinted<S> {
+    subscriber: S,
+    filter: AlamosFilter,
+}
+
+impl<S: tracing::Subscriber> tracing::Subscriber for Hinted<S> {
+    fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
+        self.subscriber.on_register_dispatch(subscriber);
+    }
+    fn register_callsite(
+        &self,
+        metadata: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        self.subscriber.register_callsite(metadata)
+    }
+    fn enabled(&self, metadata: &tracing::Metadata<'_>) -> bool {
+        self.subscriber.enabled(metadata)
+    }
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Layer::<Registry>::max_level_hint(&self.filter)
+    }
+    fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        self.subscriber.new_span(span)
+    }
+    fn record(&self, span: &tracing::span::Id, values: &tracing::span::Record<'_>) {
+        self.subscriber.record(span, values);
+    }
+    fn record_follows_from(&self, span: &tracing::span::Id, follows: &tracing::span::Id) {
+        self.subscriber.record_follows_from(span, follows);
+    }
+    fn event_enabled(&self, event: &tracing::Event<'_>) -> bool {
+        self.subscriber.event_enabled(event)
+    }
+    fn event(&self, event: &tracing::Event<'_>) {
+        self.subscriber.event(event);
+    }
+    fn enter(&self, span: &tracing::span::Id) {
+        self.subscriber.enter(span);
+    }
+    fn exit(&self, span: &tracing::span::Id) {
+        self.subscriber.exit(span);
+    }
+    fn clone_span(&self, id: &tracing::span::Id) -> tracing::span::Id {
+        self.subscriber.clone_span(id)
+    }
+    fn try_close(&self, id: tracing::span::Id) -> bool {
+        self.subscriber.try_close(id)
+    }
+    fn current_span(&self) -> tracing_core::span::Current {
+        self.subscriber.current_span()
+    }
+    unsafe fn downcast_raw(&self, id: std::any::TypeId) -> Option<*const ()> {
+        if id == std::any::TypeId::of::<Self>() {
+            return Some(std::ptr::from_ref(self).cast());
+        }
+        // SAFETY: forwarded as asked; the stack answers for its own types.
+        unsafe { self.subscriber.downcast_raw(id) }
+    }
+}
+
+/// The global filter and the keeper of span fields as one layer: each
+/// layer of a `tracing-subscriber` stack costs every span's enter, exit and
+/// close a few calls, even when it does nothing there.
+struct FilterAndFields {
+    filter: AlamosFilter,
+    fields: KeepSpanFields,
+}
+
+impl<S> Layer<S> for FilterAndFields
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn register_callsite(
+        &self,
+        metadata: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        Layer::<S>::register_callsite(&self.filter, metadata)
+    }
+
+    fn enabled(
+        &self,
+        metadata: &tracing::Metadata<'_>,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) -> bool {
+        self.filter.enabled(metadata, ctx)
+    }
+
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Layer::<S>::max_level_hint(&self.filter)
+    }
+
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        self.fields.on_new_span(attrs, id, ctx);
+    }
+
+    fn on_record(
+        &self,
+        id: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        self.fields.on_record(id, values, ctx);
     }
 }
 

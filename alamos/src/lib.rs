@@ -101,6 +101,8 @@ mod clock;
 mod directive;
 pub mod env;
 #[cfg(feature = "runtime")]
+mod filter;
+#[cfg(feature = "runtime")]
 mod http;
 #[cfg(feature = "runtime")]
 mod identity;

@@ -67,7 +67,7 @@ struct Bridge {
 impl log::Log for Bridge {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
         let level = Level::from(metadata.level().as_trace());
-        tree::most_verbose_threshold().enables(level)
+        tree::most_verbose().enables(level)
             && threshold_here().enables(level)
             && self.tracer.enabled(metadata)
     }

@@ -31,10 +31,12 @@
 use std::fmt::{self, Write as _};
 
 use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::fmt::format::{FmtSpan, Writer};
 use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::env;
@@ -97,6 +99,19 @@ const STANDARD_FIELDS: [&str; 4] = [
 
 const EXPERIMENT_FIELD: &str = "alamos.experiment";
 
+/// Whether `name` is one of [`STANDARD_FIELDS`]: by length first, since
+/// this runs for every field of every span.
+#[inline]
+fn is_standard(name: &str) -> bool {
+    match name.len() {
+        17 => name == STANDARD_FIELDS[0],
+        13 => name == STANDARD_FIELDS[1],
+        14 => name == STANDARD_FIELDS[2],
+        16 => name == STANDARD_FIELDS[3],
+        _ => false,
+    }
+}
+
 /// Text fields: `name=value`, space-separated.
 struct TextVisitor<'a> {
     out: &'a mut String,
@@ -143,15 +158,28 @@ impl Visit for TextVisitor<'_> {
 }
 
 /// The span fields text lines show: only those a function opted into.
+///
+/// `tracing-subscriber`'s fmt layer would format a span's fields into a
+/// `String` when the span is created, whether or not a line ever shows
+/// them; here it formats nothing. [`SpanFields`] keeps the values typed, and
+/// [`Text`] writes them when it writes a line.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct TextFields;
 
 impl<'writer> FormatFields<'writer> for TextFields {
     fn format_fields<R: tracing_subscriber::field::RecordFields>(
         &self,
-        mut writer: Writer<'writer>,
-        fields: R,
+        _: Writer<'writer>,
+        _: R,
     ) -> fmt::Result {
+        Ok(())
+    }
+}
+
+/// The text of a span's own fields: `name=value`, space-separated, each
+/// later `record` appended after a space (as the fmt layer appends them).
+fn text_fields(fields: &SpanFields) -> String {
+    fields.render(|batch| {
         let mut out = String::new();
         let mut visitor = TextVisitor {
             out: &mut out,
@@ -159,9 +187,11 @@ impl<'writer> FormatFields<'writer> for TextFields {
             experiment: None,
             skip_standard: true,
         };
-        fields.record(&mut visitor);
-        writer.write_str(&out)
-    }
+        for (field, value) in batch.iter().flatten() {
+            value.replay(field, &mut visitor);
+        }
+        out
+    })
 }
 
 /// One human-readable line per event.
@@ -200,7 +230,7 @@ where
                 }
                 path.push_str(span.name());
                 let extensions = span.extensions();
-                if let Some(own) = extensions.get::<FormattedFields<N>>() {
+                if let Some(own) = extensions.get::<SpanFields>().map(text_fields) {
                     if !own.is_empty() {
                         let _ = write!(path, "{{{own}}}");
                     }
@@ -353,24 +383,36 @@ impl Visit for JsonVisitor<'_> {
     }
 }
 
-/// The span fields JSON lines show, stored as JSON members.
+/// The span fields JSON lines show: written, like [`TextFields`]'s, only
+/// when a line is (see [`json_fields`]).
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct JsonFields;
 
 impl<'writer> FormatFields<'writer> for JsonFields {
     fn format_fields<R: tracing_subscriber::field::RecordFields>(
         &self,
-        mut writer: Writer<'writer>,
-        fields: R,
+        _: Writer<'writer>,
+        _: R,
     ) -> fmt::Result {
+        Ok(())
+    }
+}
+
+/// A span's own fields as JSON members, each later `record` appended
+/// after a space (as the fmt layer appends them).
+fn json_fields(fields: &SpanFields) -> String {
+    fields.render(|batch| {
         let mut members = Members::default();
-        fields.record(&mut JsonVisitor {
+        let mut visitor = JsonVisitor {
             members: &mut members,
             experiment: None,
             skip_standard: true,
-        });
-        writer.write_str(members.as_str())
-    }
+        };
+        for (field, value) in batch.iter().flatten() {
+            value.replay(field, &mut visitor);
+        }
+        members.as_str().to_owned()
+    })
 }
 
 /// One JSON object per line.
@@ -415,9 +457,9 @@ where
                 let mut object = Members::default();
                 object.str("name", span.name());
                 let extensions = span.extensions();
-                if let Some(own) = extensions.get::<FormattedFields<N>>() {
+                if let Some(own) = extensions.get::<SpanFields>().map(json_fields) {
                     if !own.is_empty() {
-                        object.extend_raw(own);
+                        object.extend_raw(&own);
                     }
                 }
                 // An alamos span is named `experiment.function`.
@@ -436,6 +478,193 @@ where
             line.raw("spans", &format!("[{}]", spans.join(",")));
         }
         writeln!(writer, "{{{}}}", line.as_str())
+    }
+}
+
+/// A span's own fields as recorded, kept typed until a line shows them:
+/// numbers and booleans as they are, strings copied, and only `Debug` and
+/// `Display` values (which are borrowed for the call) formatted, once.
+/// The fields every alamos span has are not kept: no line shows them.
+#[derive(Debug, Default)]
+pub(crate) struct SpanFields {
+    /// The fields, in the order recorded; `None` starts the fields of a
+    /// later `record` call.
+    values: Vec<Option<(Field, FieldValue)>>,
+}
+
+#[derive(Debug)]
+enum FieldValue {
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Bool(bool),
+    /// A string short enough to keep without allocating.
+    Short(ShortStr),
+    Str(String),
+    /// What the value's `Debug` wrote.
+    Debug(String),
+    /// What the error's `Display` wrote.
+    Error(String),
+}
+
+impl FieldValue {
+    /// Hands the value to `visitor` as it was first recorded.
+    fn replay(&self, field: &Field, visitor: &mut dyn Visit) {
+        match self {
+            FieldValue::I64(value) => visitor.record_i64(field, *value),
+            FieldValue::U64(value) => visitor.record_u64(field, *value),
+            FieldValue::F64(value) => visitor.record_f64(field, *value),
+            FieldValue::Bool(value) => visitor.record_bool(field, *value),
+            FieldValue::Short(value) => visitor.record_str(field, value.as_str()),
+            FieldValue::Str(value) => visitor.record_str(field, value),
+            FieldValue::Debug(text) => visitor.record_debug(field, &Written(text)),
+            FieldValue::Error(text) => visitor.record_error(field, &ErrorText(text.clone())),
+        }
+    }
+}
+
+/// A string of up to [`ShortStr::MAX`] bytes, kept inline: most span
+/// fields are keys and names, which then cost no allocation.
+#[derive(Clone, Copy, Debug)]
+struct ShortStr {
+    len: u8,
+    bytes: [u8; ShortStr::MAX],
+}
+
+impl ShortStr {
+    const MAX: usize = 22;
+
+    fn new(text: &str) -> Option<ShortStr> {
+        let len = text.len();
+        if len > ShortStr::MAX {
+            return None;
+        }
+        let mut bytes = [0; ShortStr::MAX];
+        bytes[..len].copy_from_slice(text.as_bytes());
+        Some(ShortStr {
+            // A length of at most MAX fits.
+            #[allow(clippy::cast_possible_truncation)]
+            len: len as u8,
+            bytes,
+        })
+    }
+
+    fn as_str(&self) -> &str {
+        // Cannot fail: the bytes are a copy of a whole `str`'s.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+/// Text a formatter already wrote, written again as is.
+struct Written<'a>(&'a str);
+
+impl fmt::Debug for Written<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// An error's text, as its `Display` wrote it (`record_error` wants a
+/// `'static` error: copied, only when a line is written).
+#[derive(Debug)]
+struct ErrorText(String);
+
+impl fmt::Display for ErrorText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ErrorText {}
+
+impl SpanFields {
+    /// The fields as one string: each record call's fields formatted by
+    /// `format`, joined by a space after a non-empty start.
+    fn render(&self, mut format: impl FnMut(&[Option<(Field, FieldValue)>]) -> String) -> String {
+        let mut out = String::new();
+        for (index, batch) in self.values.split(Option::is_none).enumerate() {
+            if index > 0 && !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(&format(batch));
+        }
+        out
+    }
+}
+
+/// Records fields into a [`SpanFields`], skipping the standard ones.
+struct Recorder<'a>(&'a mut Vec<Option<(Field, FieldValue)>>);
+
+impl Recorder<'_> {
+    #[inline]
+    fn push(&mut self, field: &Field, value: impl FnOnce() -> FieldValue) {
+        if !is_standard(field.name()) {
+            self.0.push(Some((field.clone(), value())));
+        }
+    }
+}
+
+impl Visit for Recorder<'_> {
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.push(field, || FieldValue::I64(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.push(field, || FieldValue::U64(value));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.push(field, || FieldValue::F64(value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.push(field, || FieldValue::Bool(value));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.push(field, || {
+            ShortStr::new(value)
+                .map_or_else(|| FieldValue::Str(value.to_owned()), FieldValue::Short)
+        });
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.push(field, || FieldValue::Error(value.to_string()));
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.push(field, || FieldValue::Debug(format!("{value:?}")));
+    }
+}
+
+/// Keeps each span's own fields typed in its extensions ([`SpanFields`]),
+/// for [`Text`] and [`Json`] to write when, and only when, a line shows
+/// them. A span with none of its own gets nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct KeepSpanFields;
+
+impl<S> Layer<S> for KeepSpanFields
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let mut values = Vec::new();
+        attrs.record(&mut Recorder(&mut values));
+        if values.is_empty() {
+            return;
+        }
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(SpanFields { values });
+        }
+    }
+
+    fn on_record(&self, id: &Id, record: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let mut extensions = span.extensions_mut();
+        if let Some(fields) = extensions.get_mut::<SpanFields>() {
+            fields.values.push(None);
+            record.record(&mut Recorder(&mut fields.values));
+            return;
+        }
+        let mut values = Vec::new();
+        record.record(&mut Recorder(&mut values));
+        extensions.insert(SpanFields { values });
     }
 }
 

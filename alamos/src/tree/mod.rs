@@ -101,15 +101,30 @@ impl Tree {
             gate.interest().set(enabled);
         }
         ROOT_THRESHOLD.store(encode(self.threshold(ROOT)), Ordering::Relaxed);
-        let most_verbose = self
+        MOST_VERBOSE.store(encode(self.most_verbose()), Ordering::Relaxed);
+        self.notify_enabled();
+    }
+
+    /// The most verbose threshold any experiment has: the root's default
+    /// (`prod`) unless a directive sets the root, and every directive's.
+    fn most_verbose(&self) -> LevelFilter {
+        let root_set = self
             .directives
             .iter()
+            .any(|directive| directive.key == ROOT);
+        let start = if root_set {
+            LevelFilter::Off
+        } else {
+            LevelFilter::default()
+        };
+        self.directives
+            .iter()
             .map(|directive| directive.filter)
-            .chain([self.threshold(ROOT)])
-            .min_by_key(|filter| encode(*filter))
-            .unwrap_or_default();
-        MOST_VERBOSE.store(encode(most_verbose), Ordering::Relaxed);
-        self.notify_enabled();
+            .fold(start, |most, filter| match (most.level(), filter.level()) {
+                (Some(a), Some(b)) => LevelFilter::Level(a.min(b)),
+                (Some(_), None) => most,
+                (None, _) => filter,
+            })
     }
 
     /// Tells every enabled gate it is enabled, so that callsites can create
@@ -226,10 +241,13 @@ pub(crate) fn replace_all(spec: &str) -> Result<Change, Vec<Rejected>> {
     let old = tree.spec();
     tree.directives = directives;
     tree.refresh();
-    Ok(Change {
+    let change = Change {
         old,
         new: tree.spec(),
-    })
+    };
+    drop(tree);
+    changed();
+    Ok(change)
 }
 
 #[cfg(feature = "runtime")]
@@ -266,8 +284,7 @@ const OFF: u8 = u8::MAX;
 /// The root threshold, for filtering events that are not alamos's own.
 static ROOT_THRESHOLD: AtomicU8 = AtomicU8::new(OFF - 1);
 
-/// The most verbose threshold of any experiment, for a first, cheap test of
-/// records that must then find their experiment (the `log` bridge).
+/// The most verbose threshold of any experiment, set with `ROOT_THRESHOLD`.
 static MOST_VERBOSE: AtomicU8 = AtomicU8::new(OFF - 1);
 
 fn encode(filter: LevelFilter) -> u8 {
@@ -286,18 +303,6 @@ pub(crate) fn root_threshold() -> LevelFilter {
     decode(encoded)
 }
 
-/// The most verbose threshold any experiment has now: no record below it
-/// can be enabled anywhere.
-#[cfg(feature = "log")]
-pub(crate) fn most_verbose_threshold() -> LevelFilter {
-    let encoded = MOST_VERBOSE.load(Ordering::Relaxed);
-    if encoded == OFF - 1 {
-        drop(lock_tree());
-        return most_verbose_threshold();
-    }
-    decode(encoded)
-}
-
 /// The threshold of whatever `name` falls under: an experiment key, or a
 /// name below one (a span's `key.function`), by the longest covering
 /// directive.
@@ -312,6 +317,35 @@ fn decode(encoded: u8) -> LevelFilter {
         .into_iter()
         .find(|level| *level as u8 == encoded)
         .map_or(LevelFilter::Off, LevelFilter::Level)
+}
+
+/// The most verbose threshold of any experiment (for a subscriber's
+/// max-level hint: no enabled alamos callsite is more verbose).
+#[cfg(feature = "runtime")]
+pub(crate) fn most_verbose() -> LevelFilter {
+    if ROOT_THRESHOLD.load(Ordering::Relaxed) == OFF - 1 {
+        drop(lock_tree());
+    }
+    decode(MOST_VERBOSE.load(Ordering::Relaxed))
+}
+
+/// What runs after thresholds change, outside the tree's lock: the
+/// subscriber `init()` installs rebuilds `tracing`'s interest cache there.
+static ON_CHANGE: OnceLock<fn()> = OnceLock::new();
+
+/// Sets the hook run after every change of thresholds (once; later calls
+/// are ignored).
+#[cfg(feature = "runtime")]
+pub(crate) fn on_change(hook: fn()) {
+    let _ = ON_CHANGE.set(hook);
+}
+
+/// Runs the change hook; never under the tree's lock, since the hook asks
+/// `tracing`, whose callsite registration may read thresholds.
+fn changed() {
+    if let Some(hook) = ON_CHANGE.get() {
+        hook();
+    }
 }
 
 /// Tells every enabled gate it is enabled: for an exporter that starts
@@ -395,6 +429,8 @@ pub fn set_level(key: &str, level: impl Into<LevelFilter>) -> Result<(), SetLeve
         .retain(|existing| existing.key != directive.key);
     tree.directives.push(directive);
     tree.refresh();
+    drop(tree);
+    changed();
     Ok(())
 }
 
@@ -407,6 +443,7 @@ pub fn set_level(key: &str, level: impl Into<LevelFilter>) -> Result<(), SetLeve
 /// experiment. The well-formed ones are applied all the same.
 pub fn set_directives(spec: &str) -> Result<(), Vec<DirectiveError>> {
     let errors = lock_tree().replace_directives(spec);
+    changed();
     if errors.is_empty() {
         Ok(())
     } else {
