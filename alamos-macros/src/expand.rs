@@ -10,7 +10,7 @@ use crate::nest;
 use crate::rewrite::{self, Exits, Returned};
 use crate::shape::{self, FutureTail, Hidden};
 use crate::strip::{self, Presence};
-use crate::valid::{self, AttrKind, FnPlan, LevelMove, Plan, Spec};
+use crate::valid::{self, FnPlan, LevelMove, Plan, Spec};
 
 pub(crate) fn experiment(plan: Plan) -> TokenStream {
     match plan {
@@ -37,10 +37,6 @@ pub(crate) fn level(args: &TokenStream, mut moved: LevelMove) -> TokenStream {
         syn::parse_quote!(#[::alamos::level(#args)]),
     );
     moved.item.into_token_stream()
-}
-
-pub(crate) fn is_experiment_attr(attr: &Attribute) -> bool {
-    valid::alamos_attr(attr) == Some(AttrKind::Experiment)
 }
 
 /// A function's tokens: `attrs vis sig { inner body }`, with the braces of

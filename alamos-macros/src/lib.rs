@@ -46,6 +46,7 @@
 //! written.
 
 mod args;
+mod attrs;
 mod expand;
 mod fallback;
 mod instrument;

@@ -15,6 +15,7 @@ use syn::{
 };
 
 use crate::args::{ExperimentArgs, Field, LevelArg, LevelAttr, LevelName, Setting};
+use crate::attrs::{alamos_attr, AttrKind};
 use crate::{nest, shape};
 
 /// What one instrumented function is, after arguments are merged and checked.
@@ -310,34 +311,6 @@ fn merge_level(from_args: Option<LevelArg>, from_attr: Option<LevelArg>) -> syn:
         )),
         (Some(level), None) | (None, Some(level)) => Ok(level.name),
         (None, None) => Ok(LevelName::Prod),
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AttrKind {
-    Experiment,
-    Level,
-    Skip,
-}
-
-/// Recognizes `alamos::x`, `::alamos::x` and an imported `x`.
-pub(crate) fn alamos_attr(attr: &Attribute) -> Option<AttrKind> {
-    let segments: Vec<String> = attr
-        .path()
-        .segments
-        .iter()
-        .map(|segment| segment.ident.to_string())
-        .collect();
-    let name = match segments.as_slice() {
-        [name] => name,
-        [krate, name] if krate == "alamos" => name,
-        _ => return None,
-    };
-    match name.as_str() {
-        "experiment" => Some(AttrKind::Experiment),
-        "level" => Some(AttrKind::Level),
-        "skip" => Some(AttrKind::Skip),
-        _ => None,
     }
 }
 
