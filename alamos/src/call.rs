@@ -124,6 +124,8 @@ impl fmt::Debug for CallSlot {
 struct ActiveCall {
     recording: Recording,
     error: Cell<bool>,
+    /// It left through an exit whose value was not seen (see `HiddenExits`).
+    unknown: Cell<bool>,
     /// Set when the body produced the value it returns.
     completed: Cell<bool>,
     /// The thread was panicking when the call began (a call from a `Drop`
@@ -193,6 +195,7 @@ impl<'a> FnCall<'a> {
         let active = slot.0.write(ActiveCall {
             recording: Recording::start(callsite, labels),
             error: Cell::new(false),
+            unknown: Cell::new(false),
             completed: Cell::new(false),
             began_panicking: std::thread::panicking(),
             exit: Cell::new(None),
@@ -354,26 +357,21 @@ impl<T, C> fmt::Debug for Returns<T, C> {
 }
 
 /// Dropped just before its call finishes: if the body left through a macro
-/// while an exit mark was armed, the call is an error when the function
-/// returns a `Result`, and `record` (the `err` event) is told which macro.
+/// while an exit mark was armed, and the function may return a `Result`,
+/// the call counts `unknown`: the value it returned was never seen, so it
+/// may have been an `Err` or an `Ok`.
 #[doc(hidden)]
 pub struct HiddenExits<'a> {
     call: &'a FnCall<'a>,
     returns_result: bool,
-    record: Option<fn(&'static str)>,
 }
 
 impl<'a> HiddenExits<'a> {
     #[inline(always)]
-    pub fn new(
-        call: &'a FnCall<'a>,
-        returns_result: bool,
-        record: Option<fn(&'static str)>,
-    ) -> Self {
+    pub fn new(call: &'a FnCall<'a>, returns_result: bool) -> Self {
         HiddenExits {
             call,
             returns_result,
-            record,
         }
     }
 }
@@ -384,10 +382,9 @@ impl Drop for HiddenExits<'_> {
         if !self.returns_result {
             return;
         }
-        if let Some(exit) = self.call.hidden_exit() {
-            self.call.mark_error();
-            if let Some(record) = self.record {
-                record(exit);
+        if self.call.hidden_exit().is_some() {
+            if let Some(active) = self.call.active() {
+                active.unknown.set(true);
             }
         }
     }
@@ -422,6 +419,8 @@ fn finish_call(active: NonNull<ActiveCall>) {
     let unwound = std::thread::panicking() && (!call.began_panicking || !call.completed.get());
     let outcome = if unwound {
         Outcome::Panic
+    } else if call.unknown.get() {
+        Outcome::Unknown
     } else if call.error.get() {
         Outcome::Error
     } else {
