@@ -15,12 +15,34 @@ use crate::valid::{self, FnPlan, LevelMove, Plan, Spec};
 pub(crate) fn experiment(plan: Plan) -> TokenStream {
     match plan {
         Plan::Fn(function) => expand_fn(function),
-        Plan::Impl { mut block, methods } => {
+        Plan::Impl {
+            mut block,
+            methods,
+            imported,
+        } => {
             for (index, method) in methods {
                 block.items[index] = ImplItem::Verbatim(expand_fn(method));
             }
-            block.into_token_stream()
+            let uses = (!imported.is_empty()).then(|| {
+                let uses = uses_of(&imported);
+                quote!(const _: () = { #uses };)
+            });
+            quote!(#block #uses)
         }
+    }
+}
+
+/// Underscore imports of the alamos attributes taken off an item that were
+/// named by an import (`use alamos::skip;`), which the compiler would
+/// otherwise report unused: it never resolves an attribute the expansion
+/// removed. Each names the attribute as written, so it resolves as the
+/// attribute would have.
+fn uses_of(imported: &[Ident]) -> TokenStream {
+    quote! {
+        #(
+            #[allow(unused_imports)]
+            use #imported as _;
+        )*
     }
 }
 
@@ -64,8 +86,10 @@ fn expand_fn(plan: FnPlan) -> TokenStream {
         vis,
         sig,
         mut block,
+        imported,
     } = plan;
     nest::mark(&mut block, spec.depth + 1);
+    let uses = uses_of(&imported);
     // Inner attributes (`#![allow(..)]`) open the generated body.
     let (inner, outer): (Vec<&Attribute>, Vec<&Attribute>) = attrs
         .iter()
@@ -78,12 +102,18 @@ fn expand_fn(plan: FnPlan) -> TokenStream {
             &vis,
             &sig,
             &block,
-            quote!(#(#inner)* #scope #(#stmts)*),
+            quote!(#(#inner)* #uses #scope #(#stmts)*),
         )
     };
     let instrumented = || {
         let body = instrumented(&spec, &outer, &sig, &block);
-        function(&outer, &vis, &sig, &block, quote!(#(#inner)* #scope #body))
+        function(
+            &outer,
+            &vis,
+            &sig,
+            &block,
+            quote!(#(#inner)* #uses #scope #body),
+        )
     };
     match strip::presence(spec.level) {
         Presence::Never => original(),
