@@ -14,7 +14,15 @@
 //! that is a macro call, each as a free function, under `#[track_caller]`
 //! and as a method of an instrumented `impl`, with their outcomes.
 
-#![allow(clippy::needless_pass_by_value, clippy::unused_self)]
+// The shapes under test are the point: loops that never loop (http's `extend`),
+// `#[cfg(all())]` and `#[cfg(any())]` to pick a tail, arguments taken by value.
+#![allow(
+    clippy::needless_pass_by_value,
+    clippy::unused_self,
+    clippy::never_loop,
+    clippy::non_minimal_cfg,
+    clippy::type_complexity
+)]
 
 use std::any::type_name;
 use std::convert::Infallible;
