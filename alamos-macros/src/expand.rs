@@ -7,20 +7,42 @@ use syn::{AttrStyle, Attribute, Block, ImplItem, LitStr, ReturnType, Signature, 
 
 use crate::args::{Field, Format, LevelName, Setting};
 use crate::nest;
-use crate::rewrite::{self, Exits, Returned};
+use crate::rewrite::{Exits, Returned};
 use crate::shape::{self, FutureTail, Hidden};
 use crate::strip::{self, Presence};
-use crate::valid::{self, AttrKind, FnPlan, LevelMove, Plan, Spec};
+use crate::valid::{self, FnPlan, LevelMove, Plan, Spec};
 
 pub(crate) fn experiment(plan: Plan) -> TokenStream {
     match plan {
         Plan::Fn(function) => expand_fn(function),
-        Plan::Impl { mut block, methods } => {
+        Plan::Impl {
+            mut block,
+            methods,
+            imported,
+        } => {
             for (index, method) in methods {
                 block.items[index] = ImplItem::Verbatim(expand_fn(method));
             }
-            block.into_token_stream()
+            let uses = (!imported.is_empty()).then(|| {
+                let uses = uses_of(&imported);
+                quote!(const _: () = { #uses };)
+            });
+            quote!(#block #uses)
         }
+    }
+}
+
+/// Underscore imports of the alamos attributes taken off an item that were
+/// named by an import (`use alamos::skip;`), which the compiler would
+/// otherwise report unused: it never resolves an attribute the expansion
+/// removed. Each names the attribute as written, so it resolves as the
+/// attribute would have.
+fn uses_of(imported: &[Ident]) -> TokenStream {
+    quote! {
+        #(
+            #[allow(unused_imports)]
+            use #imported as _;
+        )*
     }
 }
 
@@ -37,10 +59,6 @@ pub(crate) fn level(args: &TokenStream, mut moved: LevelMove) -> TokenStream {
         syn::parse_quote!(#[::alamos::level(#args)]),
     );
     moved.item.into_token_stream()
-}
-
-pub(crate) fn is_experiment_attr(attr: &Attribute) -> bool {
-    valid::alamos_attr(attr) == Some(AttrKind::Experiment)
 }
 
 /// A function's tokens: `attrs vis sig { inner body }`, with the braces of
@@ -68,8 +86,10 @@ fn expand_fn(plan: FnPlan) -> TokenStream {
         vis,
         sig,
         mut block,
+        imported,
     } = plan;
     nest::mark(&mut block, spec.depth + 1);
+    let uses = uses_of(&imported);
     // Inner attributes (`#![allow(..)]`) open the generated body.
     let (inner, outer): (Vec<&Attribute>, Vec<&Attribute>) = attrs
         .iter()
@@ -82,12 +102,18 @@ fn expand_fn(plan: FnPlan) -> TokenStream {
             &vis,
             &sig,
             &block,
-            quote!(#(#inner)* #scope #(#stmts)*),
+            quote!(#(#inner)* #uses #scope #(#stmts)*),
         )
     };
     let instrumented = || {
         let body = instrumented(&spec, &outer, &sig, &block);
-        function(&outer, &vis, &sig, &block, quote!(#(#inner)* #scope #body))
+        function(
+            &outer,
+            &vis,
+            &sig,
+            &block,
+            quote!(#(#inner)* #uses #scope #body),
+        )
     };
     match strip::presence(spec.level) {
         Presence::Never => original(),
@@ -350,7 +376,7 @@ fn inline_body(
         (ReturnType::Default, _) => (Returned::Unit, None),
         (ReturnType::Type(_, ty), _) if is_unit(ty) => (Returned::Unit, None),
         (_, Some(ty)) => (
-            Returned::Classified(&returns),
+            Returned::Classified(&returns, ty),
             Some(returns_classifier(spec, ty, &returns, &call.tracing_level)),
         ),
         (ReturnType::Type(_, ty), None) if matches!(**ty, Type::ImplTrait(_) | Type::Never(_)) => {
@@ -362,12 +388,9 @@ fn inline_body(
     let start = sync_start(call, untracked);
     let record_err = exit_event(spec, &call.tracing_level);
     let marks = track_caller
-        && matches!(returned, Returned::Classified(_))
+        && matches!(returned, Returned::Classified(..) | Returned::Generic(_))
         && !Hidden::in_block(block).is_empty();
-    let hidden_exits = nameable
-        .filter(|_| marks)
-        .map(|ty| hidden_exits(spec, ty, guard));
-    let is_unit = matches!(returned, Returned::Unit);
+    let hidden_exits = marks.then(|| hidden_exits(nameable, guard));
     let mut exits = Exits {
         call: guard,
         returned,
@@ -375,14 +398,12 @@ fn inline_body(
         marks,
     };
     let mut stmts = block.stmts.clone();
-    let has_tail = exits.body(&mut stmts);
-    let fell_off = (is_unit && !has_tail).then(|| rewrite::fell_off_the_end(guard));
+    let body = exits.body(&mut stmts);
     quote! {
         #start
         #classifier
         #hidden_exits
-        { #(#stmts)* }
-        #fell_off
+        #body
     }
 }
 
@@ -431,33 +452,30 @@ fn diverges(sig: &Signature) -> bool {
 }
 
 /// The guard that, when the function leaves through a macro while an exit
-/// mark is armed, counts the call an error if it returns a `Result`, and
-/// records the `err` event (without the value, which it cannot see).
-fn hidden_exits(spec: &Spec, ty: &Type, guard: &Ident) -> TokenStream {
+/// mark is armed, counts the call `unknown` if it may return a `Result`: the
+/// value it returned never passed through the expansion, so whether it was
+/// an `Err` is not known. `ty` is the return type, when it can be named;
+/// one that cannot (`Result<impl Display, E>`) may be a `Result`.
+///
+/// No `err` event is recorded for such an exit: an ERROR event would claim
+/// an error the expansion did not see (a hidden `return Ok(..)` is as
+/// likely), and it has no value to record.
+fn hidden_exits(ty: Option<&Type>, guard: &Ident) -> TokenStream {
     let exits = Ident::new("__alamos_hidden_exits", Span::mixed_site());
-    let record = if spec.args.err.is_some() {
-        quote! {
-            ::core::option::Option::Some(|__alamos_exit: &'static ::core::primitive::str| {
-                ::alamos::__private::tracing::event!(
-                    target: ::core::module_path!(),
-                    ::alamos::__private::tracing::Level::ERROR,
-                    error = __alamos_exit
-                );
-            })
-        }
-    } else {
-        quote!(::core::option::Option::None)
-    };
+    let returns_result = ty.map_or_else(
+        || quote!(true),
+        |ty| {
+            quote! {
+                {
+                    #[allow(unused_imports)]
+                    use ::alamos::__private::{ReturnsOther as _, ReturnsResult as _};
+                    (&::core::marker::PhantomData::<#ty>).__alamos_returns_result()
+                }
+            }
+        },
+    );
     quote! {
-        let #exits = ::alamos::__private::HiddenExits::new(
-            &#guard,
-            {
-                #[allow(unused_imports)]
-                use ::alamos::__private::{ReturnsOther as _, ReturnsResult as _};
-                (&::core::marker::PhantomData::<#ty>).__alamos_returns_result()
-            },
-            #record,
-        );
+        let #exits = ::alamos::__private::HiddenExits::new(&#guard, #returns_result);
     }
 }
 
@@ -611,10 +629,10 @@ fn async_body(call: &Call<'_>, spec: &Spec, output: Option<&Type>, stmts: &[Stmt
         let indices = 0..count;
         (
             quote! {
-                let #labels_var: [::std::string::String; #count] = if #enabled {
-                    [#(::std::string::ToString::to_string(&(#label_values))),*]
+                let #labels_var: [::alamos::__private::String; #count] = if #enabled {
+                    [#(::alamos::__private::ToString::to_string(&(#label_values))),*]
                 } else {
-                    ::core::array::from_fn(|_| ::std::string::String::new())
+                    ::core::array::from_fn(|_| ::alamos::__private::String::new())
                 };
             },
             quote!(::alamos::__private::CallFuture::new_labeled(

@@ -5,7 +5,7 @@ use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::{Attribute, ImplItem, Item};
 
-use crate::valid::alamos_attr;
+use crate::attrs::alamos_attr;
 
 pub(crate) fn unchanged(err: syn::Error, item: TokenStream) -> TokenStream {
     let mut tokens = err.into_compile_error();

@@ -19,10 +19,11 @@
 //!     };
 //!     let call = FnCall::enter(callsite);      // disabled: one relaxed load and a branch
 //!     let returns = Returns::<Result<usize, Error>, _>::new(|value| value.is_err());
-//!     {
-//!         body // `e?` as `Observe::observe(e, &call)?`; `return e` and the
-//!              // tail as `returns.value(&call, e)`, which classifies `e`
-//!     }
+//!     let value: Result<usize, Error> = {
+//!         body // `e?` as `Observe::observe(e, &call)?`; `return e` as
+//!              // `return returns.value(&call, e)`, which classifies `e`
+//!     };
+//!     returns.value(&call, value) // the block's value, whichever tail it was
 //! }   // `call` drops here: in-flight, duration and outcome are recorded
 //! ```
 //!
@@ -33,19 +34,21 @@
 //!   future is wrapped in a `CallFuture`, which enters the span for every
 //!   poll and classifies the output;
 //! - a body with a macro that may hide an exit (`bail!`, `ready!`, any macro
-//!   not known to be exit-free, see `shape.rs`) and a return type that may be
-//!   a `Result`: the body runs in a closure called once, whose value is
-//!   classified, so every exit is seen;
+//!   not named by a path into a known crate, such as `::std::format!` or
+//!   `tracing::info!`; a bare `println!` may be the user's own, see
+//!   `shape.rs`) and a return type that may be a `Result`: the body runs in
+//!   a closure called once, whose value is classified, so every exit is seen;
 //! - the same under `#[track_caller]`, where no closure may be introduced:
 //!   the body stays inline, and each such macro arms an exit mark before it
-//!   runs; leaving the function while a mark is armed counts `error` if the
-//!   function returns a `Result`, without the error's value (the returned
-//!   value is never seen, so a hidden `return Ok(..)` counts `error` too).
+//!   runs; leaving the function while a mark is armed counts `unknown` if
+//!   the function may return a `Result`, and records no `err` event: the
+//!   returned value is never seen, so it may be an `Ok` as well as an `Err`.
 //!
 //! Above the compile-time ceiling, the function is emitted exactly as
 //! written.
 
 mod args;
+mod attrs;
 mod expand;
 mod fallback;
 mod instrument;

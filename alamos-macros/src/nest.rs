@@ -12,7 +12,7 @@ use quote::quote;
 use syn::visit_mut::{self, VisitMut};
 use syn::{Attribute, Block, ImplItemFn, ItemFn, ItemImpl, Meta};
 
-use crate::expand::is_experiment_attr;
+use crate::attrs::is_experiment_attr;
 
 /// The deepest nesting the log macros' receiver (`&&&&&&&&Scope`) can tell apart.
 pub(crate) const MAX_DEPTH: usize = 7;

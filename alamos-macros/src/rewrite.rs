@@ -2,28 +2,29 @@
 //! `FnCall`.
 //!
 //! The body stays in the function's own frame; only its exits change:
-//! `e?` becomes `Observe::observe(e, &call)?`, and `return e` and the tail
-//! pass `e` through the call's classifier. Closures, async blocks and nested
+//! `e?` becomes `Observe::observe(e, &call)?`, `return e` passes `e` through
+//! the call's classifier, and so does the value of the body's block (not its
+//! tail expression: see [`Exits::body`]). Closures, async blocks and nested
 //! items have their own exits and are left alone. Arguments of macros that
 //! never leave the function are rewritten when they parse as expressions
-//! (`vec![a?, b?]`, `println!("{}", x?)`). Other macros may hide an exit
+//! (`::std::vec![a?, b?]`, `::std::println!("{}", x?)`). Other macros may hide an exit
 //! (see `shape`): with `marks`, each statement containing one is preceded by
 //! `call.arm("left through `m!`")`, so that leaving the function while the
 //! mark is armed tells which macro it left through.
 
-use proc_macro2::{Ident, TokenStream};
+use proc_macro2::{Ident, Span, TokenStream};
 use quote::{quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::visit_mut::{self, VisitMut};
-use syn::{Expr, Stmt};
+use syn::{Expr, Stmt, Type};
 
 use crate::shape::{self, Hidden};
 
 /// How the values the body returns reach the call.
 pub(crate) enum Returned<'a> {
     /// Through the classifier in this local (a `Returns`), which also marks
-    /// the call completed.
-    Classified(&'a Ident),
+    /// the call completed; the function returns the named type.
+    Classified(&'a Ident, &'a Type),
     /// Through `call.returned(e, classifier)`, for a type that cannot be
     /// named but may be a `Result` (`Result<impl Display, E>`).
     Generic(&'a TokenStream),
@@ -46,23 +47,56 @@ pub(crate) struct Exits<'a> {
 }
 
 impl Exits<'_> {
-    /// Rewrites the function's statements; true if the last one is a tail
-    /// expression, which now passes its value through the call.
-    pub(crate) fn body(&mut self, stmts: &mut Vec<Stmt>) -> bool {
+    /// Rewrites the function's statements, and returns them as a block whose
+    /// value, whatever it is (a tail expression, one of several `#[cfg]`'d
+    /// tails, the `()` of a body without one), then passes through the call.
+    ///
+    /// The whole block is classified rather than its tail expression, so
+    /// that the tail stays as written, where the attributes on it
+    /// (`#[cfg]`, `#[allow]`) and a tail that never completes (`loop`,
+    /// `match never {}`, `process::exit(..)`) mean what they mean in the
+    /// plain function. The block's value is a local of the named return
+    /// type, so its tail is coerced to that type as a function's tail is.
+    /// The classification after it is unreachable when the block never
+    /// completes: it allows `unreachable_code`, and the compiler reports
+    /// only the first unreachable statement of a diverging block, so the
+    /// user's own unreachable code is still reported and nothing else is.
+    pub(crate) fn body(&mut self, stmts: &mut Vec<Stmt>) -> TokenStream {
         self.stmts(stmts);
-        match stmts.last_mut() {
-            Some(Stmt::Expr(tail, None)) => {
-                *tail = self.returned(tail);
-                true
+        let block = quote!({ #(#stmts)* });
+        let call = self.call;
+        let value = Ident::new("__alamos_value", Span::mixed_site());
+        let returned = Ident::new("__alamos_returned", Span::mixed_site());
+        let classified = |ty: Option<&Type>, classify: TokenStream| {
+            let ty = ty.map(|ty| quote!(: #ty));
+            quote! {
+                let #value #ty = #block;
+                #[allow(unreachable_code)]
+                let #returned = #classify;
+                #returned
             }
-            _ => false,
+        };
+        match &self.returned {
+            Returned::Classified(returns, ty) => {
+                classified(Some(ty), quote!(#returns.value(&#call, #value)))
+            }
+            Returned::Generic(classify) => {
+                classified(None, quote!(#call.returned(#value, #classify)))
+            }
+            Returned::Unit => quote! {
+                #block
+                #[allow(unreachable_code)]
+                #call.completed();
+            },
+            Returned::Untouched => block,
         }
     }
 
+    /// A value the body returns with `return`, passed through the call.
     fn returned(&self, value: &Expr) -> Expr {
         let call = self.call;
         match &self.returned {
-            Returned::Classified(returns) => syn::parse_quote_spanned! {value.span()=>
+            Returned::Classified(returns, _) => syn::parse_quote_spanned! {value.span()=>
                 #returns.value(&#call, #value)
             },
             Returned::Generic(classify) => syn::parse_quote_spanned! {value.span()=>
@@ -145,13 +179,5 @@ impl VisitMut for Exits<'_> {
         if after.to_string() != before {
             mac.tokens = after;
         }
-    }
-}
-
-/// `call.completed()` after the statements of a `()` body that has no tail.
-pub(crate) fn fell_off_the_end(call: &Ident) -> TokenStream {
-    quote! {
-        #[allow(unreachable_code)]
-        #call.completed();
     }
 }

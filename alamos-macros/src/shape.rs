@@ -2,11 +2,38 @@
 //! future built by its tail, and which macro invocations may hide an exit.
 //!
 //! A macro invocation is opaque: `bail!` may expand to `return Err(..)`, and
-//! nothing before expansion shows it. Macros known not to leave the function
-//! are listed below; their arguments are rewritten like any expression when
-//! they parse as expressions. Every other invocation in the function's own
-//! exit scope (not inside closures, async blocks or nested items) may hide
-//! an exit.
+//! nothing before expansion shows it. An invocation in the function's own
+//! exit scope (not inside closures, async blocks or nested items; not in a
+//! type or a pattern) may hide an exit unless the macro is *known* not to
+//! leave the function, and then its arguments are rewritten like any
+//! expression when they parse as expressions.
+//!
+//! # Why only paths are trusted
+//!
+//! The outcome is the headline metric, so a macro is known only where that
+//! is certain: a path into a crate whose macros are listed below
+//! (`::std::format!`, `core::assert!`, `tracing::info!`, `alamos::debug!`).
+//! A bare name never is, whatever it is called: `println!`, `format!`,
+//! `vec!`, `assert!` or `warn!` may be the user's own `macro_rules!`, which
+//! shadows the prelude's (or an import) in its textual scope without a word.
+//! No sound way to tell them apart exists for a procedural macro on stable
+//! Rust: it sees tokens before name resolution, expansion happens after it,
+//! and a check emitted into the expansion could only fail the build of a
+//! program that is correct, not choose the form that sees the value.
+//!
+//! The form that sees every value without trusting any name is the closure
+//! form (see `expand::closure_body`): the body runs in a closure called
+//! once, and whatever leaves it, through a macro or not, is the closure's
+//! value. It is taken only where an unseen exit could change the outcome:
+//! a body with a macro not known here, in a function whose return type may
+//! be a `Result` (`()`, `!` and `impl Trait` are never errors, so their
+//! bodies stay inline whatever macros they use). Its cost is the one pinned
+//! in `tests/shapes.rs` (items named inside `{{closure}}`, arguments dropped
+//! in declaration order, a closure frame in a debug build); writing the
+//! macro's path (`::std::format!`) keeps a body inline. Under
+//! `#[track_caller]`, where a closure would lose the caller's location,
+//! the body stays inline, each statement with such a macro arms an exit
+//! mark, and a call that leaves through one counts `unknown`.
 
 use proc_macro2::{Delimiter, TokenStream, TokenTree};
 use quote::ToTokens;
@@ -116,97 +143,159 @@ enum Known {
     Quoting,
 }
 
-const EXIT_FREE: &[&str] = &[
-    // std
-    "println",
-    "print",
-    "eprintln",
-    "eprint",
-    "format",
-    "format_args",
-    "write",
-    "writeln",
-    "vec",
-    "panic",
-    "unreachable",
-    "todo",
-    "unimplemented",
-    "matches",
-    "env",
-    "option_env",
-    "cfg",
-    "line",
-    "file",
-    "column",
-    "module_path",
-    "include",
-    "include_str",
-    "include_bytes",
-    "thread_local",
-    "compile_error",
-    "pin",
-    "addr_of",
-    "addr_of_mut",
-    "offset_of",
-    // tracing and log
-    "trace",
-    "debug",
-    "info",
-    "warn",
-    "error",
-    "event",
-    "span",
-    "trace_span",
-    "debug_span",
-    "info_span",
-    "warn_span",
-    "error_span",
-    "log",
-    "enabled",
-    // alamos
-    "bench",
-    "prod",
-    "counter",
-    "gauge",
-    "histogram",
-    // anyhow and eyre build errors without returning them
-    "anyhow",
-    "format_err",
-    "eyre",
+/// The macros of one known crate that never leave the function.
+struct KnownCrate {
+    /// The crate names a path may start with.
+    names: &'static [&'static str],
+    exit_free: &'static [&'static str],
+    quoting: &'static [&'static str],
+}
+
+/// The crates whose macros are trusted, when an invocation names them by a
+/// path (`::std::println!`, `tracing::info!`): only what each documents as
+/// never leaving the caller. `std::task::ready!`, `anyhow::bail!` and
+/// `anyhow::ensure!` leave it, so they are not listed.
+const KNOWN_CRATES: &[KnownCrate] = &[
+    KnownCrate {
+        names: &["std", "core", "alloc"],
+        exit_free: &[
+            "println",
+            "print",
+            "eprintln",
+            "eprint",
+            "format",
+            "format_args",
+            "write",
+            "writeln",
+            "vec",
+            "panic",
+            "unreachable",
+            "todo",
+            "unimplemented",
+            "matches",
+            "env",
+            "option_env",
+            "cfg",
+            "line",
+            "file",
+            "column",
+            "module_path",
+            "include",
+            "include_str",
+            "include_bytes",
+            "thread_local",
+            "compile_error",
+            "pin",
+            "addr_of",
+            "addr_of_mut",
+            "offset_of",
+        ],
+        quoting: &[
+            "stringify",
+            "concat",
+            "assert",
+            "assert_eq",
+            "assert_ne",
+            "debug_assert",
+            "debug_assert_eq",
+            "debug_assert_ne",
+            "dbg",
+        ],
+    },
+    KnownCrate {
+        names: &["tracing"],
+        exit_free: &[
+            "trace",
+            "debug",
+            "info",
+            "warn",
+            "error",
+            "event",
+            "span",
+            "trace_span",
+            "debug_span",
+            "info_span",
+            "warn_span",
+            "error_span",
+            "enabled",
+        ],
+        quoting: &[],
+    },
+    KnownCrate {
+        names: &["log"],
+        exit_free: &[
+            "trace",
+            "debug",
+            "info",
+            "warn",
+            "error",
+            "log",
+            "log_enabled",
+        ],
+        quoting: &[],
+    },
+    KnownCrate {
+        names: &["alamos"],
+        exit_free: &[
+            "bench",
+            "trace",
+            "debug",
+            "prod",
+            "info",
+            "warn",
+            "error",
+            "counter",
+            "gauge",
+            "histogram",
+        ],
+        quoting: &[],
+    },
+    // They build an error without returning it.
+    KnownCrate {
+        names: &["anyhow"],
+        exit_free: &["anyhow", "format_err"],
+        quoting: &[],
+    },
+    KnownCrate {
+        names: &["eyre"],
+        exit_free: &["eyre", "format_err"],
+        quoting: &[],
+    },
 ];
 
-const QUOTING: &[&str] = &[
-    "stringify",
-    "concat",
-    "assert",
-    "assert_eq",
-    "assert_ne",
-    "debug_assert",
-    "debug_assert_eq",
-    "debug_assert_ne",
-    "dbg",
-];
-
-/// Crates whose macros the lists above describe, when a path names one.
-const KNOWN_CRATES: &[&str] = &[
-    "std", "core", "alloc", "tracing", "log", "alamos", "anyhow", "eyre",
-];
-
-fn known(path: &syn::Path) -> Option<Known> {
-    let name = path.segments.last()?.ident.to_string();
-    if path.segments.len() > 1 {
-        let krate = path.segments.first()?.ident.to_string();
-        if !KNOWN_CRATES.contains(&krate.as_str()) {
-            return None;
-        }
+/// What a macro path is known to do: only a path of two or more segments
+/// that starts with a known crate's name. A bare name (`println!`, `warn!`)
+/// is never trusted, whatever it is named: a `macro_rules!` in textual scope
+/// shadows the prelude's and any import without a word, and nothing a
+/// procedural macro can see, before or after expansion on stable Rust, tells
+/// which macro a bare name resolves to.
+fn known<'a>(segments: impl IntoIterator<Item = &'a str>) -> Option<Known> {
+    let segments: Vec<&str> = segments.into_iter().collect();
+    let ([krate, ..], Some(name)) = (segments.as_slice(), segments.last()) else {
+        return None;
+    };
+    if segments.len() < 2 {
+        return None;
     }
-    if EXIT_FREE.contains(&name.as_str()) {
+    let known = KNOWN_CRATES
+        .iter()
+        .find(|known| known.names.contains(krate))?;
+    if known.exit_free.contains(name) {
         Some(Known::ExitFree)
-    } else if QUOTING.contains(&name.as_str()) {
+    } else if known.quoting.contains(name) {
         Some(Known::Quoting)
     } else {
         None
     }
+}
+
+fn known_path(path: &syn::Path) -> Option<Known> {
+    let segments: Vec<String> = path
+        .segments
+        .iter()
+        .map(|segment| segment.ident.to_string())
+        .collect();
+    known(segments.iter().map(String::as_str))
 }
 
 pub(crate) fn macro_name(mac: &syn::Macro) -> String {
@@ -248,7 +337,7 @@ impl ToTokens for MacroArgs {
 
 /// The arguments of `mac` when they can be rewritten.
 pub(crate) fn rewritable_args(mac: &syn::Macro) -> Option<MacroArgs> {
-    if known(&mac.path) != Some(Known::ExitFree) {
+    if known_path(&mac.path) != Some(Known::ExitFree) {
         return None;
     }
     let list = Punctuated::<Expr, Token![,]>::parse_terminated;
@@ -269,7 +358,7 @@ pub(crate) fn rewritable_args(mac: &syn::Macro) -> Option<MacroArgs> {
 /// cannot see it: an unknown macro, or a known one with `?`, `return` or an
 /// unknown macro in arguments that are not rewritten.
 fn hides_exit(mac: &syn::Macro) -> bool {
-    match known(&mac.path) {
+    match known_path(&mac.path) {
         None => true,
         Some(Known::Quoting) => tokens_may_exit(mac.tokens.clone()),
         Some(Known::ExitFree) => match rewritable_args(mac) {
@@ -286,7 +375,8 @@ fn hides_exit(mac: &syn::Macro) -> bool {
 }
 
 /// Looks for `return`, a `?` operator (a `?` right after an operand, not
-/// `tracing`'s `?value` sigil) or an invocation of a macro that may exit.
+/// `tracing`'s `?value` sigil) or an invocation of a macro that may exit:
+/// any but a known one named by its path.
 fn tokens_may_exit(tokens: TokenStream) -> bool {
     let tokens: Vec<TokenTree> = tokens.into_iter().collect();
     tokens.iter().enumerate().any(|(i, token)| {
@@ -296,7 +386,7 @@ fn tokens_may_exit(tokens: TokenStream) -> bool {
                 ident == "return"
                     || (matches!(tokens.get(i + 1), Some(TokenTree::Punct(p)) if p.as_char() == '!')
                         && matches!(tokens.get(i + 2), Some(TokenTree::Group(_)))
-                        && !EXIT_FREE.iter().chain(QUOTING).any(|name| ident == name))
+                        && known(path_ending_at(&tokens, i).iter().map(String::as_str)).is_none())
             }
             TokenTree::Punct(punct) if punct.as_char() == '?' => matches!(
                 previous,
@@ -306,6 +396,25 @@ fn tokens_may_exit(tokens: TokenStream) -> bool {
             _ => false,
         }
     })
+}
+
+/// The segments of the path `a::b::c` whose last identifier is
+/// `tokens[end]`, as far back as the `::`-separated identifiers go.
+fn path_ending_at(tokens: &[TokenTree], end: usize) -> Vec<String> {
+    let mut segments = Vec::new();
+    let mut i = end;
+    while let TokenTree::Ident(ident) = &tokens[i] {
+        segments.push(ident.to_string());
+        let colons = i >= 3
+            && matches!(&tokens[i - 1], TokenTree::Punct(p) if p.as_char() == ':')
+            && matches!(&tokens[i - 2], TokenTree::Punct(p) if p.as_char() == ':');
+        if !colons {
+            break;
+        }
+        i -= 3;
+    }
+    segments.reverse();
+    segments
 }
 
 /// The names of the macros in a function's own exit scope that may hide an
@@ -339,6 +448,12 @@ impl VisitMut for Hidden {
 
     fn visit_item_mut(&mut self, _: &mut syn::Item) {}
 
+    // A macro in a type or a pattern expands to a type or a pattern, which
+    // cannot leave the function.
+    fn visit_type_mut(&mut self, _: &mut Type) {}
+
+    fn visit_pat_mut(&mut self, _: &mut syn::Pat) {}
+
     fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
         if hides_exit(mac) {
             let name = macro_name(mac);
@@ -351,7 +466,7 @@ impl VisitMut for Hidden {
 
 #[cfg(test)]
 mod tests {
-    use super::{hides_exit, tokens_may_exit};
+    use super::{hides_exit, tokens_may_exit, Hidden};
 
     fn hides(mac: &str) -> bool {
         hides_exit(&syn::parse_str::<syn::Macro>(mac).unwrap())
@@ -367,22 +482,57 @@ mod tests {
         assert!(!may_exit("?x, \"message\""));
         assert!(!may_exit("a = ?x, b = %y"));
         assert!(!may_exit("a != b"));
-        assert!(!may_exit("format!(\"{}\", 1)"));
+        assert!(!may_exit("::std::format!(\"{}\", 1)"));
+        assert!(!may_exit("core::format_args!(\"{}\", 1)"));
+        assert!(
+            may_exit("format!(\"{}\", 1)"),
+            "a bare name may be shadowed"
+        );
+        assert!(may_exit("my::std::format!(\"{}\", 1)"));
     }
 
     #[test]
-    fn known_macros_hide_an_exit_only_where_it_cannot_be_rewritten() {
+    fn only_a_path_into_a_known_crate_is_trusted() {
         assert!(hides("bail!(\"no\")"));
         assert!(hides("std::task::ready!(poll)"));
         assert!(hides("r#try!(x)"));
         assert!(hides("my_crate::info!(x)"));
-        assert!(!hides("println!(\"{}\", x?)"));
-        assert!(!hides("vec![x?; 3]"));
+        assert!(hides("anyhow::bail!(\"no\")"));
+        // Bare names, whatever they are named: a `macro_rules!` may shadow them.
+        for bare in [
+            "println!(\"{}\", x)",
+            "format!(\"{}\", x)",
+            "vec![1, 2]",
+            "assert!(x)",
+            "debug_assert!(x)",
+            "matches!(x, Some(_))",
+            "write!(f, \"x\")",
+            "warn!(\"no key\")",
+            "info!(n = 3, \"opened\")",
+        ] {
+            assert!(hides(bare), "{bare}");
+        }
+        assert!(!hides("::std::println!(\"{}\", x?)"));
+        assert!(!hides("std::vec![x?; 3]"));
+        assert!(!hides("::core::assert_eq!(a, b)"));
+        assert!(!hides("alloc::format!(\"{}\", x)"));
         assert!(!hides("tracing::info!(target: \"t\", ?x, \"m\")"));
-        assert!(!hides("alamos::debug!(n = 3, \"opened\")"));
-        assert!(!hides("assert_eq!(a, b)"));
-        assert!(hides("assert!(flag(s)?)"));
-        assert!(hides("println!(\"{}\", ready!(p))"));
+        assert!(!hides("::alamos::debug!(n = 3, \"opened\")"));
+        assert!(!hides("log::warn!(\"w\")"));
+        assert!(!hides("anyhow::anyhow!(\"e\")"));
+        assert!(hides("::std::assert!(flag(s)?)"));
+        assert!(hides("std::println!(\"{}\", ready!(p))"));
+        assert!(hides("std::println!(\"{}\", format!(\"{}\", 1))"));
         assert!(hides("tracing::info!(target: \"t\", \"{}\", x?)"));
+        assert!(!hides(
+            "tracing::info!(target: \"t\", \"{}\", ::std::format!(\"{}\", 1))"
+        ));
+    }
+
+    #[test]
+    fn macros_in_types_and_patterns_hide_no_exit() {
+        let block: syn::Block =
+            syn::parse_str("{ let x: ty!() = 1; let pat!() = x; opaque!(x) }").unwrap();
+        assert_eq!(Hidden::in_block(&block), ["opaque!"]);
     }
 }

@@ -15,6 +15,7 @@ use syn::{
 };
 
 use crate::args::{ExperimentArgs, Field, LevelArg, LevelAttr, LevelName, Setting};
+use crate::attrs::{alamos_attr, AttrKind};
 use crate::{nest, shape};
 
 /// What one instrumented function is, after arguments are merged and checked.
@@ -39,6 +40,9 @@ pub(crate) struct FnPlan {
     pub(crate) vis: TokenStream,
     pub(crate) sig: Signature,
     pub(crate) block: Block,
+    /// alamos attributes taken off the function that were named by an
+    /// import (`#[level(debug)]`): see [`OwnAttrs::imported`].
+    pub(crate) imported: Vec<Ident>,
 }
 
 // One per macro invocation, moved once: the size does not matter.
@@ -50,6 +54,9 @@ pub(crate) enum Plan {
     Impl {
         block: ItemImpl,
         methods: Vec<(usize, FnPlan)>,
+        /// Imported names of the alamos attributes taken off the block and
+        /// its skipped methods.
+        imported: Vec<Ident>,
     },
 }
 
@@ -84,13 +91,14 @@ pub(crate) fn experiment(args: TokenStream, item: TokenStream) -> syn::Result<Pl
                 depth: args.depth,
                 args,
             };
-            let plan = fn_plan(
+            let mut plan = fn_plan(
                 spec,
                 attrs,
                 function.vis.to_token_stream(),
                 function.sig,
                 *function.block,
             )?;
+            plan.imported = own.imported;
             Ok(Plan::Fn(plan))
         }
         Item::Impl(block) => impl_plan(&args, block),
@@ -120,6 +128,7 @@ fn impl_plan(args: &ExperimentArgs, mut block: ItemImpl) -> syn::Result<Plan> {
     let type_name = type_name(&block.self_ty);
     let mut result = Ok(());
     let mut methods = Vec::new();
+    let mut imported = impl_own.imported;
     for (index, item) in block.items.iter_mut().enumerate() {
         let ImplItem::Fn(method) = item else {
             continue;
@@ -132,6 +141,7 @@ fn impl_plan(args: &ExperimentArgs, mut block: ItemImpl) -> syn::Result<Plan> {
             }
         };
         if own.skip || method.sig.constness.is_some() {
+            imported.extend(own.imported);
             continue;
         }
         let method_args = own.experiment.unwrap_or_default();
@@ -156,12 +166,19 @@ fn impl_plan(args: &ExperimentArgs, mut block: ItemImpl) -> syn::Result<Plan> {
             )
         });
         match planned {
-            Ok(plan) => methods.push((index, plan)),
+            Ok(mut plan) => {
+                plan.imported = own.imported;
+                methods.push((index, plan));
+            }
             Err(err) => combine(&mut result, err),
         }
     }
     result?;
-    Ok(Plan::Impl { block, methods })
+    Ok(Plan::Impl {
+        block,
+        methods,
+        imported,
+    })
 }
 
 fn method_spec(
@@ -236,6 +253,7 @@ fn fn_plan(
         vis,
         sig,
         block,
+        imported: Vec::new(),
     })
 }
 
@@ -313,40 +331,17 @@ fn merge_level(from_args: Option<LevelArg>, from_attr: Option<LevelArg>) -> syn:
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AttrKind {
-    Experiment,
-    Level,
-    Skip,
-}
-
-/// Recognizes `alamos::x`, `::alamos::x` and an imported `x`.
-pub(crate) fn alamos_attr(attr: &Attribute) -> Option<AttrKind> {
-    let segments: Vec<String> = attr
-        .path()
-        .segments
-        .iter()
-        .map(|segment| segment.ident.to_string())
-        .collect();
-    let name = match segments.as_slice() {
-        [name] => name,
-        [krate, name] if krate == "alamos" => name,
-        _ => return None,
-    };
-    match name.as_str() {
-        "experiment" => Some(AttrKind::Experiment),
-        "level" => Some(AttrKind::Level),
-        "skip" => Some(AttrKind::Skip),
-        _ => None,
-    }
-}
-
 /// The alamos attributes found on a function, removed from its attribute list.
 #[derive(Default)]
 struct OwnAttrs {
     experiment: Option<ExperimentArgs>,
     level: Option<LevelArg>,
     skip: bool,
+    /// The names of those written without a path (`#[skip]`, after `use
+    /// alamos::skip`). The compiler never resolves an attribute the
+    /// expansion takes off, so their import would be reported unused: the
+    /// expansion names them again in an underscore import.
+    imported: Vec<Ident>,
 }
 
 fn take_alamos_attrs(attrs: &mut Vec<Attribute>) -> syn::Result<OwnAttrs> {
@@ -356,6 +351,9 @@ fn take_alamos_attrs(attrs: &mut Vec<Attribute>) -> syn::Result<OwnAttrs> {
         let Some(kind) = alamos_attr(attr) else {
             return true;
         };
+        if let Some(name) = attr.path().get_ident() {
+            own.imported.push(name.clone());
+        }
         let parsed = match kind {
             AttrKind::Experiment => attr.parse_args::<ExperimentArgs>().and_then(|args| {
                 if own.experiment.is_some() {

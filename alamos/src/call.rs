@@ -123,6 +123,8 @@ impl fmt::Debug for CallSlot {
 struct ActiveCall {
     recording: Recording,
     error: Cell<bool>,
+    /// It left through an exit whose value was not seen (see `HiddenExits`).
+    unknown: Cell<bool>,
     /// Set when the body produced the value it returns.
     completed: Cell<bool>,
     /// The thread was panicking when the call began (a call from a `Drop`
@@ -207,6 +209,7 @@ impl<'a> FnCall<'a> {
         let active = slot.0.write(ActiveCall {
             recording: Recording::start(callsite, labels),
             error: Cell::new(false),
+            unknown: Cell::new(false),
             completed: Cell::new(false),
             began_panicking: std::thread::panicking(),
             exit: Cell::new(None),
@@ -369,26 +372,21 @@ impl<T, C> fmt::Debug for Returns<T, C> {
 }
 
 /// Dropped just before its call finishes: if the body left through a macro
-/// while an exit mark was armed, the call is an error when the function
-/// returns a `Result`, and `record` (the `err` event) is told which macro.
+/// while an exit mark was armed, and the function may return a `Result`,
+/// the call counts `unknown`: the value it returned was never seen, so it
+/// may have been an `Err` or an `Ok`.
 #[doc(hidden)]
 pub struct HiddenExits<'a> {
     call: &'a FnCall<'a>,
     returns_result: bool,
-    record: Option<fn(&'static str)>,
 }
 
 impl<'a> HiddenExits<'a> {
     #[inline(always)]
-    pub fn new(
-        call: &'a FnCall<'a>,
-        returns_result: bool,
-        record: Option<fn(&'static str)>,
-    ) -> Self {
+    pub fn new(call: &'a FnCall<'a>, returns_result: bool) -> Self {
         HiddenExits {
             call,
             returns_result,
-            record,
         }
     }
 }
@@ -399,10 +397,9 @@ impl Drop for HiddenExits<'_> {
         if !self.returns_result {
             return;
         }
-        if let Some(exit) = self.call.hidden_exit() {
-            self.call.mark_error();
-            if let Some(record) = self.record {
-                record(exit);
+        if self.call.hidden_exit().is_some() {
+            if let Some(active) = self.call.active() {
+                active.unknown.set(true);
             }
         }
     }
@@ -437,6 +434,8 @@ fn finish_call(active: NonNull<ActiveCall>) {
     let unwound = std::thread::panicking() && (!call.began_panicking || !call.completed.get());
     let outcome = if unwound {
         Outcome::Panic
+    } else if call.unknown.get() {
+        Outcome::Unknown
     } else if call.error.get() {
         Outcome::Error
     } else {
@@ -703,7 +702,7 @@ mod tests {
 
     /// Runs `f` under a recorder of its own: the calls of `function`
     /// counted by outcome, in `Outcome::ALL` order.
-    fn outcomes(function: &str, labels: &str, f: impl FnOnce()) -> [u64; 4] {
+    fn outcomes(function: &str, labels: &str, f: impl FnOnce()) -> [u64; 5] {
         let recorder = Tally::default();
         metrics::with_local_recorder(&recorder, f);
         Outcome::ALL.map(|outcome| {
@@ -744,22 +743,23 @@ mod tests {
             assert!(!call.is_active());
             call.completed();
         });
-        assert_eq!(counts, [1, 2, 1, 0]);
+        assert_eq!(counts, [1, 2, 1, 0, 0]);
     }
 
     #[test]
-    fn a_hidden_exit_makes_a_result_call_an_error() {
+    fn a_hidden_exit_makes_a_result_call_unknown() {
         let counts = outcomes("sync", "", || {
             let mut slot = CallSlot::new();
             let call = FnCall::start(&SYNC, &mut slot);
             {
-                let _exits = HiddenExits::new(&call, true, None);
+                let _exits = HiddenExits::new(&call, true);
                 call.arm(&"bail");
                 // Left through the armed macro: never completed.
             }
             drop(call);
         });
-        assert_eq!(counts, [0, 1, 0, 0]);
+        // Its value was never seen: neither `ok` nor `error`.
+        assert_eq!(counts, [0, 0, 0, 0, 1]);
     }
 
     #[test]
@@ -846,6 +846,6 @@ mod tests {
             assert!(unwound.is_err());
             drop(future);
         });
-        assert_eq!(counts, [0, 1, 1, 1]);
+        assert_eq!(counts, [0, 1, 1, 1, 0]);
     }
 }

@@ -3,6 +3,10 @@
 //! and it may change in any release.
 
 pub use linkme;
+/// For the label values of an `async fn`, computed before its arguments move
+/// into the future: generated code names `::alamos` and `::core` paths only,
+/// and `String` is not in `core`.
+pub use std::string::{String, ToString};
 pub use tracing;
 
 pub use crate::call::{call_once, CallFuture, CallSlot, CallTrace, FnCall, HiddenExits, Returns};

@@ -23,13 +23,13 @@ use crate::tree as experiment_tree;
 /// Its `Display` draws the tree:
 ///
 /// ```text
-/// experiment                   level  threshold  traced     calls  errors  panics  cancelled  in flight    p50     p99
-/// (root)                       -      prod           1%
-/// ├── distribution             -      debug          1%
-/// │   └── distribution.writer  debug  debug        100%       120       3       0          0          0  41 µs  130 µs
+/// experiment                   level  threshold   traced     calls  errors  panics  cancelled  unknown  in flight       p50       p99
+/// (root)                       -      prod            1%
+/// ├── distribution             -      debug           1%
+/// │   └── distribution.writer  debug  debug         100%       120       3       0          0        0          0     41 µs    130 µs
 /// │         frame_writer_bytes_total  counter  30720
-/// └── storage                  prod   prod           1%        40       0       0          0          1  2.6 ms  9.8 ms
-///     └── storage.compaction   prod   prod           1%
+/// └── storage                  prod   prod            1%        40       0       0          0        0          1    2.6 ms    9.8 ms
+///     └── storage.compaction   prod   prod            1%
 ///           task  running for 12.3 s  1 restart
 /// ```
 ///
@@ -277,7 +277,7 @@ impl fmt::Display for TreeView {
             .max(10);
         writeln!(
             f,
-            "{:<width$}  {:<5}  {:<9}  {:>7}  {:>8}  {:>6}  {:>6}  {:>9}  {:>9}  {:>8}  {:>8}",
+            "{:<width$}  {:<5}  {:<9}  {:>7}  {:>8}  {:>6}  {:>6}  {:>9}  {:>7}  {:>9}  {:>8}  {:>8}",
             "experiment",
             "level",
             "threshold",
@@ -286,6 +286,7 @@ impl fmt::Display for TreeView {
             "errors",
             "panics",
             "cancelled",
+            "unknown",
             "in flight",
             "p50",
             "p99"
@@ -318,10 +319,11 @@ impl fmt::Display for TreeView {
                 let quantile = |q| calls.quantile(q).map_or_else(|| "-".to_owned(), duration);
                 write!(
                     f,
-                    "  {total:>8}  {:>6}  {:>6}  {:>9}  {:>9}  {:>8}  {:>8}",
+                    "  {total:>8}  {:>6}  {:>6}  {:>9}  {:>7}  {:>9}  {:>8}  {:>8}",
                     calls.by_outcome[Outcome::Error as usize],
                     calls.by_outcome[Outcome::Panic as usize],
                     calls.by_outcome[Outcome::Cancelled as usize],
+                    calls.by_outcome[Outcome::Unknown as usize],
                     calls.in_flight,
                     quantile(0.5),
                     quantile(0.99),

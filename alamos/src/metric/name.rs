@@ -117,7 +117,7 @@ pub(crate) const CALL_METRICS: [Description; 3] = [
     Description {
         name: CALLS_TOTAL,
         kind: Kind::Counter,
-        help: "Finished calls of instrumented functions, by experiment, function and outcome (ok, error, panic, cancelled).",
+        help: "Finished calls of instrumented functions, by experiment, function and outcome (ok, error, panic, cancelled, unknown).",
         unit: None,
     },
     Description {

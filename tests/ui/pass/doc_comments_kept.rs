@@ -1,4 +1,5 @@
 //! `missing_docs` would fire if the expansion dropped the doc comments.
+#![deny(warnings)]
 #![deny(missing_docs)]
 
 /// Writes a frame.

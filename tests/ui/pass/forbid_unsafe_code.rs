@@ -1,4 +1,5 @@
 //! Many crates forbid unsafe code; instrumenting them must still compile.
+#![deny(warnings)]
 #![forbid(unsafe_code)]
 
 #[alamos::experiment("safe.free")]

@@ -1,5 +1,8 @@
 //! The expansion's statics are invisible to the body: a local named like one
 //! of them is the user's own.
+#![deny(warnings)]
+// The user's locals are named like the expansion's statics on purpose.
+#![allow(non_snake_case)]
 
 #[alamos::experiment("hygiene.items")]
 fn compute(x: u32) -> u32 {

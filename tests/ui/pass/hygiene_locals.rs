@@ -1,4 +1,5 @@
 //! Locals and arguments named like the expansion's own stay the user's.
+#![deny(warnings)]
 
 #[derive(Debug)]
 struct Failure;

@@ -1,4 +1,5 @@
 //! The attributes work when imported by name.
+#![deny(warnings)]
 
 use alamos::{experiment, level, skip};
 

@@ -1,4 +1,5 @@
 //! The expansion names every path absolutely, so it works without the prelude.
+#![deny(warnings)]
 #![no_implicit_prelude]
 
 extern crate alamos;

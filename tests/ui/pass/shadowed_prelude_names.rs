@@ -1,4 +1,5 @@
 //! Names the expansion might rely on are shadowed by the user's own.
+#![deny(warnings)]
 #![allow(dead_code, non_camel_case_types)]
 
 struct Option;

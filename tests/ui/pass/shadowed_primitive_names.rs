@@ -1,5 +1,6 @@
 //! Primitive type names can be shadowed too; the expansion must spell them
 //! as `::core::primitive::...`.
+#![deny(warnings)]
 #![allow(dead_code, non_camel_case_types)]
 
 struct bool;

@@ -1,6 +1,7 @@
 //! A body's `use` cannot shadow the names the expansion uses (the shape of
 //! tokio-rs/tracing#3306): `use Bar::*` imports the variant `Foo`, which
 //! would shadow the type `Foo` named in the signature.
+#![deny(warnings)]
 #![allow(unused_imports)]
 
 type Foo = ();

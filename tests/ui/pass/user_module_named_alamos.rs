@@ -1,5 +1,6 @@
 //! A local module named `alamos`, and others named like it, do not capture
 //! the paths of the expansion, which are absolute.
+#![deny(warnings)]
 
 mod alamos {
     pub mod __private {}
