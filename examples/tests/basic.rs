@@ -43,10 +43,11 @@ fn basic_prints_a_log_line_the_metrics_and_the_tree() {
         .find(|line| line.contains("└── storage.writer"))
         .unwrap_or_else(|| panic!("the tree in\n{stdout}"));
     let columns: Vec<&str> = writer.split_whitespace().collect();
-    // name, level, threshold, calls, errors, panics, cancelled, in flight
+    // name, level, threshold, traced, calls, errors, panics, cancelled,
+    // unknown, in flight
     assert_eq!(
-        &columns[1..9],
-        ["storage.writer", "prod", "prod", "20", "2", "0", "0", "0"],
+        &columns[1..11],
+        ["storage.writer", "prod", "prod", "100%", "20", "2", "0", "0", "0", "0"],
         "{writer}"
     );
     assert!(
