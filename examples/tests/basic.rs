@@ -47,7 +47,18 @@ fn basic_prints_a_log_line_the_metrics_and_the_tree() {
     // unknown, in flight
     assert_eq!(
         &columns[1..11],
-        ["storage.writer", "prod", "prod", "100%", "20", "2", "0", "0", "0", "0"],
+        [
+            "storage.writer",
+            "prod",
+            "prod",
+            "100%",
+            "20",
+            "2",
+            "0",
+            "0",
+            "0",
+            "0"
+        ],
         "{writer}"
     );
     assert!(
