@@ -588,11 +588,22 @@ struct PollGuard<'a> {
 }
 
 impl Drop for PollGuard<'_> {
+    /// Inlined: every poll of a recorded call drops one, and only an
+    /// unwinding poll has anything to do.
+    #[inline(always)]
     fn drop(&mut self) {
         if !self.returned {
-            if let Some(recording) = self.recording.take() {
-                recording.finish(Outcome::Panic, self.span, false);
-            }
+            self.unwound();
+        }
+    }
+}
+
+impl PollGuard<'_> {
+    #[cold]
+    #[inline(never)]
+    fn unwound(&mut self) {
+        if let Some(recording) = self.recording.take() {
+            recording.finish(Outcome::Panic, self.span, false);
         }
     }
 }
