@@ -20,7 +20,7 @@ pub const TASKS: &str = "alamos_tasks";
 /// Counter of the times a task's key was started again, by `experiment`.
 pub const TASK_RESTARTS_TOTAL: &str = "alamos_task_restarts_total";
 
-/// Counter of the polls of a task's future ([`crate::task`]), by `experiment`.
+/// Counter of the polls of a task's future ([`crate::task()`]), by `experiment`.
 pub const TASK_POLLS_TOTAL: &str = "alamos_task_polls_total";
 /// Histogram of how long each poll of a task's future ran, in seconds, by
 /// `experiment`.
