@@ -612,57 +612,45 @@ fn async_body(call: &Call<'_>, spec: &Spec, output: Option<&Type>, stmts: &[Stmt
         }
     });
     let span = call.span_expr();
-    let enabled = Ident::new("__alamos_enabled", Span::mixed_site());
-    let span_var = Ident::new("__alamos_span", Span::mixed_site());
-    let future = Ident::new("__alamos_future", Span::mixed_site());
+    let start = Ident::new("__alamos_start", Span::mixed_site());
     let labels_var = Ident::new("__alamos_labels", Span::mixed_site());
     let record = record_outcome(spec, &quote!(__alamos_value), &call.tracing_level);
     let classifier = quote!(|__alamos_value| -> ::core::primitive::bool { #record });
     // Label values are computed before the arguments move into the future.
-    let (labels_let, start) = if label_values.is_empty() {
-        (
-            TokenStream::new(),
-            quote!(::alamos::__private::CallFuture::new(#callsite, #span_var, #future, #classifier)),
-        )
+    let enabled_start = if label_values.is_empty() {
+        quote!(::alamos::__private::CallStart::new(#callsite, || #span))
     } else {
         let count = label_values.len();
         let indices = 0..count;
-        (
-            quote! {
-                let #labels_var: [::alamos::__private::String; #count] = if #enabled {
-                    [#(::alamos::__private::ToString::to_string(&(#label_values))),*]
-                } else {
-                    ::core::array::from_fn(|_| ::alamos::__private::String::new())
-                };
-            },
-            quote!(::alamos::__private::CallFuture::new_labeled(
+        quote! {{
+            let #labels_var: [::alamos::__private::String; #count] =
+                [#(::alamos::__private::ToString::to_string(&(#label_values))),*];
+            ::alamos::__private::CallStart::new_labeled(
                 #callsite,
-                #span_var,
+                || #span,
                 &[#(&#labels_var[#indices] as &dyn ::core::fmt::Display),*],
-                #future,
-                #classifier,
-            )),
-        )
+            )
+        }}
     };
-    // The statements are in a block of their own, so that their `use`
+    // The call starts before the body's future is built, which is then
+    // built as an argument of `CallFuture::new` and awaited at once: in its
+    // place in this future, enabled or not (see `CallStart`). The
+    // statements are in a block of their own, so that their `use`
     // declarations cannot shadow the output type named above.
     quote! {
-        let #enabled = #callsite.is_enabled();
-        let #span_var = if #enabled {
-            ::alamos::__private::CallTrace::new(#callsite, || #span)
+        let #start = if #callsite.is_enabled() {
+            #enabled_start
         } else {
-            ::alamos::__private::CallTrace::none()
+            ::alamos::__private::CallStart::disabled()
         };
-        #labels_let
-        let #future = async move {
-            #fake_return
-            { #(#stmts)* }
-        };
-        if #enabled {
-            #start.await
-        } else {
-            #future.await
-        }
+        ::alamos::__private::CallFuture::new(
+            #start,
+            async move {
+                #fake_return
+                { #(#stmts)* }
+            },
+            #classifier,
+        ).await
     }
 }
 

@@ -31,8 +31,10 @@
 //!
 //! - an `async fn`, or a synchronous fn whose tail is `async move { .. }` or
 //!   `Box::pin(async move { .. })` (what `#[async_trait]` generates): the
-//!   future is wrapped in a `CallFuture`, which enters the span for every
-//!   poll and classifies the output;
+//!   call starts first (`CallStart`: nothing for a disabled callsite), then
+//!   the body's future is built straight into a `CallFuture`, awaited at
+//!   once, which for an enabled call enters the span for every poll and
+//!   classifies the output, and for a disabled one polls the body alone;
 //! - a body with a macro that may hide an exit (`bail!`, `ready!`, any macro
 //!   not named by a path into a known crate, such as `::std::format!` or
 //!   `tracing::info!`; a bare `println!` may be the user's own, see

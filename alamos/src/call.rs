@@ -459,42 +459,76 @@ fn traced_span(trace: Trace, span: impl FnOnce() -> Span) -> Span {
     }
 }
 
-/// The trace decision and span of an `async` call, made when its future is
-/// created (from the decision in scope there, or a root's draw), and kept by
-/// its [`CallFuture`] for every poll wherever it is polled.
+/// How an `async` call starts, made when its future is created: for an
+/// enabled callsite, the trace decision (from the decision in scope there,
+/// or a root's draw), the span if traced, and the metrics of the call, which
+/// starts then; for a disabled one, nothing. Its [`CallFuture`] keeps it
+/// for every poll, wherever it is polled.
+///
+/// It is made before the body's future, and handed with it to
+/// [`CallFuture::new`], which is inlined and calls nothing that could
+/// unwind: the body's future then goes straight into its place in the
+/// caller's future. A call that could unwind after the body's future is
+/// built (starting the metrics, say) would need that future in memory to
+/// drop it, so it would be built on the stack and copied in, hundreds of
+/// bytes for a body that awaits a few futures of its own.
 #[doc(hidden)]
-pub struct CallTrace {
+pub struct CallStart {
     trace: Trace,
     span: Span,
+    recording: Option<Recording>,
 }
 
-impl CallTrace {
-    /// The decision for a call through `callsite`, and the span `span`
-    /// makes if it is traced.
+impl CallStart {
+    /// A call through the enabled `callsite`, with the span `span` makes if
+    /// it is traced.
     #[inline]
     pub fn new(callsite: &'static FnCallsite, span: impl FnOnce() -> Span) -> Self {
+        CallStart::new_labeled(callsite, span, &[])
+    }
+
+    /// As [`CallStart::new`], for a callsite with `labels(...)`, whose
+    /// values are `labels`, in the order the callsite names them.
+    #[inline]
+    pub fn new_labeled(
+        callsite: &'static FnCallsite,
+        span: impl FnOnce() -> Span,
+        labels: &[&dyn fmt::Display],
+    ) -> Self {
         let trace = callsite.trace();
-        CallTrace {
+        CallStart {
             trace,
             span: traced_span(trace, span),
+            recording: Some(start_recording(callsite, labels)),
         }
     }
 
     /// For a disabled callsite, whose call is not recorded.
     #[inline(always)]
-    pub fn none() -> Self {
-        CallTrace {
+    pub fn disabled() -> Self {
+        CallStart {
             trace: Trace::NONE,
             span: Span::none(),
+            recording: None,
         }
     }
 }
 
-impl fmt::Debug for CallTrace {
+/// The metrics side of an enabled call's start, out of line. The span is
+/// not entered for it: starting records nothing that reads the current span
+/// (the in-flight gauge, the clock; exemplars are taken at the end, from the
+/// span passed there).
+#[inline(never)]
+fn start_recording(callsite: &'static FnCallsite, labels: &[&dyn fmt::Display]) -> Recording {
+    Recording::start(callsite, labels)
+}
+
+impl fmt::Debug for CallStart {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CallTrace")
+        f.debug_struct("CallStart")
             .field("trace", &self.trace)
             .field("span", &self.span)
+            .field("recorded", &self.recording.is_some())
             .finish()
     }
 }
@@ -507,14 +541,16 @@ impl fmt::Debug for FnCall<'_> {
     }
 }
 
-/// The future of an enabled `async fn` call; its pin is projected by hand
-/// (see the module doc for why).
+/// The future of an `async fn` call; its pin is projected by hand (see the
+/// module doc for why). For a disabled callsite it only polls the body's
+/// future: one type either way, so the expansion awaits one future.
 #[doc(hidden)]
 pub struct CallFuture<F: Future, C> {
     future: ManuallyDrop<F>,
     span: Span,
     /// Swapped in for every poll (and the drop), as the span is entered.
     trace: Trace,
+    /// `None` for a disabled call, and once the call finished.
     recording: Option<Recording>,
     is_error: Option<C>,
 }
@@ -524,29 +560,20 @@ where
     F: Future,
     C: FnOnce(&F::Output) -> bool,
 {
-    /// Wraps the body's future; the call starts now.
-    pub fn new(callsite: &'static FnCallsite, start: CallTrace, future: F, is_error: C) -> Self {
-        CallFuture::new_labeled(callsite, start, &[], future, is_error)
-    }
-
-    /// As [`CallFuture::new`], for a callsite with `labels(...)`.
-    pub fn new_labeled(
-        callsite: &'static FnCallsite,
-        start: CallTrace,
-        labels: &[&dyn fmt::Display],
-        future: F,
-        is_error: C,
-    ) -> Self {
-        let CallTrace { trace, span } = start;
-        let recording = {
-            let _enter = span.enter();
-            Recording::start(callsite, labels)
-        };
+    /// Wraps the body's future, for the call `start` began (see
+    /// [`CallStart`] for why this is inlined and does nothing else).
+    #[inline(always)]
+    pub fn new(start: CallStart, future: F, is_error: C) -> Self {
+        let CallStart {
+            trace,
+            span,
+            recording,
+        } = start;
         CallFuture {
             future: ManuallyDrop::new(future),
             span,
             trace,
-            recording: Some(recording),
+            recording,
             is_error: Some(is_error),
         }
     }
@@ -561,11 +588,22 @@ struct PollGuard<'a> {
 }
 
 impl Drop for PollGuard<'_> {
+    /// Inlined: every poll of a recorded call drops one, and only an
+    /// unwinding poll has anything to do.
+    #[inline(always)]
     fn drop(&mut self) {
         if !self.returned {
-            if let Some(recording) = self.recording.take() {
-                recording.finish(Outcome::Panic, self.span, false);
-            }
+            self.unwound();
+        }
+    }
+}
+
+impl PollGuard<'_> {
+    #[cold]
+    #[inline(never)]
+    fn unwound(&mut self) {
+        if let Some(recording) = self.recording.take() {
+            recording.finish(Outcome::Panic, self.span, false);
         }
     }
 }
@@ -577,10 +615,34 @@ where
 {
     type Output = F::Output;
 
+    /// Inlined for a disabled call's sake, which polls the body and nothing
+    /// else, as a plain `async fn`'s caller would; a recorded call's poll is
+    /// out of line.
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         // SAFETY: `future` is never moved out of the pinned `self`; the other
         // fields are not structurally pinned.
         let this = unsafe { self.get_unchecked_mut() };
+        if this.recording.is_none() {
+            // A disabled call (or a finished one, whose body's future
+            // answers a poll as a spent `async` block does): the body alone.
+            // SAFETY: see above; `future` stays in place until dropped in `drop`.
+            return unsafe { Pin::new_unchecked(&mut *this.future) }.poll(cx);
+        }
+        this.poll_recorded(cx)
+    }
+}
+
+impl<F, C> CallFuture<F, C>
+where
+    F: Future,
+    C: FnOnce(&F::Output) -> bool,
+{
+    /// A poll of a call being recorded: inside its span and trace decision,
+    /// finishing the call when the body completes or panics.
+    #[inline(never)]
+    fn poll_recorded(&mut self, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self;
         let _enter = this.span.enter();
         let _trace = this.trace.scope();
         let mut guard = PollGuard {
@@ -588,7 +650,8 @@ where
             span: &this.span,
             returned: false,
         };
-        // SAFETY: see above; `future` stays in place until dropped in `drop`.
+        // SAFETY: `this` is pinned (`poll` got it from a `Pin`): `future`
+        // stays in place until dropped in `drop`.
         let future = unsafe { Pin::new_unchecked(&mut *this.future) };
         let poll = future.poll(cx);
         guard.returned = true;
@@ -612,21 +675,34 @@ where
 }
 
 impl<F: Future, C> Drop for CallFuture<F, C> {
+    #[inline(always)]
     fn drop(&mut self) {
-        let Some(recording) = self.recording.take() else {
-            // The call finished (returned or panicked in `poll`): the body's
-            // future is spent, its locals already dropped, so dropping it
-            // runs nothing the span must see. Entering the span here cost
-            // every completed call an enter and an exit in each layer.
+        if self.recording.is_none() {
+            // Disabled, or finished (returned or panicked in `poll`): the
+            // body's future is spent, its locals already dropped, so
+            // dropping it runs nothing the span must see. Entering the span
+            // here cost every completed call an enter and an exit in each
+            // layer.
             // SAFETY: dropped in place exactly once, and never used afterwards.
             unsafe { ManuallyDrop::drop(&mut self.future) };
             return;
-        };
-        // Cancelled: the body's locals drop now, inside the call's span.
+        }
+        self.cancel();
+    }
+}
+
+impl<F: Future, C> CallFuture<F, C> {
+    /// Dropped while recorded and unfinished: the call is cancelled, and
+    /// the body's locals drop now, inside the call's span.
+    #[inline(never)]
+    fn cancel(&mut self) {
         let _enter = self.span.enter();
         let _trace = self.trace.scope();
-        recording.finish(Outcome::Cancelled, &self.span, false);
-        // SAFETY: as above.
+        if let Some(recording) = self.recording.take() {
+            recording.finish(Outcome::Cancelled, &self.span, false);
+        }
+        // SAFETY: dropped in place exactly once, from `drop`, and never used
+        // afterwards.
         unsafe { ManuallyDrop::drop(&mut self.future) };
     }
 }
@@ -660,7 +736,7 @@ mod tests {
     use crate::metric::sink::Tally;
 
     // Built as the expansion builds them, but started with `FnCall::start`
-    // and `CallFuture::new`, which skip the gate: the tree's link-time
+    // and `CallStart::new`, which skip the gate: the tree's link-time
     // registry is out of reach of Miri.
     static SYNC: FnCallsite = FnCallsite::new(
         &SYNC,
@@ -808,8 +884,7 @@ mod tests {
             let is_err = |output: &Result<u8, u8>| output.is_err();
             // Completed with an error, over two polls.
             let mut future = Box::pin(CallFuture::new(
-                &ASYNC,
-                CallTrace::none(),
+                CallStart::new(&ASYNC, Span::none),
                 Later(Some(Err::<u8, u8>(1)), false),
                 is_err,
             ));
@@ -821,8 +896,7 @@ mod tests {
             let body = Arc::new(());
             let held = Arc::clone(&body);
             let mut future = Box::pin(CallFuture::new(
-                &ASYNC,
-                CallTrace::none(),
+                CallStart::new(&ASYNC, Span::none),
                 async move {
                     Later(Some(()), false).await;
                     drop(held);
@@ -835,8 +909,7 @@ mod tests {
             assert_eq!(Arc::strong_count(&body), 1);
             // Panicked in poll.
             let mut future = Box::pin(CallFuture::new(
-                &ASYNC,
-                CallTrace::none(),
+                CallStart::new(&ASYNC, Span::none),
                 async { std::panic::resume_unwind(Box::new(())) },
                 |(): &()| false,
             ));

@@ -9,7 +9,7 @@ pub use linkme;
 pub use std::string::{String, ToString};
 pub use tracing;
 
-pub use crate::call::{call_once, CallFuture, CallSlot, CallTrace, FnCall, HiddenExits, Returns};
+pub use crate::call::{call_once, CallFuture, CallSlot, CallStart, FnCall, HiddenExits, Returns};
 pub use crate::callsite::{FnCallsite, Location, LogCallsite};
 pub use crate::classify::{
     debug, display, ErrOfOther, ErrOfResult, IsErrOther, IsErrResult, Observe, OkOfOther,

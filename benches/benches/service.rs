@@ -33,12 +33,32 @@
 //! (the client runs natively in this process), and divides the difference
 //! of the instruction totals by the difference of the request counts: the
 //! start-up, `init()` and shutdown cancel. Instruction totals repeat from
-//! run to run on a busy machine, where wall time does not.
+//! run to run on a busy machine, where wall time does not; except
+//! `alamos_sampled`'s, by a few tens of instructions a request: its roots
+//! (the connections, 100 requests each) draw from a randomly seeded
+//! generator, so how many of the 420 connections of the long run are
+//! traced varies (about 4).
 //!
-//! Under valgrind the CPU shows no invariant TSC, so alamos's call timer
-//! takes quanta's fallback (the OS monotonic clock) instead of an inlined
-//! `rdtsc`; `measure` also counts a clock read under valgrind and prints
-//! what the alamos rows pay for it per request, to subtract by hand.
+//! alamos's call timer reads the TSC under valgrind too: valgrind's CPUID
+//! hides the invariant-TSC bit, and `alamos/src/clock.rs` then asks
+//! `/proc/cpuinfo`, which reports the real CPU's flags. A callgrind profile
+//! of the alamos rows shows an inlined `rdtsc` and no call to the clock's
+//! slow path after the first reading, so no clock figure is to be
+//! subtracted by hand (quanta's fallback, under an earlier clock, cost
+//! about 270 instructions a request here).
+//!
+//! # Threads
+//!
+//! Every variant's server starts and joins one thread before it serves.
+//! glibc's system call wrappers skip their cancellation bookkeeping (about
+//! 90 instructions a call under valgrind) while a process has never had a
+//! second thread, and take it for good once it has. `alamos::init()` starts
+//! one (a probe that finds the global metrics recorder), so without the
+//! extra thread the alamos rows paid about 190 instructions a request (the
+//! server makes two or three system calls a request) that the plain and
+//! `tracing` rows did not, and that a server with any second thread (a
+//! multi-threaded runtime, `spawn_blocking`) pays whatever it is
+//! instrumented with.
 //!
 //! `cargo bench --bench service` (no mode) runs every variant natively
 //! once, as a smoke test, and prints requests per second.
@@ -55,9 +75,9 @@ const REQUESTS_PER_CONNECTION: u64 = 100;
 const KEYS: u64 = 64;
 
 /// The short and the long load of a measurement. Far apart: start-up is
-/// not quite the same from run to run (quanta calibrates its clock until
-/// readings settle, a few million instructions, more or fewer), and the
-/// difference divides that by the requests between the two.
+/// not quite the same from run to run (the clock's calibration spins for a
+/// fixed time, not a fixed count of instructions), and the difference
+/// divides that by the requests between the two.
 const SHORT: u64 = 2_000;
 const LONG: u64 = 42_000;
 
@@ -297,6 +317,11 @@ fn server(variant: &str) {
         "alamos" | "alamos_off" | "alamos_sampled" => Some(alamos::init()),
         _ => None,
     };
+    // Every variant's process has had a second thread, as `alamos::init()`'s
+    // (its recorder probe) and any server with a thread pool: glibc then
+    // takes its multi-threaded path in every system call for good (see
+    // "Threads" in the module doc), which no variant should pay alone.
+    std::thread::spawn(|| {}).join().unwrap();
     // UNWRAP: a bench; loopback with port 0 binds.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
@@ -418,41 +443,6 @@ fn counted(variant: &str, requests: u64, dir: &std::path::Path) -> u64 {
     instructions(out)
 }
 
-/// Instructions of one `quanta::Instant::now()` here (under valgrind when
-/// run there): `reads` reads minus a tenth as many.
-fn clock(reads: u64) {
-    let mut sum = 0u64;
-    for _ in 0..reads {
-        sum = sum.wrapping_add(u64::from(
-            std::hint::black_box(quanta::Instant::now())
-                .elapsed()
-                .subsec_nanos(),
-        ));
-    }
-    std::hint::black_box(sum);
-}
-
-fn clock_cost(dir: &std::path::Path) -> f64 {
-    let total = |reads: u64| {
-        let out = dir.join(format!("clock-{reads}.cachegrind"));
-        let out = out.to_str().unwrap().to_owned();
-        let status = Command::new("valgrind")
-            .args(["--tool=cachegrind", "--cache-sim=no"])
-            .arg(format!("--cachegrind-out-file={out}"))
-            .arg(std::env::current_exe().unwrap())
-            .args(["clock", &reads.to_string()])
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success());
-        instructions(&out)
-    };
-    // Each iteration reads the clock twice (`now`, then `elapsed`).
-    #[allow(clippy::cast_precision_loss)]
-    let per_read = (total(110_000) - total(10_000)) as f64 / 200_000.0;
-    per_read
-}
-
 fn measure(variants: &[String]) {
     let dir = std::env::temp_dir().join(format!("alamos-service-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -468,7 +458,6 @@ fn measure(variants: &[String]) {
         eprintln!("service: {variant}: {short} / {long} instructions");
         rows.push(((*variant).to_owned(), per_request));
     }
-    let clock = clock_cost(&dir);
     let _ = std::fs::remove_dir_all(&dir);
     let plain = rows
         .iter()
@@ -489,14 +478,6 @@ fn measure(variants: &[String]) {
         };
         println!("| {variant} | {per_request:.0} | {over} |");
     }
-    println!();
-    println!(
-        "clock: a quanta read costs {clock:.0} instructions under valgrind (its fallback: no TSC there); \
-         an enabled alamos call reads the clock twice and a request makes 2 enabled calls, \
-         so the alamos rows with calls enabled include about {:.0} a request for it, \
-         where natively it is an inlined `rdtsc`",
-        clock * 4.0
-    );
 }
 
 fn smoke() {
@@ -516,7 +497,6 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("serve") => server(&args[1]),
         Some("client") => client(args[1].parse().unwrap(), args[2].parse().unwrap()),
-        Some("clock") => clock(args[1].parse().unwrap()),
         Some("measure") => measure(&args[1..]),
         // `cargo bench` passes `--bench`.
         _ => smoke(),

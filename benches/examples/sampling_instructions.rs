@@ -1,6 +1,6 @@
 //! Instructions per call of the sampling rows, counted by valgrind rather
 //! than timed (deterministic enough on a busy machine; under valgrind the
-//! clock takes its slow path, the same in every row):
+//! call timer reads the TSC, as natively: see `alamos/src/clock.rs`):
 //!
 //! ```text
 //! cargo build --release -p alamos-benches --example sampling_instructions

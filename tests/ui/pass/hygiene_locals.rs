@@ -33,9 +33,14 @@ fn compute(__alamos_value: u32, __alamos_call: u32) -> Result<u32, Failure> {
     Ok(total + checked)
 }
 
-#[alamos::experiment("hygiene.locals")]
-async fn later(__alamos_future: u32, __alamos_span: u32) -> u32 {
-    let __alamos_enabled = __alamos_future + __alamos_span;
+#[alamos::experiment("hygiene.locals", labels(shard = __alamos_labels))]
+async fn later(
+    __alamos_future: u32,
+    __alamos_span: u32,
+    __alamos_start: u32,
+    __alamos_labels: u32,
+) -> u32 {
+    let __alamos_enabled = __alamos_future + __alamos_span + __alamos_start + __alamos_labels;
     __alamos_enabled
 }
 
@@ -44,5 +49,5 @@ fn main() {
         compute(10, 20).unwrap(),
         10 + 20 + 1 + 2 + 3 + 4 + 5 + 6 + 1
     );
-    let _future = later(1, 2);
+    let _future = later(1, 2, 3, 4);
 }
