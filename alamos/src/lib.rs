@@ -134,6 +134,8 @@ mod signals;
 #[cfg(feature = "runtime")]
 mod stderr;
 mod task;
+#[cfg(feature = "tower")]
+pub mod tower;
 mod tree;
 mod view;
 
