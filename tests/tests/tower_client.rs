@@ -1,0 +1,215 @@
+//! `alamos::tower::ClientLayer` (issue 17, item 2) around hyper-util's
+//! client, calling a hyper server behind a `ServerLayer` on loopback: the
+//! context written into the outgoing headers and continued by the server
+//! (its trace id and its sampled flag), a client span inside the caller's,
+//! outcomes from the status, the transport error and a dropped request.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use alamos::tower::{ClientLayer, ServerLayer};
+use alamos_tests::{subscriber, Captured};
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt as _, Empty, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tower::{Layer as _, ServiceExt as _};
+
+const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+fn guard() -> &'static alamos::Guard {
+    static GUARD: OnceLock<alamos::Guard> = OnceLock::new();
+    GUARD.get_or_init(|| {
+        alamos::Builder::new()
+            .subscriber(false)
+            .prometheus_endpoint(false)
+            .install()
+            .expect("alamos installs")
+    })
+}
+
+fn calls(key: &str, function: &str, outcome: &str) -> u64 {
+    let series = format!(
+        "alamos_calls_total{{experiment=\"{key}\",function=\"{function}\",outcome=\"{outcome}\"}}"
+    );
+    let exposition = guard().render().expect("alamos's recorder is installed");
+    exposition
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix(series.as_str())?
+                .strip_prefix(' ')?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
+fn run<F: Future>(f: F) -> (F::Output, Captured) {
+    guard();
+    let captured = Captured::default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let output = tracing::subscriber::with_default(subscriber(&captured), || runtime.block_on(f));
+    (output, captured)
+}
+
+async fn until(what: &str, condition: impl Fn() -> bool) {
+    for _ in 0..500 {
+        if condition() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// A hyper server behind `ServerLayer::new(key)` whose handler answers
+/// `status` with the `traceparent` it received as the body.
+async fn backend(key: &'static str, status: StatusCode) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let service = ServerLayer::new(key).layer(tower::service_fn(
+        move |req: Request<Incoming>| async move {
+            let traceparent = req
+                .headers()
+                .get("traceparent")
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or("none")
+                .to_owned();
+            let mut response = Response::new(Full::new(Bytes::from(traceparent)));
+            *response.status_mut() = status;
+            Ok::<_, Infallible>(response)
+        },
+    ));
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.expect("accept");
+            tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(
+                TokioIo::new(stream),
+                TowerToHyperService::new(service.clone()),
+            ));
+        }
+    });
+    address
+}
+
+fn client(
+    key: &'static str,
+) -> alamos::tower::Client<Client<hyper_util::client::legacy::connect::HttpConnector, Empty<Bytes>>>
+{
+    ClientLayer::new(key).layer(Client::builder(TokioExecutor::new()).build_http())
+}
+
+fn get(address: SocketAddr, path: &str) -> Request<Empty<Bytes>> {
+    Request::get(format!("http://{address}{path}"))
+        .body(Empty::new())
+        .expect("a request")
+}
+
+#[alamos::experiment("api.tower_front")]
+async fn front(address: SocketAddr) -> String {
+    let response = client("distribution.t_peer")
+        .oneshot(get(address, "/frames"))
+        .await
+        .expect("a response");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = response.into_body().collect().await.expect("the body");
+    String::from_utf8_lossy(&body.to_bytes()).into_owned()
+}
+
+fn headers(flags: &str) -> std::collections::HashMap<String, String> {
+    std::collections::HashMap::from([(
+        "traceparent".to_owned(),
+        format!("00-{TRACE}-00f067aa0ba902b7-{flags}"),
+    )])
+}
+
+#[test]
+fn the_server_continues_the_trace_the_client_writes() {
+    let ((sampled, unsampled), captured) = run(async {
+        let address = backend("api.t_backend", StatusCode::OK).await;
+        // A request this node received, sampled, then one not sampled.
+        let sampled = alamos::depropagate(&headers("01"))
+            .instrument(front(address))
+            .await;
+        let unsampled = alamos::depropagate(&headers("00"))
+            .instrument(front(address))
+            .await;
+        (sampled, unsampled)
+    });
+    // The backend received the caller's trace, with its sampled flag.
+    assert!(sampled.starts_with(&format!("00-{TRACE}-")), "{sampled}");
+    assert!(sampled.ends_with("-01"), "{sampled}");
+    assert!(
+        unsampled.starts_with(&format!("00-{TRACE}-")),
+        "{unsampled}"
+    );
+    assert!(unsampled.ends_with("-00"), "{unsampled}");
+
+    // Both counted on both sides; spans only for the sampled request.
+    assert_eq!(calls("distribution.t_peer", "GET", "ok"), 2);
+    assert_eq!(calls("api.t_backend", "GET", "ok"), 2);
+    let client = captured.span("distribution.t_peer.GET");
+    assert_eq!(client.parent.as_deref(), Some("api.tower_front.front"));
+    assert_eq!(client.field("otel.kind"), Some("client"));
+    assert_eq!(client.field("http.request.method"), Some("GET"));
+    assert_eq!(client.field("http.response.status_code"), Some("200"));
+    assert!(client.closed);
+    let server = captured.span("api.t_backend.GET");
+    assert_eq!(server.field("otel.kind"), Some("server"));
+}
+
+#[test]
+fn a_5xx_and_a_transport_error_are_errors_and_a_dropped_request_is_cancelled() {
+    let ((), captured) = run(async {
+        let failing = backend("api.t_failing", StatusCode::INTERNAL_SERVER_ERROR).await;
+        let response = client("distribution.t_5xx")
+            .oneshot(get(failing, "/"))
+            .await
+            .expect("a response");
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        response.into_body().collect().await.expect("the body");
+
+        // Nothing listens on a port just released.
+        let closed = {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            listener.local_addr().expect("address")
+        };
+        let refused = client("distribution.t_refused")
+            .oneshot(get(closed, "/"))
+            .await;
+        assert!(refused.is_err());
+
+        // A server that never answers, and a caller that gives up.
+        let silent = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = silent.local_addr().expect("address");
+        let gave_up = tokio::time::timeout(
+            Duration::from_millis(50),
+            client("distribution.t_gave_up").oneshot(get(address, "/")),
+        )
+        .await;
+        assert!(gave_up.is_err());
+        until("the 5xx to be counted", || {
+            calls("distribution.t_5xx", "GET", "error") == 1
+        })
+        .await;
+    });
+    assert_eq!(calls("distribution.t_refused", "GET", "error"), 1);
+    assert_eq!(calls("distribution.t_gave_up", "GET", "cancelled"), 1);
+    let refused = captured.span("distribution.t_refused.GET");
+    assert_eq!(refused.field("otel.status_code"), Some("error"));
+    assert_eq!(
+        captured
+            .span("distribution.t_5xx.GET")
+            .field("http.response.status_code"),
+        Some("500")
+    );
+}
