@@ -128,6 +128,8 @@ mod prometheus;
 mod propagate;
 #[cfg(feature = "reports")]
 mod report;
+#[cfg(feature = "reqwest")]
+pub mod reqwest;
 mod sampling;
 #[cfg(feature = "runtime")]
 mod signals;

@@ -107,8 +107,8 @@
 //! # let _ = client;
 //! ```
 
-mod call;
-mod site;
+pub(crate) mod call;
+pub(crate) mod site;
 
 use std::fmt;
 use std::sync::Arc;
@@ -138,19 +138,26 @@ struct Edge {
     route: Option<RouteFn>,
 }
 
+/// Whether `key` can name an edge's experiment; reported on stderr if not.
+pub(crate) fn valid_key(key: &'static str, what: &str) -> bool {
+    match validate_key(key) {
+        Ok(()) => true,
+        Err(err) => {
+            eprintln!("alamos: {what} {key:?}: {err}; its requests are not recorded");
+            false
+        }
+    }
+}
+
 impl Edge {
     fn new(key: &'static str, side: Side) -> Self {
-        let valid = match validate_key(key) {
-            Ok(()) => true,
-            Err(err) => {
-                let layer = match side {
-                    Side::Server => "ServerLayer",
-                    Side::Client => "ClientLayer",
-                };
-                eprintln!("alamos: {layer} {key:?}: {err}; its requests are not recorded");
-                false
-            }
-        };
+        let valid = valid_key(
+            key,
+            match side {
+                Side::Server => "ServerLayer",
+                Side::Client => "ClientLayer",
+            },
+        );
         Edge {
             key,
             valid,
