@@ -2,7 +2,8 @@
 //! client, calling a hyper server behind a `ServerLayer` on loopback: the
 //! context written into the outgoing headers and continued by the server
 //! (its trace id and its sampled flag), a client span inside the caller's,
-//! outcomes from the status, the transport error and a dropped request.
+//! outcomes from the status, the transport error and a dropped request;
+//! gRPC over HTTP/2 with its status in the trailers, on both sides.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -212,4 +213,99 @@ fn a_5xx_and_a_transport_error_are_errors_and_a_dropped_request_is_cancelled() {
             .field("http.response.status_code"),
         Some("500")
     );
+}
+
+/// A gRPC-shaped response body: one message, then trailers with `status`.
+struct Grpc {
+    data: Option<Bytes>,
+    status: Option<&'static str>,
+}
+
+impl http_body::Body for Grpc {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        if let Some(data) = self.data.take() {
+            return std::task::Poll::Ready(Some(Ok(http_body::Frame::data(data))));
+        }
+        std::task::Poll::Ready(self.status.take().map(|status| {
+            let mut trailers = http::HeaderMap::new();
+            trailers.insert("grpc-status", status.parse().expect("a header value"));
+            Ok(http_body::Frame::trailers(trailers))
+        }))
+    }
+}
+
+#[test]
+fn grpc_trailers_over_http2_make_both_sides_an_error() {
+    let ((), captured) = run(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let server = ServerLayer::new("api.t_grpc2")
+            .route(|req| Some(req.uri.path()))
+            .layer(tower::service_fn(|req: Request<Incoming>| async move {
+                let status = if req.uri().path().ends_with("Fail") {
+                    "13"
+                } else {
+                    "0"
+                };
+                let mut response = Response::new(Grpc {
+                    data: Some(Bytes::from_static(b"\0\0\0\0\0")),
+                    status: Some(status),
+                });
+                response
+                    .headers_mut()
+                    .insert("content-type", "application/grpc".parse().expect("value"));
+                Ok::<_, Infallible>(response)
+            }));
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.expect("accept");
+                tokio::spawn(
+                    hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                        .serve_connection(
+                            TokioIo::new(stream),
+                            TowerToHyperService::new(server.clone()),
+                        ),
+                );
+            }
+        });
+        let channel = ClientLayer::new("distribution.t_grpc2")
+            .route(|req| Some(req.uri.path()))
+            .layer(
+                Client::builder(TokioExecutor::new())
+                    .http2_only(true)
+                    .build_http::<Empty<Bytes>>(),
+            );
+        for method in ["/store.Frames/Fail", "/store.Frames/Read"] {
+            let request = Request::post(format!("http://{address}{method}"))
+                .header("content-type", "application/grpc")
+                .header("te", "trailers")
+                .body(Empty::new())
+                .expect("a request");
+            let response = channel.clone().oneshot(request).await.expect("a response");
+            assert_eq!(response.status(), StatusCode::OK);
+            let body = response.into_body().collect().await.expect("the body");
+            let trailers = body.trailers().expect("trailers");
+            let expected = if method.ends_with("Fail") { "13" } else { "0" };
+            assert_eq!(trailers["grpc-status"], expected);
+        }
+        until("the server's calls to end", || {
+            calls("api.t_grpc2", "/store.Frames/Fail", "error")
+                + calls("api.t_grpc2", "/store.Frames/Read", "ok")
+                == 2
+        })
+        .await;
+    });
+    for key in ["api.t_grpc2", "distribution.t_grpc2"] {
+        assert_eq!(calls(key, "/store.Frames/Fail", "error"), 1, "{key}");
+        assert_eq!(calls(key, "/store.Frames/Read", "ok"), 1, "{key}");
+        let failed = captured.span(&format!("{key}./store.Frames/Fail"));
+        assert_eq!(failed.field("rpc.grpc.status_code"), Some("13"), "{key}");
+        assert_eq!(failed.field("otel.status_code"), Some("error"), "{key}");
+    }
 }
