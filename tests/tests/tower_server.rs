@@ -469,3 +469,22 @@ fn a_malformed_key_is_reported_and_requests_pass_through() {
         .iter()
         .all(|span| !span.name.contains("Not A Key")));
 }
+
+#[test]
+fn a_layer_at_debug_records_only_under_a_debug_threshold() {
+    let key = "api.t_debug";
+    let layer = || ServerLayer::new(key).level(alamos::Level::Debug);
+    let ((), captured) = run(async {
+        let address = serve_hyper(layer(), |_req: Request<Incoming>| async {
+            Ok(Response::new(Full::new(Bytes::from_static(b"fine"))))
+        })
+        .await;
+        // The default threshold is `prod`: served, not recorded.
+        assert_eq!(get(address, "/", &[]).await.0, StatusCode::OK);
+        alamos::set_level(key, alamos::Level::Debug).expect("a key that served");
+        assert_eq!(get(address, "/", &[]).await.0, StatusCode::OK);
+    });
+    assert_eq!(calls(key, "GET", "ok"), 1);
+    let span = captured.span("api.t_debug.GET");
+    assert_eq!(span.level, tracing::Level::DEBUG);
+}
