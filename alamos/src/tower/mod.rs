@@ -59,7 +59,7 @@
 //!
 //! The server layer reads the W3C `traceparent`, `tracestate` and
 //! `baggage` headers (or their `alamos-` spellings) as
-//! [`depropagate`](crate::depropagate) does: the request's span is a child
+//! [`depropagate`] does: the request's span is a child
 //! of the remote span, and the handler's instrumented calls are children of
 //! the request's span. A missing or malformed header starts a new trace and
 //! never fails the request. A remote parent's sampled flag is obeyed: a
@@ -67,7 +67,7 @@
 //! recorded); one without a parent is traced with its key's probability.
 //!
 //! The client layer writes the current context into the outgoing request's
-//! headers ([`propagate`](crate::propagate)), from inside its own span, so
+//! headers ([`propagate`](fn@crate::propagate)), from inside its own span, so
 //! the server continues the trace as a child of the client span.
 //!
 //! # Example
