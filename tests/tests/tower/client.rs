@@ -6,13 +6,11 @@
 //! gRPC over HTTP/2 with its status in the trailers, on both sides.
 
 use std::convert::Infallible;
-use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::OnceLock;
 use std::time::Duration;
 
+use super::{calls, run, until};
 use alamos::tower::{ClientLayer, ServerLayer};
-use alamos_tests::{subscriber, Captured};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Empty, Full};
 use hyper::body::{Bytes, Incoming};
@@ -23,54 +21,6 @@ use tokio::net::TcpListener;
 use tower::{Layer as _, ServiceExt as _};
 
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
-
-fn guard() -> &'static alamos::Guard {
-    static GUARD: OnceLock<alamos::Guard> = OnceLock::new();
-    GUARD.get_or_init(|| {
-        alamos::Builder::new()
-            .subscriber(false)
-            .prometheus_endpoint(false)
-            .install()
-            .expect("alamos installs")
-    })
-}
-
-fn calls(key: &str, function: &str, outcome: &str) -> u64 {
-    let series = format!(
-        "alamos_calls_total{{experiment=\"{key}\",function=\"{function}\",outcome=\"{outcome}\"}}"
-    );
-    let exposition = guard().render().expect("alamos's recorder is installed");
-    exposition
-        .lines()
-        .find_map(|line| {
-            line.strip_prefix(series.as_str())?
-                .strip_prefix(' ')?
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0)
-}
-
-fn run<F: Future>(f: F) -> (F::Output, Captured) {
-    guard();
-    let captured = Captured::default();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    let output = tracing::subscriber::with_default(subscriber(&captured), || runtime.block_on(f));
-    (output, captured)
-}
-
-async fn until(what: &str, condition: impl Fn() -> bool) {
-    for _ in 0..500 {
-        if condition() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
 
 /// A hyper server behind `ServerLayer::new(key)` whose handler answers
 /// `status` with the `traceparent` it received as the body.

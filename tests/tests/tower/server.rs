@@ -8,12 +8,11 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::OnceLock;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use super::{calls, guard, in_flight, run, until};
 use alamos::tower::ServerLayer;
-use alamos_tests::{subscriber, Captured};
 use axum::body::Bytes;
 use axum::extract::MatchedPath;
 use http::{HeaderMap, Request, Response, StatusCode};
@@ -26,65 +25,6 @@ use tokio::io::AsyncWriteExt as _;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tower::Layer as _;
-
-fn guard() -> &'static alamos::Guard {
-    static GUARD: OnceLock<alamos::Guard> = OnceLock::new();
-    GUARD.get_or_init(|| {
-        alamos::Builder::new()
-            .subscriber(false)
-            .prometheus_endpoint(false)
-            .install()
-            .expect("alamos installs")
-    })
-}
-
-/// The value of one series in the Prometheus exposition (counts and
-/// gauges of whole numbers here).
-fn sample(series: &str) -> Option<u64> {
-    let exposition = guard().render().expect("alamos's recorder is installed");
-    exposition.lines().find_map(|line| {
-        let value = line.strip_prefix(series)?.strip_prefix(' ')?;
-        value.parse().ok()
-    })
-}
-
-fn calls(key: &str, function: &str, outcome: &str) -> u64 {
-    sample(&format!(
-        "alamos_calls_total{{experiment=\"{key}\",function=\"{function}\",outcome=\"{outcome}\"}}"
-    ))
-    .unwrap_or(0)
-}
-
-fn in_flight(key: &str, function: &str) -> u64 {
-    sample(&format!(
-        "alamos_calls_in_flight{{experiment=\"{key}\",function=\"{function}\"}}"
-    ))
-    .unwrap_or(0)
-}
-
-/// Runs `f` on a current-thread runtime (servers, clients and handlers all
-/// on this thread) under a capturing subscriber.
-fn run<F: Future>(f: F) -> (F::Output, Captured) {
-    guard();
-    let captured = Captured::default();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
-    let output = tracing::subscriber::with_default(subscriber(&captured), || runtime.block_on(f));
-    (output, captured)
-}
-
-/// Waits (bounded) until `condition` holds.
-async fn until(what: &str, condition: impl Fn() -> bool) {
-    for _ in 0..500 {
-        if condition() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
 
 /// A hyper HTTP/1 server on loopback running `handler` behind `layer`.
 async fn serve_hyper<F, Fut, B>(layer: ServerLayer, handler: F) -> SocketAddr
