@@ -28,6 +28,9 @@ pub(crate) struct EdgeCall {
     /// The response said it failed (5xx, gRPC status): the outcome is
     /// `error` whenever the call ends.
     failed: bool,
+    /// No body goes out (a `HEAD` request, a 1xx, 204 or 304 status):
+    /// hyper drops it unpolled, so the call ends with the head.
+    bodiless: bool,
 }
 
 /// What [`EdgeCall::enter`] makes current; left when dropped.
@@ -49,6 +52,7 @@ impl EdgeCall {
                 remote,
                 recording: None,
                 failed: false,
+                bodiless: false,
             };
         };
         // The decision and the span's parent come from the remote context
@@ -70,6 +74,7 @@ impl EdgeCall {
             remote,
             recording: Some(recording),
             failed: false,
+            bodiless: method == "HEAD",
         }
     }
 
@@ -91,6 +96,12 @@ impl EdgeCall {
         self.span.record(STATUS_CODE, status.as_u16());
         if status.is_server_error() {
             self.failed = true;
+        }
+        if status.is_informational()
+            || status == http::StatusCode::NO_CONTENT
+            || status == http::StatusCode::NOT_MODIFIED
+        {
+            self.bodiless = true;
         }
         self.trailers(headers);
     }
@@ -239,7 +250,7 @@ pin_project_lite::pin_project! {
 
 impl<B: Body> ResponseBody<B> {
     fn new(inner: B, mut call: EdgeCall) -> Self {
-        if inner.is_end_stream() {
+        if inner.is_end_stream() || call.bodiless {
             call.finish(false);
             return ResponseBody::done(inner);
         }

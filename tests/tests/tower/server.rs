@@ -428,3 +428,30 @@ fn a_layer_at_debug_records_only_under_a_debug_threshold() {
     let span = captured.span("api.t_debug.GET");
     assert_eq!(span.level, tracing::Level::DEBUG);
 }
+
+#[test]
+fn a_head_request_ends_with_its_head() {
+    let key = "api.t_head";
+    let ((), captured) = run(async {
+        let address = serve_hyper(ServerLayer::new(key), |_req: Request<Incoming>| async {
+            Ok(Response::new(Full::new(Bytes::from_static(
+                b"a body never sent",
+            ))))
+        })
+        .await;
+        let stream = TcpStream::connect(address).await.expect("connect");
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("handshake");
+        tokio::spawn(connection);
+        let request = Request::head("/")
+            .body(Empty::<Bytes>::new())
+            .expect("request");
+        let response = sender.send_request(request).await.expect("a response");
+        assert_eq!(response.status(), StatusCode::OK);
+        until("the call to end", || calls(key, "HEAD", "ok") == 1).await;
+    });
+    // hyper drops a HEAD response's body unpolled: not a cancellation.
+    assert_eq!(calls(key, "HEAD", "cancelled"), 0);
+    assert!(captured.span("api.t_head.HEAD").closed);
+}
