@@ -17,6 +17,8 @@
 //!   remote parent is sampled): span, metrics, context;
 //! - `alamos_server_untraced`: the same request with a parent not sampled:
 //!   metrics only;
+//! - `alamos_server_root_untraced`: a request with no trace context, its
+//!   key at trace probability 0: metrics only, nothing to parse or enter;
 //! - `tower_http_trace_by_hand`: `TraceLayer` with INFO spans, the handler
 //!   wrapped in `alamos::depropagate(..).instrument(..)`: the yardstick;
 //! - `alamos_fn_metrics_only`: an instrumented function's untraced call,
@@ -42,12 +44,14 @@ fn handler(_request: Request<String>) -> Ready<Result<Response<String>, Infallib
     ready(Ok(Response::new("ok".to_owned())))
 }
 
+/// `GET /users/7` with `traceparent` (none if empty).
 fn request(traceparent: &'static str) -> Request<String> {
-    Request::get("/users/7")
-        .header("traceparent", traceparent)
-        .body(String::new())
-        // UNWRAP: a constant, valid request.
-        .unwrap()
+    let mut request = Request::get("/users/7");
+    if !traceparent.is_empty() {
+        request = request.header("traceparent", traceparent);
+    }
+    // UNWRAP: a constant, valid request.
+    request.body(String::new()).unwrap()
 }
 
 /// Calls `service` once and drains the response: every future here is
@@ -105,6 +109,12 @@ fn main() {
         layer.layer(tower::service_fn(handler)),
         NOT_SAMPLED,
     );
+    let root = alamos::tower::ServerLayer::new("tower_bench.root").route(|_| Some("/users/{id}"));
+    let mut root = root.layer(tower::service_fn(handler));
+    // The key is known once it has served a request.
+    serve(&mut root, request(""));
+    alamos::set_trace_sample("tower_bench.root", 0.0).expect("a key that served");
+    bench(&mut c, "tower/alamos_server_root_untraced", root, "");
     let by_hand = tower::service_fn(|request: Request<String>| {
         alamos::depropagate(request.headers()).instrument(handler(request))
     });
