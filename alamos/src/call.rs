@@ -38,8 +38,9 @@ use crate::metric::outcome::Outcome;
 use crate::metric::sink::HandleRef;
 use crate::sampling::Trace;
 
-/// The metrics side of a call in progress.
-struct Recording {
+/// The metrics side of a call in progress; also what the tower layers
+/// (`src/tower`) record a request with.
+pub(crate) struct Recording {
     handles: HandleRef<CallHandles>,
     started: Started,
     start: u64,
@@ -49,7 +50,12 @@ impl Recording {
     /// `labels` holds the values of the callsite's `labels(...)`, if any.
     #[inline(always)]
     fn start(callsite: &'static FnCallsite, labels: &[&dyn fmt::Display]) -> Self {
-        let handles = callsite.call_handles(labels);
+        Recording::begin(callsite.call_handles(labels))
+    }
+
+    /// A call through these handles starts now.
+    #[inline(always)]
+    pub(crate) fn begin(handles: HandleRef<CallHandles>) -> Self {
         let started = handles.start();
         Recording {
             handles,
@@ -63,7 +69,7 @@ impl Recording {
     /// With `otel`, the call is also offered as its bucket's exemplar,
     /// which reads `span`'s trace only when that exemplar is old enough.
     #[inline(always)]
-    fn finish(&self, outcome: Outcome, span: &Span, here: bool) {
+    pub(crate) fn finish(&self, outcome: Outcome, span: &Span, here: bool) {
         #[cfg(feature = "otel")]
         let end = clock::now();
         #[cfg(feature = "otel")]

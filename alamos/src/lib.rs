@@ -77,6 +77,8 @@
 //! | `runtime` | yes | [`init`](fn@init), [`Builder`], the stderr subscriber (text or JSON), alamos's Prometheus recorder and its HTTP endpoint (`/metrics`, the admin routes), the `log` bridge, the tree view's values; implies `reports` |
 //! | `reports` | with `runtime` | [`report`](fn@report), [`reports()`], [`Redacted`]: `serde` values as JSON |
 //! | `http` | no | [`Carrier`] for `http::HeaderMap` |
+//! | `tower` | no | `alamos::tower::{ServerLayer, ClientLayer}`: requests traced and counted where they enter and leave (axum, hyper, tonic); implies `http` |
+//! | `reqwest` | no | `alamos::reqwest::Middleware`: the client layer for `reqwest_middleware` clients; implies `tower` |
 //! | `otel` | no | OTLP/HTTP export of spans, metrics and logs, W3C ids for spans, trace ids in log lines, exemplars; implies `runtime` |
 //! | `max_level_{off,error,warn,prod,debug,bench}` | no | a compile-time ceiling: callsites below it compile to exactly the original code |
 //! | `release_max_level_*` | no | the same, without `debug_assertions` |
@@ -128,12 +130,16 @@ mod prometheus;
 mod propagate;
 #[cfg(feature = "reports")]
 mod report;
+#[cfg(feature = "reqwest")]
+pub mod reqwest;
 mod sampling;
 #[cfg(feature = "runtime")]
 mod signals;
 #[cfg(feature = "runtime")]
 mod stderr;
 mod task;
+#[cfg(feature = "tower")]
+pub mod tower;
 mod tree;
 mod view;
 

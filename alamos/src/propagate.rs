@@ -484,9 +484,10 @@ fn excerpt(value: &str) -> &str {
     &value[..end]
 }
 
-/// What entering a [`RemoteContext`] makes current, prepared once.
+/// What entering a [`RemoteContext`] makes current, prepared once (also
+/// kept by the tower layers for every poll of a request).
 #[derive(Clone, Debug)]
-struct ContextScope {
+pub(crate) struct ContextScope {
     /// The decision its parent's sampled flag carries; none without a parent.
     trace: Option<Trace>,
     #[cfg(feature = "otel")]
@@ -498,7 +499,7 @@ struct ContextScope {
 impl ContextScope {
     // Without `otel` the context is kept; with it, only what it converts to.
     #[cfg_attr(feature = "otel", allow(clippy::needless_pass_by_value))]
-    fn new(context: RemoteContext) -> Self {
+    pub(crate) fn new(context: RemoteContext) -> Self {
         ContextScope {
             trace: context.parent.as_ref().map(|parent| {
                 if parent.is_sampled() {
@@ -516,7 +517,7 @@ impl ContextScope {
         }
     }
 
-    fn enter(&self) -> EnteredContext {
+    pub(crate) fn enter(&self) -> EnteredContext {
         EnteredContext {
             _trace: self.trace.map(Trace::scope),
             #[cfg(feature = "otel")]

@@ -439,3 +439,76 @@ fn two_processes_worth_of_hops_share_one_trace() {
         assert!(forwards.iter().any(|f| f.span_id == *parent));
     }
 }
+
+/// The front node's handler: calls the backend through a `ClientLayer`.
+#[alamos::experiment("distribution.otel_edge_front")]
+async fn call_backend(address: std::net::SocketAddr) -> http::StatusCode {
+    use tower::{Layer as _, ServiceExt as _};
+    let client = alamos::tower::ClientLayer::new("distribution.otel_edge_peer").layer(
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http::<http_body_util::Empty<hyper::body::Bytes>>(),
+    );
+    let request = http::Request::get(format!("http://{address}/frames"))
+        .body(http_body_util::Empty::new())
+        .expect("a request");
+    let response = client.oneshot(request).await.expect("a response");
+    let status = response.status();
+    http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .expect("the body");
+    status
+}
+
+#[test]
+fn the_tower_layers_carry_one_trace_from_client_span_to_server_span() {
+    use tower::Layer as _;
+    let receiver = Receiver::start();
+    let (dispatch, guard) = exporting(&receiver, OtelConfig::new());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let status = tracing::dispatcher::with_default(&dispatch, || {
+        runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let address = listener.local_addr().expect("address");
+            let backend = alamos::tower::ServerLayer::new("api.otel_edge_backend").layer(
+                tower::service_fn(|_req: http::Request<hyper::body::Incoming>| async {
+                    Ok::<_, std::convert::Infallible>(http::Response::new(
+                        http_body_util::Full::new(hyper::body::Bytes::from_static(b"ok")),
+                    ))
+                }),
+            );
+            tokio::spawn(async move {
+                let (stream, _) = listener.accept().await.expect("accept");
+                hyper::server::conn::http1::Builder::new()
+                    .serve_connection(
+                        hyper_util::rt::TokioIo::new(stream),
+                        hyper_util::service::TowerToHyperService::new(backend),
+                    )
+                    .await
+            });
+            depropagate(&remote_headers())
+                .instrument(call_backend(address))
+                .await
+        })
+    });
+    assert_eq!(status, http::StatusCode::OK);
+    drop(runtime);
+    guard.shutdown().unwrap();
+    let spans = receiver.spans();
+    let front = one(&spans, "distribution.otel_edge_front.call_backend");
+    let client = one(&spans, "distribution.otel_edge_peer.GET");
+    let server = one(&spans, "api.otel_edge_backend.GET");
+    // One trace, from the remote caller through both layers.
+    for span in [front, client, server] {
+        assert_eq!(span.trace_id, TRACE, "{span:#?}");
+    }
+    assert_eq!(front.parent_span_id.as_deref(), Some(PARENT));
+    assert_eq!(client.parent_span_id.as_ref(), Some(&front.span_id));
+    assert_eq!(server.parent_span_id.as_ref(), Some(&client.span_id));
+    assert_eq!(server.attribute("http.route"), Some("GET"));
+    assert_eq!(server.attribute("http.response.status_code"), Some("200"));
+}

@@ -1,0 +1,322 @@
+//! One request through a layer, from the call of the inner service to the
+//! end of the response body: its span, its trace decision, the remote
+//! context it continues, and its metrics.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http::HeaderMap;
+use http_body::{Body, Frame, SizeHint};
+use tracing::Span;
+
+use super::site::{Site, GRPC_STATUS_CODE, STATUS_CODE};
+use crate::call::Recording;
+use crate::metric::outcome::Outcome;
+use crate::propagate::{ContextScope, EnteredContext, RemoteContext};
+use crate::sampling::{Trace, TraceScope};
+
+/// A request in progress. Dropped unfinished, it records `cancelled`.
+pub(crate) struct EdgeCall {
+    span: Span,
+    trace: Trace,
+    /// The context the request arrived with, entered for every poll, so the
+    /// handler's calls continue its trace (and, without `otel`, forward it).
+    remote: Option<ContextScope>,
+    recording: Option<Recording>,
+    /// The response said it failed (5xx, gRPC status): the outcome is
+    /// `error` whenever the call ends.
+    failed: bool,
+    /// No body goes out (a `HEAD` request, a 1xx, 204 or 304 status):
+    /// hyper drops it unpolled, so the call ends with the head.
+    bodiless: bool,
+}
+
+/// What [`EdgeCall::enter`] makes current; left when dropped.
+pub(crate) struct Entered<'a> {
+    _trace: Option<TraceScope>,
+    _span: tracing::span::Entered<'a>,
+    _remote: Option<EnteredContext>,
+}
+
+impl EdgeCall {
+    /// A request through `site` (`None`: the layer's key is malformed or
+    /// its site disabled, and only `remote` is kept), continuing `remote`.
+    pub(crate) fn start(site: Option<&'static Site>, method: &str, remote: RemoteContext) -> Self {
+        let remote = (!remote.is_empty()).then(|| ContextScope::new(remote));
+        let Some(site) = site.filter(|site| site.is_enabled()) else {
+            return EdgeCall {
+                span: Span::none(),
+                trace: Trace::NONE,
+                remote,
+                recording: None,
+                failed: false,
+                bodiless: false,
+            };
+        };
+        // The decision and the span's parent come from the remote context
+        // (or what is in scope on this thread, for a client).
+        let _remote = remote.as_ref().map(ContextScope::enter);
+        let trace = Trace::decide(site.sample());
+        let span = if trace.is_traced() {
+            site.span(method)
+        } else {
+            Span::none()
+        };
+        let recording = {
+            let _enter = span.enter();
+            Recording::begin(site.handles())
+        };
+        EdgeCall {
+            span,
+            trace,
+            remote,
+            recording: Some(recording),
+            failed: false,
+            bodiless: method == "HEAD",
+        }
+    }
+
+    /// Enters the remote context, the span and the trace decision.
+    pub(crate) fn enter(&self) -> Entered<'_> {
+        let remote = self.remote.as_ref().map(ContextScope::enter);
+        let span = self.span.enter();
+        let trace = (self.recording.is_some()).then(|| self.trace.scope());
+        Entered {
+            _trace: trace,
+            _span: span,
+            _remote: remote,
+        }
+    }
+
+    /// Reads the response's head: its status code and, for gRPC, the
+    /// `grpc-status` header of a trailers-only response.
+    pub(crate) fn head(&mut self, status: http::StatusCode, headers: &HeaderMap) {
+        self.span.record(STATUS_CODE, status.as_u16());
+        if status.is_server_error() {
+            self.failed = true;
+        }
+        if status.is_informational()
+            || status == http::StatusCode::NO_CONTENT
+            || status == http::StatusCode::NOT_MODIFIED
+        {
+            self.bodiless = true;
+        }
+        self.trailers(headers);
+    }
+
+    /// Reads `grpc-status` from headers or trailers.
+    pub(crate) fn trailers(&mut self, headers: &HeaderMap) {
+        let Some(value) = headers.get("grpc-status") else {
+            return;
+        };
+        // A malformed status is not `OK`.
+        let code = value
+            .to_str()
+            .ok()
+            .and_then(|value| value.trim().parse::<i64>().ok());
+        if let Some(code) = code {
+            self.span.record(GRPC_STATUS_CODE, code);
+        }
+        if code != Some(0) {
+            self.failed = true;
+        }
+    }
+
+    /// Ends the call, inside its span: `error` if the response said so or
+    /// `error` is set, else `ok`.
+    pub(crate) fn finish(&mut self, error: bool) {
+        if let Some(recording) = self.recording.take() {
+            let outcome = if error || self.failed {
+                Outcome::Error
+            } else {
+                Outcome::Ok
+            };
+            let _enter = self.span.enter();
+            recording.finish(outcome, &self.span, false);
+        }
+    }
+}
+
+impl Drop for EdgeCall {
+    fn drop(&mut self) {
+        if let Some(recording) = self.recording.take() {
+            // A response known to have failed stays `error` even if its body
+            // is then abandoned.
+            let outcome = if self.failed {
+                Outcome::Error
+            } else {
+                Outcome::Cancelled
+            };
+            let _enter = self.span.enter();
+            recording.finish(outcome, &self.span, false);
+        }
+    }
+}
+
+impl fmt::Debug for EdgeCall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EdgeCall")
+            .field("span", &self.span)
+            .field("trace", &self.trace)
+            .field("finished", &self.recording.is_none())
+            .finish_non_exhaustive()
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response future of a service wrapped by a [`ServerLayer`] or a
+    /// [`ClientLayer`]: enters the request's span for every poll, and hands
+    /// the call on to the response's [`ResponseBody`].
+    ///
+    /// [`ServerLayer`]: super::ServerLayer
+    /// [`ClientLayer`]: super::ClientLayer
+    #[must_use = "futures do nothing unless polled"]
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        call: Option<EdgeCall>,
+    }
+}
+
+impl<F> ResponseFuture<F> {
+    pub(crate) fn new(inner: F, call: EdgeCall) -> Self {
+        ResponseFuture {
+            inner,
+            call: Some(call),
+        }
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<http::Response<B>, E>>,
+    B: Body,
+{
+    type Output = Result<http::Response<ResponseBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Some(call) = this.call.as_mut() else {
+            // Polled after completion: the inner future says what that does.
+            return this
+                .inner
+                .poll(cx)
+                .map_ok(|response| response.map(ResponseBody::done));
+        };
+        let entered = call.enter();
+        let Poll::Ready(result) = this.inner.poll(cx) else {
+            return Poll::Pending;
+        };
+        drop(entered);
+        // UNWRAP: checked above.
+        let mut call = this.call.take().expect("the call is there");
+        Poll::Ready(match result {
+            Ok(response) => {
+                call.head(response.status(), response.headers());
+                let (parts, body) = response.into_parts();
+                Ok(http::Response::from_parts(
+                    parts,
+                    ResponseBody::new(body, call),
+                ))
+            }
+            Err(error) => {
+                call.finish(true);
+                Err(error)
+            }
+        })
+    }
+}
+
+impl<F> fmt::Debug for ResponseFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("call", &self.call)
+            .finish_non_exhaustive()
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that keeps its request's call open until it ends:
+    /// its last frame (gRPC trailers are read there), an error, or its drop
+    /// before the end (`cancelled`). Its span is entered for every poll.
+    pub struct ResponseBody<B> {
+        #[pin]
+        inner: B,
+        call: Option<EdgeCall>,
+    }
+}
+
+impl<B: Body> ResponseBody<B> {
+    fn new(inner: B, mut call: EdgeCall) -> Self {
+        if inner.is_end_stream() || call.bodiless {
+            call.finish(false);
+            return ResponseBody::done(inner);
+        }
+        ResponseBody {
+            inner,
+            call: Some(call),
+        }
+    }
+
+    fn done(inner: B) -> Self {
+        ResponseBody { inner, call: None }
+    }
+}
+
+impl<B: Body> Body for ResponseBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let mut this = self.project();
+        let Some(call) = this.call.as_mut() else {
+            return this.inner.poll_frame(cx);
+        };
+        let entered = call.enter();
+        let frame = this.inner.as_mut().poll_frame(cx);
+        drop(entered);
+        let end = match &frame {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(None) => Some(false),
+            Poll::Ready(Some(Err(_))) => Some(true),
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(trailers) = frame.trailers_ref() {
+                    // Trailers are a body's last frame: hyper polls no
+                    // further after them.
+                    call.trailers(trailers);
+                    Some(false)
+                } else {
+                    // hyper stops polling a body that says it has ended.
+                    this.inner.is_end_stream().then_some(false)
+                }
+            }
+        };
+        if let Some(error) = end {
+            if let Some(mut call) = this.call.take() {
+                call.finish(error);
+            }
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<B> fmt::Debug for ResponseBody<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseBody")
+            .field("call", &self.call)
+            .finish_non_exhaustive()
+    }
+}
