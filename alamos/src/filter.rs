@@ -34,6 +34,7 @@
 //! recomputed (`tracing::callsite::rebuild_interest_cache`) whenever a
 //! threshold changes: the tree calls the hook [`install`] leaves with it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use tracing::level_filters::LevelFilter as TracingFilter;
@@ -224,7 +225,14 @@ impl AlamosFilter {
                 (most, false) => most,
             },
         };
-        more_verbose(foreign, tree::most_verbose())
+        let ours = more_verbose(foreign, tree::most_verbose());
+        if OPERATOR_LINES.load(Ordering::Relaxed) {
+            // The admin routes log every change at `warn` whatever the
+            // thresholds say (they may have just silenced everything).
+            more_verbose(ours, LevelFilter::Level(Level::Warn))
+        } else {
+            ours
+        }
     }
 }
 
@@ -243,6 +251,19 @@ impl<S: Subscriber> Layer<S> for AlamosFilter {
 
     fn max_level_hint(&self) -> Option<TracingFilter> {
         Some(tracing_filter(self.most_verbose()))
+    }
+}
+
+/// Whether the admin routes are served: their change lines, at `warn`, must
+/// pass `tracing`'s level ceiling under any thresholds.
+static OPERATOR_LINES: AtomicBool = AtomicBool::new(false);
+
+/// Keeps the ceiling at `warn` or more verbose from now on, for the admin
+/// routes' change lines; a foreign `warn!` or `error!` then costs the
+/// callsite's cached interest check rather than the level compare.
+pub(crate) fn keep_operator_lines() {
+    if !OPERATOR_LINES.swap(true, Ordering::Relaxed) {
+        tracing::callsite::rebuild_interest_cache();
     }
 }
 

@@ -415,6 +415,7 @@ impl Builder {
                     vec![std::sync::Arc::new(crate::prometheus::Metrics)];
                 if let Some(token) = admin.filter(|_| admin::served_on(addr, self.admin_remote)) {
                     routes.push(std::sync::Arc::new(Admin::new(token)));
+                    crate::filter::keep_operator_lines();
                 }
                 Some(
                     Server::start(addr, routes)

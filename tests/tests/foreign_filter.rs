@@ -201,4 +201,14 @@ fn an_admin_put_rebuilds_what_tracing_filters() {
         ],
         "{stderr}"
     );
+    // With the admin routes served, their change lines pass whatever the
+    // thresholds: `off` keeps the ceiling at `warn`, and only the lines of
+    // wanted callsites print (none of the foreign ones).
+    assert_eq!(current(&stdout, "admin-off"), "warn", "{stdout}");
+    assert!(shown_at(&stderr, "admin-off").is_empty(), "{stderr}");
+    assert!(
+        stderr.contains(r#"thresholds changed through PUT /alamos/levels old="debug" new="off""#)
+            || stderr.contains("thresholds changed through PUT /alamos/levels old=debug new=off"),
+        "{stderr}"
+    );
 }

@@ -52,6 +52,18 @@ fn main() {
         assert_eq!(response.status, 200, "{}", response.text());
         current(&mut out, "admin-debug");
         events("admin-debug");
+        // Every threshold off: the change line still prints, and the
+        // ceiling stays at `warn` for it.
+        let response = alamos_tests::http_request(
+            addr,
+            "PUT",
+            "/alamos/levels",
+            &[("Authorization", &auth)],
+            b"off",
+        );
+        assert_eq!(response.status, 200, "{}", response.text());
+        current(&mut out, "admin-off");
+        events("admin-off");
         return;
     }
     alamos::set_level("", Level::Debug).expect("the root is known");
