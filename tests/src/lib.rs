@@ -440,6 +440,21 @@ impl Recorded {
     }
 }
 
+/// A command for the probe program at `program`, run without any inherited
+/// variable that changes what alamos does: every `ALAMOS_*` and `OTEL_*`
+/// variable and `RUST_LOG` are removed, so a developer's shell or CI's
+/// environment cannot decide a test. The test sets what it means to.
+pub fn probe_command(program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+    let mut command = std::process::Command::new(program);
+    for (name, _) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with("ALAMOS_") || name.starts_with("OTEL_") || name == "RUST_LOG" {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
 /// Runs a probe program to its end: its stdout and stderr, after asserting
 /// that it succeeded (the message shows both).
 pub fn run_probe(command: &mut std::process::Command) -> (String, String) {

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -578,11 +578,9 @@ fn check_consistent(levels: &Value, bodies: &[&str]) {
 /// free port until its stdin closes: its stderr and the status of `GET
 /// /alamos/tree` with `token` (0 if it serves nothing).
 fn probe(env_token: Option<&std::ffi::OsStr>, token: &str) -> (String, u16) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_admin_probe"));
+    let mut command = alamos_tests::probe_command(env!("CARGO_BIN_EXE_admin_probe"));
     command
         .env("ALAMOS_PROMETHEUS_ADDR", "127.0.0.1:0")
-        .env_remove("ALAMOS_ADMIN_TOKEN")
-        .env_remove("ALAMOS_LEVEL")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

@@ -8,7 +8,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 
 use alamos_tests::http_request;
 
@@ -23,13 +23,9 @@ struct Probe {
 
 impl Probe {
     fn start(args: &[&str], env: &[(&str, &str)]) -> Probe {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_admin_probe"));
+        let mut command = alamos_tests::probe_command(env!("CARGO_BIN_EXE_admin_probe"));
         command
             .args(args)
-            .env_remove(alamos::env::LEVEL)
-            .env_remove(alamos::env::PROMETHEUS_ADDR)
-            .env_remove(alamos::env::ADMIN_TOKEN)
-            .env_remove(alamos::env::ADMIN_REMOTE)
             .env(alamos::env::ADMIN_TOKEN, TOKEN)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

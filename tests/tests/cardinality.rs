@@ -11,7 +11,6 @@
 //! holds 31 counters and its label strings).
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
 const CALLS: u64 = 1_000_000;
 /// Allowed growth of resident memory from 10,000 to 1,000,000 calls.
@@ -24,10 +23,8 @@ struct Run {
 }
 
 fn run_probe(calls: u64, threads: u64) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_cardinality_probe"))
+    let output = alamos_tests::probe_command(env!("CARGO_BIN_EXE_cardinality_probe"))
         .args([calls.to_string(), threads.to_string()])
-        .env_remove("ALAMOS_LEVEL")
-        .env_remove(alamos::env::PROMETHEUS_ADDR)
         .output()
         .expect("the probe runs");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();

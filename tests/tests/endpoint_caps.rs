@@ -32,8 +32,7 @@ fn connect(addr: SocketAddr, send: &[u8]) -> TcpStream {
 
 #[test]
 fn the_oldest_partial_request_and_the_oldest_idle_connection_go_first() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_admin_probe"))
-        .env_remove(alamos::env::ADMIN_TOKEN)
+    let mut child = alamos_tests::probe_command(env!("CARGO_BIN_EXE_admin_probe"))
         .env(alamos::env::PROMETHEUS_ADDR, "127.0.0.1:0")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

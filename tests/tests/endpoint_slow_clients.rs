@@ -15,7 +15,7 @@
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -46,9 +46,7 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_admin_probe"))
-            .env_remove(alamos::env::LEVEL)
-            .env_remove(alamos::env::ADMIN_REMOTE)
+        let mut child = alamos_tests::probe_command(env!("CARGO_BIN_EXE_admin_probe"))
             .env(alamos::env::PROMETHEUS_ADDR, "127.0.0.1:0")
             .env(alamos::env::ADMIN_TOKEN, TOKEN)
             .stdin(Stdio::piped())

@@ -2,8 +2,6 @@
 //! own, with and without `RUST_LOG`, and how it follows threshold changes
 //! at run time: one probe process per environment.
 
-use std::process::Command;
-
 /// Runs the probe with `env` set and the rest of alamos's variables unset;
 /// returns stdout and stderr.
 fn probe(env: &[(&str, &str)]) -> (String, String) {
@@ -11,15 +9,8 @@ fn probe(env: &[(&str, &str)]) -> (String, String) {
 }
 
 fn probe_args(args: &[&str], env: &[(&str, &str)]) -> (String, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_filter_probe"));
-    command
-        .args(args)
-        .env_remove(alamos::env::LEVEL)
-        .env_remove(alamos::env::LOG_FORMAT)
-        .env_remove(alamos::env::LOG_SPANS)
-        .env_remove(alamos::env::PROMETHEUS_ADDR)
-        .env_remove(alamos::env::ADMIN_TOKEN)
-        .env_remove("RUST_LOG");
+    let mut command = alamos_tests::probe_command(env!("CARGO_BIN_EXE_filter_probe"));
+    command.args(args);
     for (key, value) in env {
         command.env(key, value);
     }

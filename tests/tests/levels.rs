@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use alamos::{Level, LevelFilter, SetLevelError};
@@ -547,11 +547,10 @@ fn experiments_lists_every_key_of_the_binary_even_never_called() {
 
 /// Runs the probe with `ALAMOS_LEVEL` set to `value`, or unset for `None`.
 fn probe(value: Option<&OsStr>) -> Probe {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_alamos_level_probe"));
-    match value {
-        Some(value) => command.env(alamos::env::LEVEL, value),
-        None => command.env_remove(alamos::env::LEVEL),
-    };
+    let mut command = alamos_tests::probe_command(env!("CARGO_BIN_EXE_alamos_level_probe"));
+    if let Some(value) = value {
+        command.env(alamos::env::LEVEL, value);
+    }
     let Output {
         status,
         stdout,

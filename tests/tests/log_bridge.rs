@@ -3,17 +3,9 @@
 //! target in text and JSON lines, and a logger the program set first kept.
 //! Each case runs `log_bridge_probe` in a fresh process.
 
-use std::process::Command;
-
 fn probe(mode: &str, env: &[(&str, &str)]) -> (String, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_log_bridge_probe"));
-    command
-        .arg(mode)
-        .env_remove(alamos::env::LEVEL)
-        .env_remove(alamos::env::LOG_FORMAT)
-        .env_remove(alamos::env::LOG_SPANS)
-        .env_remove(alamos::env::PROMETHEUS_ADDR)
-        .env_remove(alamos::env::ADMIN_TOKEN);
+    let mut command = alamos_tests::probe_command(env!("CARGO_BIN_EXE_log_bridge_probe"));
+    command.arg(mode);
     for (key, value) in env {
         command.env(key, value);
     }

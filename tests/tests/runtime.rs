@@ -2,21 +2,14 @@
 //! (each can install a global subscriber and recorder only once).
 
 use std::net::TcpListener;
-use std::process::Command;
 
 fn probe(mode: &str, env: &[(&str, &str)]) -> (String, String) {
     probe_args(&[mode], env)
 }
 
 fn probe_args(args: &[&str], env: &[(&str, &str)]) -> (String, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_init_probe"));
-    command
-        .args(args)
-        .env_remove("ALAMOS_LEVEL")
-        .env_remove(alamos::env::LOG_FORMAT)
-        .env_remove(alamos::env::LOG_SPANS)
-        .env_remove(alamos::env::PROMETHEUS_ADDR)
-        .env_remove(alamos::env::ADMIN_TOKEN);
+    let mut command = alamos_tests::probe_command(env!("CARGO_BIN_EXE_init_probe"));
+    command.args(args);
     for (key, value) in env {
         command.env(key, value);
     }

@@ -6,17 +6,11 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
-use std::process::Command;
 
 /// The probe's facts: `probability`/`traced` per key, and the root's, with
 /// its stderr lines. Every other `ALAMOS_*` and `OTEL_*` variable is removed.
 fn probe(env: &[(&str, &OsStr)]) -> (BTreeMap<String, (f64, usize)>, f64, Vec<String>) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sampling_probe"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("OTEL_") || key.starts_with("ALAMOS_") {
-            command.env_remove(key);
-        }
-    }
+    let mut command = alamos_tests::probe_command(env!("CARGO_BIN_EXE_sampling_probe"));
     command.envs(env.iter().copied());
     let (stdout, stderr) = alamos_tests::run_probe(&mut command);
     let mut facts: BTreeMap<String, (f64, usize)> = BTreeMap::new();

@@ -19,8 +19,6 @@
 #[path = "../src/bin/secrets_probe/calls.rs"]
 mod calls;
 
-use std::process::Command;
-
 use alamos_tests::{capture, record_metrics};
 
 const SECRET: &str = "CANARY-7f3a9c";
@@ -130,17 +128,13 @@ impl Run {
 }
 
 fn probe(format: &str) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_secrets_probe"))
+    let output = alamos_tests::probe_command(env!("CARGO_BIN_EXE_secrets_probe"))
         .args([SECRET, CONTROL])
         .env("ALAMOS_LEVEL", "bench")
-        // Every span's open and close lines too: more places a secret could leak.
-        .env(alamos::env::LOG_SPANS, "full")
         .env(alamos::env::LOG_FORMAT, format)
         // Span open and close lines too: they must not hold the secret either.
         .env(alamos::env::LOG_SPANS, "full")
         .env(alamos::env::PROMETHEUS_ADDR, "127.0.0.1:0")
-        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
         .output()
         .expect("the probe runs");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();

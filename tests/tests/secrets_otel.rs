@@ -11,7 +11,6 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -94,13 +93,11 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 #[test]
 fn otlp_export_of_a_binary_holds_the_secret_nowhere() {
     let (endpoint, bodies) = start_receiver();
-    let output = Command::new(env!("CARGO_BIN_EXE_secrets_probe"))
+    let output = alamos_tests::probe_command(env!("CARGO_BIN_EXE_secrets_probe"))
         .args([SECRET, CONTROL])
         .env("ALAMOS_LEVEL", "bench")
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint)
         .env("OTEL_SERVICE_NAME", "secrets-probe")
-        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
-        .env_remove(alamos::env::PROMETHEUS_ADDR)
         .output()
         .expect("the probe runs");
     let stdout = String::from_utf8_lossy(&output.stdout);

@@ -28,12 +28,7 @@ const SIGTERM: i32 = 15;
 fn probe(receiver: &Receiver) -> Command {
     let path = std::env::var("EXPORT_PROBE")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_export_probe").to_owned());
-    let mut command = Command::new(path);
-    for (name, _) in std::env::vars() {
-        if name.starts_with("OTEL_") || name.starts_with("ALAMOS_") {
-            command.env_remove(name);
-        }
-    }
+    let mut command = alamos_tests::probe_command(path);
     command
         .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
         .env("ALAMOS_LEVEL", "prod")

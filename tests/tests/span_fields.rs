@@ -4,16 +4,10 @@
 //! and without span lines; and a value's `Debug`/`Display` runs once per
 //! span however many lines show it.
 
-use std::process::Command;
-
 /// The probe's stderr and stdout under `format` and `spans`.
 fn probe(format: &str, spans: &str) -> (String, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_fields_probe"));
+    let mut command = alamos_tests::probe_command(env!("CARGO_BIN_EXE_fields_probe"));
     command
-        .env_remove(alamos::env::LEVEL)
-        .env_remove(alamos::env::PROMETHEUS_ADDR)
-        .env_remove(alamos::env::ADMIN_TOKEN)
-        .env_remove("RUST_LOG")
         .env(alamos::env::LOG_FORMAT, format)
         .env(alamos::env::LOG_SPANS, spans);
     alamos_tests::run_probe(&mut command)

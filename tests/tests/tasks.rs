@@ -9,7 +9,6 @@
 //! thread sees only the global subscriber, as in a real program) and
 //! alamos's recorder.
 
-use std::process::Command;
 use std::sync::mpsc;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
@@ -329,10 +328,7 @@ fn futures_on_tokio_finish_fail_panic_and_cancel() {
 
 #[test]
 fn tasks_still_running_are_reported_at_shutdown() {
-    let output = Command::new(env!("CARGO_BIN_EXE_shutdown_probe"))
-        .env_remove("ALAMOS_LEVEL")
-        .env_remove("ALAMOS_PROMETHEUS_ADDR")
-        .env_remove("ALAMOS_ADMIN_TOKEN")
+    let output = alamos_tests::probe_command(env!("CARGO_BIN_EXE_shutdown_probe"))
         .output()
         .expect("the probe runs");
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -13,7 +13,6 @@
 mod receiver;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 
 use receiver::{ReceivedSpan, Receiver};
 
@@ -25,12 +24,7 @@ const SPAN: &str = "trace_probe.handler.handle";
 /// stdout and stderr of the probe run with `env` (and no other `OTEL_*`
 /// or `ALAMOS_*` variable).
 fn probe(env: &[(&str, &str)]) -> (String, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_trace_probe"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("OTEL_") || key.starts_with("ALAMOS_") {
-            command.env_remove(key);
-        }
-    }
+    let mut command = alamos_tests::probe_command(env!("CARGO_BIN_EXE_trace_probe"));
     command.envs(env.iter().copied());
     alamos_tests::run_probe(&mut command)
 }

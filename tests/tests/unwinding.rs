@@ -14,7 +14,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
@@ -641,11 +641,9 @@ fn check_exit_counts(exposition: &str) {
 }
 
 fn exit_probe(mode: &str) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_exit_probe"))
+    alamos_tests::probe_command(env!("CARGO_BIN_EXE_exit_probe"))
         .arg(mode)
         .env(alamos::env::PROMETHEUS_ADDR, "127.0.0.1:0")
-        .env_remove("ALAMOS_LEVEL")
-        .env_remove(alamos::env::LOG_FORMAT)
         // Span close lines: the last one shows logs are written as they happen.
         .env(alamos::env::LOG_SPANS, "close")
         .stdin(Stdio::piped())
