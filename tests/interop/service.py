@@ -39,7 +39,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -142,7 +141,6 @@ def print_trace(title, spans):
     print(f"\n{title}: trace {spans[0].trace_id if spans else '-'}, {len(spans)} spans", flush=True)
     print(f"  {'service':16} {'span id':16} {'parent id':16}  name", flush=True)
     ids = {s.span_id for s in spans}
-    order = {}
 
     def walk(span, depth):
         print(f"  {span.service:16} {span.span_id:16} {span.parent_id or '-':16}  {'  ' * depth}{span.name}", flush=True)
@@ -151,7 +149,6 @@ def print_trace(title, spans):
 
     for root in [s for s in spans if s.parent_id not in ids]:
         walk(root, 0)
-    return order
 
 
 def check_write_trace(checks, spans, client_span_name):
