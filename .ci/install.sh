@@ -4,7 +4,7 @@
 set -euo pipefail
 
 need_apt=()
-# The Prometheus server (35-admin, 30-interop) and promtool (30-interop)
+# The Prometheus server (35-admin, 30-interop, 32-service) and promtool (30-interop)
 # come in one package.
 { command -v prometheus && command -v promtool; } >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)

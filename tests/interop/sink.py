@@ -11,6 +11,7 @@ Run on its own to watch what a program exports (all three signals):
     python tests/interop/sink.py 4318
 """
 
+import gzip
 import http.server
 import logging
 import socket
@@ -35,6 +36,22 @@ class _LoopbackHTTPServer(http.server.HTTPServer):
 # HttpSink builds its server as `HTTPServer(("", port), Handler)`; it looks the
 # name up in its module, so this is where to make it loopback-only.
 oteltest_sink.HTTPServer = _LoopbackHTTPServer
+
+_parse_request = oteltest_sink._parse_request
+
+
+def _parse_decompressed(post_data, headers, request_class):
+    """oteltest's parser, after undoing `Content-Encoding: gzip`: rotel (a
+    collector between the programs and this sink) compresses what it
+    forwards, and oteltest 0.49 reads bodies as they come."""
+    encoding = next((v for k, v in headers.items() if k.lower() == "content-encoding"), "")
+    if encoding.strip().lower() == "gzip":
+        post_data = gzip.decompress(post_data)
+    return _parse_request(post_data, headers, request_class)
+
+
+# Looked up in the module at each request, as HTTPServer is.
+oteltest_sink._parse_request = _parse_decompressed
 
 
 @dataclass
@@ -131,8 +148,11 @@ class _Collector(RequestHandler):
         self.pushes = []
         self.logs = []
         self.requests = 0
+        # Content-Encoding of the trace requests received ("identity" if none).
+        self.encodings = set()
 
     def handle_trace(self, request, headers):
+        encoding = next((v for k, v in headers.items() if k.lower() == "content-encoding"), "identity")
         received = []
         for resource_spans in request.resource_spans:
             resource = _attributes(resource_spans.resource.attributes)
@@ -154,6 +174,7 @@ class _Collector(RequestHandler):
                     )
         with self.lock:
             self.requests += 1
+            self.encodings.add(encoding.strip().lower())
             self.spans.extend(received)
 
     def handle_metrics(self, request, headers):
@@ -242,6 +263,11 @@ class Sink:
     def logs(self):
         with self._collector.lock:
             return list(self._collector.logs)
+
+    def encodings(self):
+        """The Content-Encodings trace requests came with."""
+        with self._collector.lock:
+            return set(self._collector.encodings)
 
     def wait(self, predicate, deadline_s=15.0):
         """Waits until predicate(spans) is true; returns the spans either way."""

@@ -464,7 +464,11 @@ fn client(node: u32, api: &Api, stop: &AtomicBool) {
         if let Err(err) = api.write_frames(node, frames) {
             alamos::warn!(node, error = %err, "write batch failed");
         }
-        let range = if round % 10 == 0 && node == 0 { -1 } else { 10 };
+        let range = if round.is_multiple_of(10) && node == 0 {
+            -1
+        } else {
+            10
+        };
         let _ = api.read(node, node * 10, range);
         // Every third stream gets one tick too few: its future is dropped
         // before completion, which counts as `cancelled`.
