@@ -11,6 +11,7 @@ use opentelemetry_sdk::Resource;
 
 use super::health::Signal;
 use crate::identity;
+use crate::sampling::otel_env;
 
 /// Where spans go when nothing says otherwise: a collector on this machine.
 const DEFAULT_ENDPOINT: &str = "http://localhost:4318";
@@ -306,10 +307,12 @@ impl OtelConfig {
                 }
             }
         }
-        if let Some(sampler) = set("OTEL_TRACES_SAMPLER") {
+        // The names sampling reads them by: it turns them into the root
+        // probability; this keeps them as given for `traces_sampler()`.
+        if let Some(sampler) = set(otel_env::SAMPLER) {
             self.traces_sampler = Some((
                 sampler.trim().to_owned(),
-                set("OTEL_TRACES_SAMPLER_ARG").map(|arg| arg.trim().to_owned()),
+                set(otel_env::SAMPLER_ARG).map(|arg| arg.trim().to_owned()),
             ));
         }
     }
