@@ -3,9 +3,8 @@
 //! metric handles, built once per (key, level, side, route) and leaked.
 //!
 //! A route is known only at run time, so there is no macro-built static
-//! for it: the site hand-builds its span's metadata (named
-//! `"<key>.<route>"`, a leaked string) and registers itself with `tracing`
-//! as a callsite, as a task's site does (`src/task/site.rs`). What a request
+//! for it: the site's span callsite is a [`DynCallsite`] named
+//! `"<key>.<route>"` (a leaked string), as a task's is (`src/task/site.rs`). What a request
 //! records goes through the same [`Recording`](crate::call::Recording) as an
 //! instrumented function's call: the same series, in-flight gauge and
 //! exemplars.
@@ -28,12 +27,13 @@
 //! looks again.
 
 use std::any::Any;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
-use tracing::field::{FieldSet, Value};
-use tracing::{Metadata, Span};
+use tracing::field::Value;
+use tracing::Span;
 
+use crate::dynsite::DynCallsite;
 use crate::level::Level;
 use crate::metric::calls::{CallHandles, CallLabels};
 use crate::metric::sink::{HandleCache, HandleRef};
@@ -197,10 +197,6 @@ impl Routes {
     }
 }
 
-const NEVER: u8 = 0;
-const SOMETIMES: u8 = 1;
-const ALWAYS: u8 = 2;
-
 /// One route's gate, span callsite, probability and handles. Leaked.
 pub(crate) struct Site {
     key: &'static str,
@@ -209,8 +205,7 @@ pub(crate) struct Site {
     side: Side,
     interest: Interest,
     sample: SampleRate,
-    metadata: OnceLock<Metadata<'static>>,
-    subscribers: AtomicU8,
+    callsite: DynCallsite,
     handles: HandleCache<CallHandles>,
 }
 
@@ -225,21 +220,15 @@ impl Site {
             side: routes.side,
             interest: Interest::new(),
             sample: SampleRate::new(),
-            metadata: OnceLock::new(),
-            subscribers: AtomicU8::new(SOMETIMES),
+            callsite: DynCallsite::new(),
             handles: HandleCache::new(),
         }));
-        let _ = site.metadata.set(Metadata::new(
+        site.callsite.register(
             name,
             "alamos::tower",
             routes.level.as_tracing(),
-            None,
-            None,
-            None,
-            FieldSet::new(&SPAN_FIELDS, tracing::callsite::Identifier(site)),
-            tracing::metadata::Kind::SPAN,
-        ));
-        tracing::callsite::register(site);
+            &SPAN_FIELDS,
+        );
         // Registers the gate with the tree: the key is an experiment, its
         // threshold and probability cached here from now on.
         let _ = site.interest.is_enabled(site);
@@ -270,22 +259,9 @@ impl Site {
     /// A new span for a request with `method`, or a disabled span when no
     /// subscriber wants it: what `tracing::span!` does, for this metadata.
     pub(crate) fn span(&'static self, method: &str) -> Span {
-        let Some(metadata) = self.metadata.get() else {
+        let Some(metadata) = self.callsite.enabled() else {
             return Span::none();
         };
-        let level = *metadata.level();
-        if level > tracing::level_filters::STATIC_MAX_LEVEL
-            || level > tracing::level_filters::LevelFilter::current()
-        {
-            return Span::none();
-        }
-        let subscribers = self.subscribers.load(Ordering::Relaxed);
-        if subscribers == NEVER
-            || (subscribers != ALWAYS
-                && !tracing::dispatcher::get_default(|dispatch| dispatch.enabled(metadata)))
-        {
-            return Span::none();
-        }
         let fields = metadata.fields();
         let mut names = fields.iter();
         let (Some(experiment), Some(kind), Some(method_field), Some(route)) =
@@ -303,27 +279,6 @@ impl Site {
                 (&route, Some(&self.route as &dyn Value)),
             ]),
         )
-    }
-}
-
-impl tracing::callsite::Callsite for Site {
-    fn set_interest(&self, interest: tracing::subscriber::Interest) {
-        let value = if interest.is_never() {
-            NEVER
-        } else if interest.is_always() {
-            ALWAYS
-        } else {
-            SOMETIMES
-        };
-        self.subscribers.store(value, Ordering::Relaxed);
-    }
-
-    fn metadata(&self) -> &Metadata<'_> {
-        // UNWRAP: set in `Site::new` before the site is registered with
-        // `tracing`, the only way `tracing` reaches it.
-        self.metadata
-            .get()
-            .expect("a route's span metadata is set before it is registered")
     }
 }
 
