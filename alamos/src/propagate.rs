@@ -374,7 +374,12 @@ pub fn depropagate<C: Carrier + ?Sized>(carrier: &C) -> RemoteContext {
 /// allocated unless a `tracestate` or `baggage` is there).
 #[cfg(feature = "http")]
 pub(crate) fn depropagate_headers(headers: &http::HeaderMap) -> RemoteContext {
-    extract(&Headers::new(headers))
+    let headers = Headers::new(headers);
+    if headers.present == 0 {
+        // Most requests: nothing to look up or parse.
+        return RemoteContext::default();
+    }
+    extract(&headers)
 }
 
 /// The keys [`depropagate`] reads, in the order of [`Key::NAMES`].

@@ -217,11 +217,7 @@ where
         Poll::Ready(match result {
             Ok(response) => {
                 call.head(response.status(), response.headers());
-                let (parts, body) = response.into_parts();
-                Ok(http::Response::from_parts(
-                    parts,
-                    ResponseBody::new(body, call),
-                ))
+                Ok(response.map(|body| ResponseBody::new(body, call)))
             }
             Err(error) => {
                 call.finish(true);

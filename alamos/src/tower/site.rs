@@ -245,6 +245,7 @@ impl Site {
         &self.sample
     }
 
+    #[inline]
     pub(crate) fn handles(&self) -> HandleRef<CallHandles> {
         self.handles.get(&self.labels())
     }
