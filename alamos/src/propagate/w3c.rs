@@ -143,14 +143,16 @@ impl TraceParent {
 
 /// The header value, always version `00`.
 impl fmt::Display for TraceParent {
+    /// The header, written in one piece from a buffer on the stack: a
+    /// client writes one per request, untraced ones too (issue 17).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{VERSION:02x}-{}-{}-{:02x}",
-            hex(&self.trace_id),
-            hex(&self.parent_id),
-            self.flags
-        )
+        let mut header = [b'-'; TRACEPARENT_LEN];
+        encode_hex(&[VERSION], &mut header[..2]);
+        encode_hex(&self.trace_id, &mut header[3..35]);
+        encode_hex(&self.parent_id, &mut header[36..52]);
+        encode_hex(&[self.flags], &mut header[53..]);
+        // Never an error: hex digits and `-` are ASCII.
+        f.write_str(std::str::from_utf8(&header).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -790,12 +792,19 @@ fn hex_u32(digits: [u8; 8]) -> Option<u32> {
 
 /// Lowercase hex, as the headers write ids.
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        // UNWRAP: writing to a `String` cannot fail.
-        write!(out, "{byte:02x}").unwrap();
+    let mut out = vec![0; bytes.len() * 2];
+    encode_hex(bytes, &mut out);
+    // Hex digits are ASCII.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Writes `bytes` as lowercase hex into `out`, two digits a byte.
+fn encode_hex(bytes: &[u8], out: &mut [u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (byte, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0x0f)];
     }
-    out
 }
 
 #[cfg(test)]
