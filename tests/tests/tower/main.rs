@@ -14,6 +14,10 @@
 
 mod client;
 mod middleware;
+#[cfg(feature = "otel")]
+#[path = "../propagation_otel/receiver.rs"]
+#[allow(dead_code)]
+mod receiver;
 mod server;
 mod tonic_grpc;
 

@@ -7,6 +7,8 @@
 //! in the trailers), one `Status::not_found` (a trailers-only response, its
 //! status in the head): span names and fields, outcomes and counts on both
 //! sides, and the caller's trace carried through the client into the server.
+//! With `--features otel` (CI's interop step), the spans an OTLP receiver
+//! decoded show the server's span as the child of the client's, one trace.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -101,11 +103,11 @@ impl tower::Service<http::Request<::tonic::body::Body>> for Frames {
     }
 }
 
-/// A tonic server on loopback, `ServerLayer` around its router.
-async fn server() -> SocketAddr {
+/// A tonic server on loopback, `ServerLayer::new(key)` around its router.
+async fn server(key: &'static str) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
-    let layer = ServerLayer::new(SERVER).route(|req| Some(req.uri.path()));
+    let layer = ServerLayer::new(key).route(|req| Some(req.uri.path()));
     tokio::spawn(
         ::tonic::transport::Server::builder()
             .layer(layer)
@@ -115,15 +117,15 @@ async fn server() -> SocketAddr {
     address
 }
 
-/// Reads `key` through a tonic channel wrapped in `ClientLayer`.
-async fn read(address: SocketAddr, key: &str) -> Result<ReadReply, Status> {
+/// Reads `key` through a tonic channel wrapped in `ClientLayer::new(client)`.
+async fn read(address: SocketAddr, client: &'static str, key: &str) -> Result<ReadReply, Status> {
     let channel = ::tonic::transport::Endpoint::try_from(format!("http://{address}"))
         .expect("an endpoint")
         .connect()
         .await
         .expect("a channel");
     let channel = tower::Layer::layer(
-        &ClientLayer::new(CLIENT).route(|req| Some(req.uri.path())),
+        &ClientLayer::new(client).route(|req| Some(req.uri.path())),
         channel,
     );
     let mut grpc = ::tonic::client::Grpc::new(channel);
@@ -142,12 +144,20 @@ async fn read(address: SocketAddr, key: &str) -> Result<ReadReply, Status> {
 
 /// The caller: a request this node received, sampled, in trace `TRACE`.
 #[alamos::experiment("api.t_tonic_front")]
-async fn front(address: SocketAddr) -> (ReadReply, Status) {
-    let found = read(address, "7").await.expect("frame 7");
-    let missing = read(address, "missing")
+async fn front(address: SocketAddr, client: &'static str) -> (ReadReply, Status) {
+    let found = read(address, client, "7").await.expect("frame 7");
+    let missing = read(address, client, "missing")
         .await
         .expect_err("no frame `missing`");
     (found, missing)
+}
+
+/// The request this node received: sampled, in trace `TRACE`.
+fn caller() -> std::collections::HashMap<String, String> {
+    std::collections::HashMap::from([(
+        "traceparent".to_owned(),
+        format!("00-{TRACE}-00f067aa0ba902b7-01"),
+    )])
 }
 
 /// The span of `key` whose call ended with gRPC status `code`.
@@ -168,13 +178,9 @@ fn span_with_status(spans: &[SpanRecord], key: &str, code: &str) -> SpanRecord {
 #[test]
 fn tonic_calls_are_traced_and_counted_on_both_sides() {
     let ((found, missing), captured) = run(async {
-        let address = server().await;
-        let headers = std::collections::HashMap::from([(
-            "traceparent".to_owned(),
-            format!("00-{TRACE}-00f067aa0ba902b7-01"),
-        )]);
-        let replies = alamos::depropagate(&headers)
-            .instrument(front(address))
+        let address = server(SERVER).await;
+        let replies = alamos::depropagate(&caller())
+            .instrument(front(address, CLIENT))
             .await;
         until("the server's calls to end", || {
             calls(SERVER, READ, "ok") + calls(SERVER, READ, "error") == 2
@@ -226,4 +232,83 @@ fn tonic_calls_are_traced_and_counted_on_both_sides() {
         let client = span_with_status(&spans, CLIENT, code);
         assert_eq!(client.parent.as_deref(), Some("api.t_tonic_front.front"));
     }
+}
+
+/// With OpenTelemetry's ids (`--features otel`, as CI's interop step runs
+/// it), the link is checked on the spans an OTLP receiver decoded: one
+/// trace, the server's span the child of the client's, which is the child
+/// of the caller's function, and the server received the client span's id.
+#[cfg(feature = "otel")]
+#[test]
+fn with_opentelemetry_the_server_span_is_the_child_of_the_client_span() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+
+    const SERVER_OTEL: &str = "api.t_tonic_otel";
+    const CLIENT_OTEL: &str = "distribution.t_tonic_otel";
+    super::guard();
+    let receiver = super::receiver::Receiver::start();
+    let (layer, otel) = alamos::OtelConfig::new()
+        .endpoint(receiver.endpoint())
+        .service_name("alamos-tests")
+        .build_layer::<tracing_subscriber::Registry>()
+        .expect("the exporter builds");
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let (found, _) = tracing::dispatcher::with_default(&dispatch, || {
+        runtime.block_on(async {
+            let address = server(SERVER_OTEL).await;
+            let replies = alamos::depropagate(&caller())
+                .instrument(front(address, CLIENT_OTEL))
+                .await;
+            until("the server's calls to end", || {
+                calls(SERVER_OTEL, READ, "ok") + calls(SERVER_OTEL, READ, "error") == 2
+            })
+            .await;
+            replies
+        })
+    });
+    otel.shutdown().expect("the spans are exported");
+    let spans = receiver.spans();
+    let named = |name: &str| -> Vec<super::receiver::ReceivedSpan> {
+        spans
+            .iter()
+            .filter(|span| span.name == name)
+            .cloned()
+            .collect()
+    };
+    let front = named("api.t_tonic_front.front");
+    let clients = named(&format!("{CLIENT_OTEL}.{READ}"));
+    let servers = named(&format!("{SERVER_OTEL}.{READ}"));
+    assert_eq!(
+        (front.len(), clients.len(), servers.len()),
+        (1, 2, 2),
+        "{spans:#?}"
+    );
+    for span in front.iter().chain(&clients).chain(&servers) {
+        assert_eq!(span.trace_id, TRACE, "one trace: {}", span.name);
+    }
+    for client in &clients {
+        assert_eq!(client.parent_span_id.as_ref(), Some(&front[0].span_id));
+        let children: Vec<_> = servers
+            .iter()
+            .filter(|server| server.parent_span_id.as_ref() == Some(&client.span_id))
+            .collect();
+        assert_eq!(
+            children.len(),
+            1,
+            "one server span under client {}",
+            client.span_id
+        );
+    }
+    // The server saw the client span's id in `traceparent`, sampled.
+    assert!(
+        clients
+            .iter()
+            .any(|client| found.traceparent == format!("00-{TRACE}-{}-01", client.span_id)),
+        "{} from {clients:#?}",
+        found.traceparent
+    );
 }
