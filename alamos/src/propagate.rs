@@ -428,6 +428,12 @@ static HEADER_NAMES: [http::HeaderName; 6] = [
 trait Source {
     fn one(&self, key: Key) -> Option<&str>;
     fn all(&self, key: Key) -> Vec<&str>;
+
+    /// The parent under `key`, parsed, or why not with the value.
+    fn parent(&self, key: Key) -> Option<Result<TraceParent, (TraceParentError, &str)>> {
+        let value = self.one(key)?;
+        Some(TraceParent::parse(value).map_err(|error| (error, value)))
+    }
 }
 
 /// Any carrier, by the keys' names.
@@ -485,6 +491,23 @@ impl Source for Headers<'_> {
             .and_then(|value| value.to_str().ok())
     }
 
+    /// A valid version `00` parent (what nearly every request carries) is
+    /// parsed from the value's bytes without `to_str`'s pass over them;
+    /// anything else the way [`Source::one`] reads it.
+    fn parent(&self, key: Key) -> Option<Result<TraceParent, (TraceParentError, &str)>> {
+        if !self.has(key) {
+            return None;
+        }
+        let value = self.map.get(key.header())?;
+        if value.len() == w3c::TRACEPARENT_LEN {
+            if let Ok(parent) = TraceParent::parse_bytes(value.as_bytes()) {
+                return Some(Ok(parent));
+            }
+        }
+        let value = value.to_str().ok()?;
+        Some(TraceParent::parse(value).map_err(|error| (error, value)))
+    }
+
     fn all(&self, key: Key) -> Vec<&str> {
         if !self.has(key) {
             return Vec::new();
@@ -501,15 +524,13 @@ impl Source for Headers<'_> {
 fn extract<S: Source + ?Sized>(source: &S) -> RemoteContext {
     let mut parent = None;
     for key in [Key::TraceParent, Key::AlamosTraceParent] {
-        let Some(value) = source.one(key) else {
-            continue;
-        };
-        match TraceParent::parse(value) {
-            Ok(valid) => {
+        match source.parent(key) {
+            None => {}
+            Some(Ok(valid)) => {
                 parent = Some(valid);
                 break;
             }
-            Err(error) => rejected(key.name(), value, &error),
+            Some(Err((error, value))) => rejected(key.name(), value, &error),
         }
     }
     // `tracestate` only travels with a parent: not even looked up without.
@@ -1161,6 +1182,22 @@ mod tests {
             &[("traceparent", PARENT)],
             &[("alamos-traceparent", PARENT), ("alamos-tracestate", "a=1")],
             &[("traceparent", malformed), ("alamos-traceparent", PARENT)],
+            &[(
+                "traceparent",
+                "\t00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 ",
+            )],
+            &[(
+                "traceparent",
+                "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x",
+            )],
+            &[(
+                "traceparent",
+                "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            )],
+            &[(
+                "traceparent",
+                "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            )],
             &[
                 ("traceparent", PARENT),
                 ("tracestate", "a=1"),

@@ -14,7 +14,7 @@ use std::fmt::{self, Write as _};
 /// The `traceparent` version this crate writes.
 const VERSION: u8 = 0;
 /// The length of a version-00 `traceparent`: `vv-<32>-<16>-ff`.
-const TRACEPARENT_LEN: usize = 55;
+pub(crate) const TRACEPARENT_LEN: usize = 55;
 /// At most this many `tracestate` list members.
 const TRACESTATE_MAX_MEMBERS: usize = 32;
 /// At most this many `baggage` list members, as the OpenTelemetry SDKs allow.
@@ -68,8 +68,22 @@ impl TraceParent {
     /// `-`, a field that is not lowercase hex, and an all-zero trace id or
     /// parent id are rejected with the reason.
     pub fn parse(header: &str) -> Result<Self, TraceParentError> {
-        let value = header.trim_matches(is_ows);
-        let bytes = value.as_bytes();
+        TraceParent::parse_bytes(header.as_bytes())
+    }
+
+    /// [`TraceParent::parse`] over the header's bytes, which a version `00`
+    /// value accepted here shows to be visible ASCII: an HTTP header value
+    /// needs no `to_str` pass first.
+    pub(crate) fn parse_bytes(header: &[u8]) -> Result<Self, TraceParentError> {
+        let start = header
+            .iter()
+            .position(|&b| !is_ows_byte(b))
+            .unwrap_or(header.len());
+        let end = header
+            .iter()
+            .rposition(|&b| !is_ows_byte(b))
+            .map_or(start, |i| i + 1);
+        let bytes = &header[start..end];
         if bytes.len() < 2 {
             return Err(TraceParentError::Length(bytes.len()));
         }
@@ -727,6 +741,10 @@ fn percent_encode(value: &str, out: &mut impl fmt::Write) -> fmt::Result {
 /// Optional whitespace, as HTTP defines it.
 fn is_ows(c: char) -> bool {
     c == ' ' || c == '\t'
+}
+
+fn is_ows_byte(b: u8) -> bool {
+    b == b' ' || b == b'\t'
 }
 
 fn hex_digit_lowercase(byte: u8) -> Option<u8> {
