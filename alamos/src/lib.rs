@@ -101,6 +101,7 @@ mod ceiling;
 mod classify;
 mod clock;
 mod directive;
+mod dynsite;
 pub mod env;
 #[cfg(feature = "runtime")]
 mod filter;

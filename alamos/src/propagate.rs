@@ -103,7 +103,9 @@ const TRACESTATE: &str = "tracestate";
 /// The header that carries application key-value pairs.
 const BAGGAGE: &str = "baggage";
 /// Also accepted on receipt: Synnax's Go transport prefixes its keys.
-const ALAMOS_PREFIX: &str = "alamos-";
+const ALAMOS_TRACEPARENT: &str = "alamos-traceparent";
+const ALAMOS_TRACESTATE: &str = "alamos-tracestate";
+const ALAMOS_BAGGAGE: &str = "alamos-baggage";
 /// How much of a rejected header value a log event quotes.
 const EXCERPT_LEN: usize = 96;
 
@@ -172,18 +174,29 @@ impl Carrier for BTreeMap<String, String> {
 #[cfg(feature = "http")]
 impl Carrier for http::HeaderMap {
     fn get(&self, key: &str) -> Option<&str> {
-        http::HeaderMap::get(self, key).and_then(|value| value.to_str().ok())
+        let value = match known_header(key) {
+            Some(name) => http::HeaderMap::get(self, name),
+            None => http::HeaderMap::get(self, key),
+        };
+        value.and_then(|value| value.to_str().ok())
     }
 
     fn get_all(&self, key: &str) -> Vec<&str> {
-        http::HeaderMap::get_all(self, key)
+        let values = match known_header(key) {
+            Some(name) => http::HeaderMap::get_all(self, name),
+            None => http::HeaderMap::get_all(self, key),
+        };
+        values
             .iter()
             .filter_map(|value| value.to_str().ok())
             .collect()
     }
 
     fn set(&mut self, key: &str, value: String) {
-        let name = http::HeaderName::from_bytes(key.as_bytes());
+        let name = match known_header(key) {
+            Some(name) => Ok(name.clone()),
+            None => http::HeaderName::from_bytes(key.as_bytes()),
+        };
         let value = http::HeaderValue::try_from(value);
         if let (Ok(name), Ok(value)) = (name, value) {
             self.insert(name, value);
@@ -195,6 +208,14 @@ impl Carrier for http::HeaderMap {
             );
         }
     }
+}
+
+/// The header of one of alamos's keys, built at compile time: a `&str`
+/// key makes `http` parse (and, to write, allocate) the name each time.
+#[cfg(feature = "http")]
+fn known_header(key: &str) -> Option<&'static http::HeaderName> {
+    let index = Key::NAMES.iter().position(|name| *name == key)?;
+    HEADER_NAMES.get(index)
 }
 
 /// The trace context a request arrived with: the remote parent span, if the
@@ -345,27 +366,185 @@ impl RemoteContext {
 /// OpenTelemetry calls this *extracting* a context.
 #[doc(alias = "extract")]
 pub fn depropagate<C: Carrier + ?Sized>(carrier: &C) -> RemoteContext {
-    let mut parent = None;
-    for key in [TRACEPARENT, "alamos-traceparent"] {
-        let Some(value) = carrier.get(key) else {
-            continue;
+    extract(&ByName(carrier))
+}
+
+/// [`depropagate`] for HTTP headers, by header names built at compile time
+/// (what the tower layers read every request with: no name parsed, nothing
+/// allocated unless a `tracestate` or `baggage` is there).
+#[cfg(feature = "http")]
+pub(crate) fn depropagate_headers(headers: &http::HeaderMap) -> RemoteContext {
+    let headers = Headers::new(headers);
+    if headers.present == 0 {
+        // Most requests: nothing to look up or parse.
+        return RemoteContext::default();
+    }
+    extract(&headers)
+}
+
+/// The keys [`depropagate`] reads, in the order of [`Key::NAMES`].
+#[derive(Clone, Copy)]
+enum Key {
+    TraceParent,
+    TraceState,
+    Baggage,
+    AlamosTraceParent,
+    AlamosTraceState,
+    AlamosBaggage,
+}
+
+impl Key {
+    const NAMES: [&'static str; 6] = [
+        TRACEPARENT,
+        TRACESTATE,
+        BAGGAGE,
+        ALAMOS_TRACEPARENT,
+        ALAMOS_TRACESTATE,
+        ALAMOS_BAGGAGE,
+    ];
+
+    fn name(self) -> &'static str {
+        Key::NAMES[self as usize]
+    }
+
+    #[cfg(feature = "http")]
+    fn header(self) -> &'static http::HeaderName {
+        &HEADER_NAMES[self as usize]
+    }
+}
+
+/// [`Key::NAMES`] as header names.
+#[cfg(feature = "http")]
+static HEADER_NAMES: [http::HeaderName; 6] = [
+    http::HeaderName::from_static(TRACEPARENT),
+    http::HeaderName::from_static(TRACESTATE),
+    http::HeaderName::from_static(BAGGAGE),
+    http::HeaderName::from_static(ALAMOS_TRACEPARENT),
+    http::HeaderName::from_static(ALAMOS_TRACESTATE),
+    http::HeaderName::from_static(ALAMOS_BAGGAGE),
+];
+
+/// Where [`extract`] reads the keys.
+trait Source {
+    fn one(&self, key: Key) -> Option<&str>;
+    fn all(&self, key: Key) -> Vec<&str>;
+
+    /// The parent under `key`, parsed, or why not with the value.
+    fn parent(&self, key: Key) -> Option<Result<TraceParent, (TraceParentError, &str)>> {
+        let value = self.one(key)?;
+        Some(TraceParent::parse(value).map_err(|error| (error, value)))
+    }
+}
+
+/// Any carrier, by the keys' names.
+struct ByName<'a, C: ?Sized>(&'a C);
+
+impl<C: Carrier + ?Sized> Source for ByName<'_, C> {
+    fn one(&self, key: Key) -> Option<&str> {
+        self.0.get(key.name())
+    }
+
+    fn all(&self, key: Key) -> Vec<&str> {
+        self.0.get_all(key.name())
+    }
+}
+
+/// HTTP headers, by names built at compile time, and only the names the
+/// map holds: a lookup hashes the name, so one pass over a request's few
+/// names first says which of the six are worth looking up (usually none).
+#[cfg(feature = "http")]
+struct Headers<'a> {
+    map: &'a http::HeaderMap,
+    /// Bit `key as usize` is set if the map may hold `key`.
+    present: u8,
+}
+
+#[cfg(feature = "http")]
+impl<'a> Headers<'a> {
+    /// Past this many names, a pass costs more than the lookups it saves.
+    const SCAN_AT_MOST: usize = 32;
+
+    fn new(map: &'a http::HeaderMap) -> Self {
+        let present = if map.keys_len() > Self::SCAN_AT_MOST {
+            u8::MAX
+        } else {
+            map.keys()
+                .filter_map(|name| Key::NAMES.iter().position(|key| *key == name.as_str()))
+                .fold(0, |present, key| present | (1 << key))
         };
-        match TraceParent::parse(value) {
-            Ok(valid) => {
+        Headers { map, present }
+    }
+
+    fn has(&self, key: Key) -> bool {
+        self.present & (1 << key as u8) != 0
+    }
+}
+
+#[cfg(feature = "http")]
+impl Source for Headers<'_> {
+    fn one(&self, key: Key) -> Option<&str> {
+        if !self.has(key) {
+            return None;
+        }
+        self.map
+            .get(key.header())
+            .and_then(|value| value.to_str().ok())
+    }
+
+    /// A valid version `00` parent (what nearly every request carries) is
+    /// parsed from the value's bytes without `to_str`'s pass over them;
+    /// anything else the way [`Source::one`] reads it.
+    fn parent(&self, key: Key) -> Option<Result<TraceParent, (TraceParentError, &str)>> {
+        if !self.has(key) {
+            return None;
+        }
+        let value = self.map.get(key.header())?;
+        if value.len() == w3c::TRACEPARENT_LEN {
+            if let Ok(parent) = TraceParent::parse_bytes(value.as_bytes()) {
+                return Some(Ok(parent));
+            }
+        }
+        let value = value.to_str().ok()?;
+        Some(TraceParent::parse(value).map_err(|error| (error, value)))
+    }
+
+    fn all(&self, key: Key) -> Vec<&str> {
+        if !self.has(key) {
+            return Vec::new();
+        }
+        self.map
+            .get_all(key.header())
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .collect()
+    }
+}
+
+/// What [`depropagate`] does, over any [`Source`].
+fn extract<S: Source + ?Sized>(source: &S) -> RemoteContext {
+    let mut parent = None;
+    for key in [Key::TraceParent, Key::AlamosTraceParent] {
+        match source.parent(key) {
+            None => {}
+            Some(Ok(valid)) => {
                 parent = Some(valid);
                 break;
             }
-            Err(error) => rejected(key, value, &error),
+            Some(Err((error, value))) => rejected(key.name(), value, &error),
         }
     }
-    let state = match (&parent, joined(carrier, TRACESTATE)) {
-        (Some(_), Some(value)) => TraceState::parse(&value).unwrap_or_else(|error| {
+    // `tracestate` only travels with a parent: not even looked up without.
+    let state = match parent
+        .as_ref()
+        .and_then(|_| joined(source, Key::TraceState, Key::AlamosTraceState))
+    {
+        Some(value) => TraceState::parse(&value).unwrap_or_else(|error| {
             rejected(TRACESTATE, &value, &error);
             TraceState::default()
         }),
-        _ => TraceState::default(),
+        None => TraceState::default(),
     };
-    let baggage = match joined(carrier, BAGGAGE) {
+    let baggage = match joined(source, Key::Baggage, Key::AlamosBaggage) {
         Some(value) => Baggage::parse(&value).unwrap_or_else(|error| {
             rejected(BAGGAGE, &value, &error);
             Baggage::default()
@@ -453,11 +632,12 @@ fn current() -> RemoteContext {
     entered::innermost().map_or_else(RemoteContext::default, |cx| (*cx).clone())
 }
 
-/// The values of `key` (or its `alamos-` spelling), joined with `,`.
-fn joined<C: Carrier + ?Sized>(carrier: &C, key: &str) -> Option<String> {
-    let mut values = carrier.get_all(key);
+/// The values of `key` (or else of its `alamos-` spelling), joined with
+/// `,`. Allocates nothing when neither is there.
+fn joined<S: Source + ?Sized>(source: &S, key: Key, alamos_key: Key) -> Option<String> {
+    let mut values = source.all(key);
     if values.is_empty() {
-        values = carrier.get_all(&format!("{ALAMOS_PREFIX}{key}"));
+        values = source.all(alamos_key);
     }
     (!values.is_empty()).then(|| values.join(","))
 }
@@ -987,5 +1167,73 @@ mod tests {
         Carrier::set(&mut out, "x-bad", "line\nbreak".to_owned());
         Carrier::set(&mut out, "bad key", "v".to_owned());
         assert_eq!(out.len(), 2);
+    }
+
+    /// The tower layers' reader gives what `depropagate` gives for every
+    /// mix of keys: either spelling, split values, a malformed parent, a
+    /// map past the one-pass scan's size, and none at all.
+    #[cfg(feature = "http")]
+    #[test]
+    fn headers_read_by_static_names_agree_with_depropagate() {
+        let malformed = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7";
+        let cases: &[&[(&str, &str)]] = &[
+            &[],
+            &[("content-type", "text/plain"), ("host", "a")],
+            &[("traceparent", PARENT)],
+            &[("alamos-traceparent", PARENT), ("alamos-tracestate", "a=1")],
+            &[("traceparent", malformed), ("alamos-traceparent", PARENT)],
+            &[(
+                "traceparent",
+                "\t00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 ",
+            )],
+            &[(
+                "traceparent",
+                "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x",
+            )],
+            &[(
+                "traceparent",
+                "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            )],
+            &[(
+                "traceparent",
+                "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            )],
+            &[
+                ("traceparent", PARENT),
+                ("tracestate", "a=1"),
+                ("tracestate", "b=2"),
+            ],
+            &[("tracestate", "a=1"), ("baggage", "k=v")],
+            &[("alamos-baggage", "k=v"), ("user-agent", "x")],
+            &[("baggage", "k=v"), ("alamos-baggage", "other=1")],
+        ];
+        for case in cases {
+            for padding in [0, 40] {
+                let mut headers = http::HeaderMap::new();
+                for i in 0..padding {
+                    headers.insert(
+                        http::HeaderName::from_bytes(format!("x-pad-{i}").as_bytes()).unwrap(),
+                        "1".parse().unwrap(),
+                    );
+                }
+                for (key, value) in *case {
+                    headers.append(*key, value.parse().unwrap());
+                }
+                assert_eq!(
+                    depropagate_headers(&headers),
+                    depropagate(&headers),
+                    "{case:?} with {padding} more headers"
+                );
+            }
+        }
+        let mut both = http::HeaderMap::new();
+        both.insert("alamos-traceparent", PARENT.parse().unwrap());
+        both.insert("baggage", "k=v".parse().unwrap());
+        let cx = depropagate_headers(&both);
+        assert_eq!(
+            cx.parent().map(ToString::to_string).as_deref(),
+            Some(PARENT)
+        );
+        assert_eq!(cx.baggage().get("k"), Some("v"));
     }
 }

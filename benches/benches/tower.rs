@@ -12,7 +12,8 @@
 //! once) and drains the response body, under a global subscriber that
 //! wants INFO spans (`common::install_subscriber`):
 //!
-//! - `bare`: the handler alone;
+//! - `bare`: the handler alone; `bare_no_context`: the same, its request
+//!   without `traceparent` (what the rows without one compare with);
 //! - `alamos_server_traced`: `ServerLayer` at trace probability 1 (the
 //!   remote parent is sampled): span, metrics, context;
 //! - `alamos_server_untraced`: the same request with a parent not sampled:
@@ -21,8 +22,16 @@
 //!   key at trace probability 0: metrics only, nothing to parse or enter;
 //! - `tower_http_trace_by_hand`: `TraceLayer` with INFO spans, the handler
 //!   wrapped in `alamos::depropagate(..).instrument(..)`: the yardstick;
+//! - `alamos_client_traced`, `alamos_client_root_untraced`: `ClientLayer`
+//!   around the handler, no context in scope, at trace probability 1 and 0
+//!   (the request carries no `traceparent`);
 //! - `alamos_fn_metrics_only`: an instrumented function's untraced call,
 //!   what the untraced request is compared with.
+//!
+//! Instructions instead of time: `ALAMOS_BENCH_TOWER_LOOP=<row>:<n>` serves
+//! `n` requests through the row named `tower/<row>` and nothing else, no
+//! criterion; `bash benches/scripts/tower_instructions.sh` runs each row
+//! under cachegrind twice and prints the instructions per request.
 
 mod common;
 
@@ -74,14 +83,42 @@ where
     frames
 }
 
+/// The loop mode's row and request count, from `ALAMOS_BENCH_TOWER_LOOP`.
+fn loop_mode() -> Option<(String, u64)> {
+    let value = std::env::var("ALAMOS_BENCH_TOWER_LOOP").ok()?;
+    let parsed = value
+        .rsplit_once(':')
+        .and_then(|(row, n)| Some((format!("tower/{row}"), n.parse().ok()?)));
+    assert!(
+        parsed.is_some(),
+        "ALAMOS_BENCH_TOWER_LOOP={value:?}: expected <row>:<requests>"
+    );
+    parsed
+}
+
+/// Measures the row `name`: with criterion, or `n` plain iterations in the
+/// loop mode when it names this row (other rows are skipped there).
+fn row(c: &mut Criterion, name: &str, mut iteration: impl FnMut() -> usize) {
+    match loop_mode() {
+        Some((row, n)) => {
+            if row == name {
+                for _ in 0..n {
+                    black_box(iteration());
+                }
+            }
+        }
+        None => {
+            c.bench_function(name, |b| b.iter(&mut iteration));
+        }
+    }
+}
+
 fn bench<S, B>(c: &mut Criterion, name: &str, mut service: S, traceparent: &'static str)
 where
     S: Service<Request<String>, Response = Response<B>, Error = Infallible>,
     B: Body,
 {
-    c.bench_function(name, |b| {
-        b.iter(|| black_box(serve(&mut service, request(traceparent))));
-    });
+    row(c, name, || serve(&mut service, request(traceparent)));
 }
 
 #[alamos::experiment("tower_bench.function")]
@@ -96,6 +133,13 @@ fn main() {
     let mut c = common::criterion();
 
     bench(&mut c, "tower/bare", tower::service_fn(handler), SAMPLED);
+    // What the rows without a `traceparent` compare with.
+    bench(
+        &mut c,
+        "tower/bare_no_context",
+        tower::service_fn(handler),
+        "",
+    );
     let layer = alamos::tower::ServerLayer::new("tower_bench.http").route(|_| Some("/users/{id}"));
     bench(
         &mut c,
@@ -127,11 +171,27 @@ fn main() {
         SAMPLED,
     );
 
+    let client = alamos::tower::ClientLayer::new("tower_bench.client")
+        .route(|_| Some("/users/{id}"))
+        .layer(tower::service_fn(handler));
+    bench(&mut c, "tower/alamos_client_traced", client, "");
+    let client_root =
+        alamos::tower::ClientLayer::new("tower_bench.client_root").route(|_| Some("/users/{id}"));
+    let mut client_root = client_root.layer(tower::service_fn(handler));
+    serve(&mut client_root, request(""));
+    alamos::set_trace_sample("tower_bench.client_root", 0.0).expect("a key that served");
+    bench(&mut c, "tower/alamos_client_root_untraced", client_root, "");
+
     alamos::set_trace_sample("tower_bench.function", 0.0).expect("a registered key");
-    common::bench_call(
-        &mut c.benchmark_group("tower"),
-        "alamos_fn_metrics_only",
-        alamos_fn_metrics_only,
-    );
-    c.final_summary();
+    let mut i = 0u64;
+    row(&mut c, "tower/alamos_fn_metrics_only", || {
+        i = i.wrapping_add(1);
+        // Truncation is fine: the value only feeds `black_box`.
+        #[allow(clippy::cast_possible_truncation)]
+        let out = alamos_fn_metrics_only(black_box(i)) as usize;
+        out
+    });
+    if loop_mode().is_none() {
+        c.final_summary();
+    }
 }

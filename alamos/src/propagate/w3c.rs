@@ -14,7 +14,7 @@ use std::fmt::{self, Write as _};
 /// The `traceparent` version this crate writes.
 const VERSION: u8 = 0;
 /// The length of a version-00 `traceparent`: `vv-<32>-<16>-ff`.
-const TRACEPARENT_LEN: usize = 55;
+pub(crate) const TRACEPARENT_LEN: usize = 55;
 /// At most this many `tracestate` list members.
 const TRACESTATE_MAX_MEMBERS: usize = 32;
 /// At most this many `baggage` list members, as the OpenTelemetry SDKs allow.
@@ -68,8 +68,22 @@ impl TraceParent {
     /// `-`, a field that is not lowercase hex, and an all-zero trace id or
     /// parent id are rejected with the reason.
     pub fn parse(header: &str) -> Result<Self, TraceParentError> {
-        let value = header.trim_matches(is_ows);
-        let bytes = value.as_bytes();
+        TraceParent::parse_bytes(header.as_bytes())
+    }
+
+    /// [`TraceParent::parse`] over the header's bytes, which a version `00`
+    /// value accepted here shows to be visible ASCII: an HTTP header value
+    /// needs no `to_str` pass first.
+    pub(crate) fn parse_bytes(header: &[u8]) -> Result<Self, TraceParentError> {
+        let start = header
+            .iter()
+            .position(|&b| !is_ows_byte(b))
+            .unwrap_or(header.len());
+        let end = header
+            .iter()
+            .rposition(|&b| !is_ows_byte(b))
+            .map_or(start, |i| i + 1);
+        let bytes = &header[start..end];
         if bytes.len() < 2 {
             return Err(TraceParentError::Length(bytes.len()));
         }
@@ -143,14 +157,16 @@ impl TraceParent {
 
 /// The header value, always version `00`.
 impl fmt::Display for TraceParent {
+    /// The header, written in one piece from a buffer on the stack: a
+    /// client writes one per request, untraced ones too (issue 17).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{VERSION:02x}-{}-{}-{:02x}",
-            hex(&self.trace_id),
-            hex(&self.parent_id),
-            self.flags
-        )
+        let mut header = [b'-'; TRACEPARENT_LEN];
+        encode_hex(&[VERSION], &mut header[..2]);
+        encode_hex(&self.trace_id, &mut header[3..35]);
+        encode_hex(&self.parent_id, &mut header[36..52]);
+        encode_hex(&[self.flags], &mut header[53..]);
+        // Never an error: hex digits and `-` are ASCII.
+        f.write_str(std::str::from_utf8(&header).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -727,6 +743,10 @@ fn is_ows(c: char) -> bool {
     c == ' ' || c == '\t'
 }
 
+fn is_ows_byte(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
 fn hex_digit_lowercase(byte: u8) -> Option<u8> {
     match byte {
         b'0'..=b'9' => Some(byte - b'0'),
@@ -743,22 +763,66 @@ fn hex_byte(hi: u8, lo: u8) -> Option<u8> {
     Some((hex_digit_lowercase(hi)? << 4) | hex_digit_lowercase(lo)?)
 }
 
-/// Fills `out` from exactly `2 * out.len()` lowercase hex digits.
+/// Fills `out` from exactly `2 * out.len()` lowercase hex digits: eight
+/// at a time ([`hex_u32`]), the rest a pair at a time.
 fn decode_hex(digits: &[u8], out: &mut [u8]) -> Option<()> {
-    for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+    let mut words = out.chunks_exact_mut(4);
+    let mut eights = digits.chunks_exact(8);
+    for (word, eight) in (&mut words).zip(&mut eights) {
+        let eight: [u8; 8] = eight.try_into().ok()?;
+        word.copy_from_slice(&hex_u32(eight)?.to_be_bytes());
+    }
+    let rest = eights.remainder().chunks_exact(2);
+    for (byte, pair) in words.into_remainder().iter_mut().zip(rest) {
         *byte = hex_byte(pair[0], pair[1])?;
     }
     Some(())
 }
 
+/// Eight lowercase hex digits as the 32-bit number they spell, or `None`,
+/// in a few word operations instead of a branch per digit: every incoming
+/// `traceparent` carries 48 of them.
+fn hex_u32(digits: [u8; 8]) -> Option<u32> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let x = u64::from_be_bytes(digits);
+    if x & HIGH != 0 {
+        return None;
+    }
+    // Each byte is below 0x80 now, so none of these sums carries into the
+    // next byte. `b + (0x7f - hi)` keeps its high bit clear iff `b <= hi`;
+    // `b + (0x80 - lo)` sets it iff `b >= lo`.
+    let in_range =
+        |lo: u8, hi: u8| !(x + ONES * u64::from(0x7f - hi)) & (x + ONES * u64::from(0x80 - lo));
+    if (in_range(b'0', b'9') | in_range(b'a', b'f')) & HIGH != HIGH {
+        return None;
+    }
+    // A digit's value is its low nibble; a letter's (bit 6 set) nine more.
+    let nibbles = (x & (ONES * 0x0f)) + ((x >> 6) & ONES) * 9;
+    // Pack the eight nibbles, first digit highest: pairs into bytes, bytes
+    // into halves, halves into the word.
+    let bytes = (nibbles | (nibbles >> 4)) & 0x00ff_00ff_00ff_00ff;
+    let halves = (bytes | (bytes >> 8)) & 0x0000_ffff_0000_ffff;
+    let word = (halves | (halves >> 16)) & 0xffff_ffff;
+    // Never `None`: the mask leaves 32 bits.
+    u32::try_from(word).ok()
+}
+
 /// Lowercase hex, as the headers write ids.
 pub(crate) fn hex(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        // UNWRAP: writing to a `String` cannot fail.
-        write!(out, "{byte:02x}").unwrap();
+    let mut out = vec![0; bytes.len() * 2];
+    encode_hex(bytes, &mut out);
+    // Hex digits are ASCII.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Writes `bytes` as lowercase hex into `out`, two digits a byte.
+fn encode_hex(bytes: &[u8], out: &mut [u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for (byte, pair) in bytes.iter().zip(out.chunks_exact_mut(2)) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0x0f)];
     }
-    out
 }
 
 #[cfg(test)]
@@ -1160,12 +1224,63 @@ mod tests {
         assert_eq!(out, "a%25b%20%C3%BC");
     }
 
+    /// Every byte value at every position of eight digits: `hex_u32`
+    /// agrees with decoding one digit at a time.
+    #[test]
+    fn eight_digits_at_once_agree_with_one_at_a_time() {
+        fn slow(digits: [u8; 8]) -> Option<u32> {
+            digits.iter().try_fold(0u32, |value, &digit| {
+                Some((value << 4) | u32::from(hex_digit_lowercase(digit)?))
+            })
+        }
+        for base in [
+            *b"0123abcd",
+            *b"fedcba98",
+            *b"00000000",
+            *b"ffffffff",
+            *b"9a9a9a9a",
+        ] {
+            assert_eq!(hex_u32(base), slow(base));
+            for at in 0..8 {
+                for byte in 0..=u8::MAX {
+                    let mut digits = base;
+                    digits[at] = byte;
+                    assert_eq!(hex_u32(digits), slow(digits), "{digits:?}");
+                }
+            }
+        }
+        assert_eq!(hex_u32(*b"0123abcd"), Some(0x0123_abcd));
+        let mut out = [0; 5];
+        assert_eq!(decode_hex(b"0123456789", &mut out), Some(()));
+        assert_eq!(
+            out,
+            [0x01, 0x23, 0x45, 0x67, 0x89],
+            "the rest, pair by pair"
+        );
+        assert_eq!(decode_hex(b"012345678G", &mut out), None);
+    }
+
     mod props {
         use proptest::prelude::*;
 
         use super::super::*;
 
         proptest! {
+            #[test]
+            fn eight_digits_decode_as_their_number(digits in any::<[u8; 8]>()) {
+                let slow = digits.iter().try_fold(0u32, |value, &digit| {
+                    Some((value << 4) | u32::from(hex_digit_lowercase(digit)?))
+                });
+                prop_assert_eq!(hex_u32(digits), slow);
+            }
+
+            #[test]
+            fn a_number_written_in_hex_decodes_to_itself(value in any::<u32>()) {
+                let digits: [u8; 8] = format!("{value:08x}").into_bytes().try_into().unwrap();
+                prop_assert_eq!(hex_u32(digits), Some(value));
+            }
+
+
             #[test]
             fn traceparent_round_trips(
                 trace_id in any::<[u8; 16]>().prop_filter("not zero", |id| *id != [0; 16]),

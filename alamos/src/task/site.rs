@@ -3,18 +3,17 @@
 //! first start.
 //!
 //! Tasks are started with a key known only at run time, so there is no
-//! macro-built static callsite for them: the site hand-builds its span's
-//! metadata and registers itself with `tracing` as a callsite, caching the
-//! subscribers' interest as a generated callsite does.
+//! macro-built static callsite for them: the site's span callsite is a
+//! [`DynCallsite`], named by the key.
 
 use std::any::Any;
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
-use tracing::field::{FieldSet, Value};
-use tracing::{Metadata, Span};
+use tracing::field::Value;
+use tracing::Span;
 
+use crate::dynsite::DynCallsite;
 use crate::key::validate_key;
 use crate::level::Level;
 use crate::metric::observe::Watch;
@@ -47,18 +46,13 @@ pub(super) fn site(key: &'static str) -> Option<&'static Site> {
 /// The fields of a task's span.
 static SPAN_FIELDS: [&str; 2] = ["alamos.experiment", "alamos.task.restarts"];
 
-const NEVER: u8 = 0;
-const SOMETIMES: u8 = 1;
-const ALWAYS: u8 = 2;
-
 /// What a task key needs once: its gate in the experiment tree (level
-/// `prod`), its span's metadata and `tracing` callsite, and its metrics.
+/// `prod`), its span's `tracing` callsite, and its metrics.
 /// Leaked, one per key, like a callsite.
 pub(super) struct Site {
     key: &'static str,
     interest: Interest,
-    metadata: OnceLock<Metadata<'static>>,
-    subscribers: AtomicU8,
+    callsite: DynCallsite,
     watches: OnceLock<Vec<Watch>>,
     pub(super) polls: &'static Polls,
 }
@@ -68,22 +62,12 @@ impl Site {
         let site: &'static Site = Box::leak(Box::new(Site {
             key,
             interest: Interest::new(),
-            metadata: OnceLock::new(),
-            subscribers: AtomicU8::new(SOMETIMES),
+            callsite: DynCallsite::new(),
             watches: OnceLock::new(),
             polls: Polls::new(key),
         }));
-        let _ = site.metadata.set(Metadata::new(
-            key,
-            "alamos::task",
-            Level::Prod.as_tracing(),
-            None,
-            None,
-            None,
-            FieldSet::new(&SPAN_FIELDS, tracing::callsite::Identifier(site)),
-            tracing::metadata::Kind::SPAN,
-        ));
-        tracing::callsite::register(site);
+        site.callsite
+            .register(key, "alamos::task", Level::Prod.as_tracing(), &SPAN_FIELDS);
         // Registers the gate with the tree, so the key is an experiment.
         let _ = site.interest.is_enabled(site);
         let _ = site.watches.set(super::metrics(key));
@@ -94,22 +78,9 @@ impl Site {
         if !self.interest.is_enabled(self) {
             return Span::none();
         }
-        let Some(metadata) = self.metadata.get() else {
+        let Some(metadata) = self.callsite.enabled() else {
             return Span::none();
         };
-        let level = *metadata.level();
-        if level > tracing::level_filters::STATIC_MAX_LEVEL
-            || level > tracing::level_filters::LevelFilter::current()
-        {
-            return Span::none();
-        }
-        let subscribers = self.subscribers.load(Ordering::Relaxed);
-        if subscribers == NEVER
-            || (subscribers != ALWAYS
-                && !tracing::dispatcher::get_default(|dispatch| dispatch.enabled(metadata)))
-        {
-            return Span::none();
-        }
         let fields = metadata.fields();
         let mut names = fields.iter();
         let (Some(experiment), Some(restarts_field)) = (names.next(), names.next()) else {
@@ -123,27 +94,6 @@ impl Site {
                 (&restarts_field, Some(&restarts as &dyn Value)),
             ]),
         )
-    }
-}
-
-impl tracing::callsite::Callsite for Site {
-    fn set_interest(&self, interest: tracing::subscriber::Interest) {
-        let value = if interest.is_never() {
-            NEVER
-        } else if interest.is_always() {
-            ALWAYS
-        } else {
-            SOMETIMES
-        };
-        self.subscribers.store(value, Ordering::Relaxed);
-    }
-
-    fn metadata(&self) -> &Metadata<'_> {
-        // UNWRAP: set in `Site::new` before the site is registered with
-        // `tracing`, the only way `tracing` reaches it.
-        self.metadata
-            .get()
-            .expect("a task's span metadata is set before it is registered")
     }
 }
 

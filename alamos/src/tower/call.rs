@@ -108,7 +108,9 @@ impl EdgeCall {
 
     /// Reads `grpc-status` from headers or trailers.
     pub(crate) fn trailers(&mut self, headers: &HeaderMap) {
-        let Some(value) = headers.get("grpc-status") else {
+        /// Built at compile time: a `&str` name is parsed on each lookup.
+        static GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
+        let Some(value) = headers.get(&GRPC_STATUS) else {
             return;
         };
         // A malformed status is not `OK`.
@@ -215,11 +217,7 @@ where
         Poll::Ready(match result {
             Ok(response) => {
                 call.head(response.status(), response.headers());
-                let (parts, body) = response.into_parts();
-                Ok(http::Response::from_parts(
-                    parts,
-                    ResponseBody::new(body, call),
-                ))
+                Ok(response.map(|body| ResponseBody::new(body, call)))
             }
             Err(error) => {
                 call.finish(true);

@@ -59,7 +59,7 @@
 //!
 //! The server layer reads the W3C `traceparent`, `tracestate` and
 //! `baggage` headers (or their `alamos-` spellings) as
-//! [`depropagate`] does: the request's span is a child
+//! [`depropagate`](fn@crate::depropagate) does: the request's span is a child
 //! of the remote span, and the handler's instrumented calls are children of
 //! the request's span. A missing or malformed header starts a new trace and
 //! never fails the request. A remote parent's sampled flag is obeyed: a
@@ -123,7 +123,7 @@ pub use self::call::{ResponseBody, ResponseFuture};
 use self::site::{Routes, Side};
 use crate::key::validate_key;
 use crate::level::Level;
-use crate::propagate::{depropagate, propagate, RemoteContext};
+use crate::propagate::{depropagate_headers, propagate, RemoteContext};
 
 /// What names a request's route, from its head.
 type RouteFn = Arc<dyn Fn(&Parts) -> Option<&str> + Send + Sync>;
@@ -286,7 +286,11 @@ where
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let (parts, body) = request.into_parts();
         let site = self.wrapped.site(&parts);
-        let call = EdgeCall::start(site, parts.method.as_str(), depropagate(&parts.headers));
+        let call = EdgeCall::start(
+            site,
+            parts.method.as_str(),
+            depropagate_headers(&parts.headers),
+        );
         let request = http::Request::from_parts(parts, body);
         let future = {
             let _entered = call.enter();

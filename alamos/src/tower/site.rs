@@ -3,9 +3,8 @@
 //! metric handles, built once per (key, level, side, route) and leaked.
 //!
 //! A route is known only at run time, so there is no macro-built static
-//! for it: the site hand-builds its span's metadata (named
-//! `"<key>.<route>"`, a leaked string) and registers itself with `tracing`
-//! as a callsite, as a task's site does (`src/task/site.rs`). What a request
+//! for it: the site's span callsite is a [`DynCallsite`] named
+//! `"<key>.<route>"` (a leaked string), as a task's is (`src/task/site.rs`). What a request
 //! records goes through the same [`Recording`](crate::call::Recording) as an
 //! instrumented function's call: the same series, in-flight gauge and
 //! exemplars.
@@ -16,15 +15,25 @@
 //! template (axum's `MatchedPath`, a gRPC method) or the HTTP method, never
 //! the raw path. A layer holds at most [`MAX_ROUTES`] routes; further ones
 //! fold into the route [`OTHER`], reported once on stderr.
+//!
+//! # Found without a lock
+//!
+//! Every request looks its route's site up, so the lookup takes no lock:
+//! each layer's sites sit in a fixed table of [`SLOTS`] write-once slots
+//! (open addressing, linear probing, FNV-1a of the route), filled under a
+//! mutex when a route is first seen and never emptied. With at most
+//! `MAX_ROUTES + 1` sites in twice as many slots, a probe stays short and
+//! always reaches an empty slot; one that finds none takes the mutex and
+//! looks again.
 
 use std::any::Any;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError, RwLock};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
-use tracing::field::{FieldSet, Value};
-use tracing::{Metadata, Span};
+use tracing::field::Value;
+use tracing::Span;
 
+use crate::dynsite::DynCallsite;
 use crate::level::Level;
 use crate::metric::calls::{CallHandles, CallLabels};
 use crate::metric::sink::{HandleCache, HandleRef};
@@ -36,6 +45,11 @@ pub(crate) const MAX_ROUTES: usize = 256;
 
 /// The route of the requests past [`MAX_ROUTES`].
 pub(crate) const OTHER: &str = "other";
+
+/// The slots of a layer's route table: a power of two, at least twice the
+/// sites it can hold (`MAX_ROUTES` and [`OTHER`]).
+const SLOTS: usize = 2 * MAX_ROUTES;
+const _: () = assert!(SLOTS.is_power_of_two() && SLOTS > MAX_ROUTES + 1);
 
 /// Which end of a request a layer instruments.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -73,9 +87,43 @@ pub(crate) struct Routes {
     key: &'static str,
     level: Level,
     side: Side,
-    sites: RwLock<HashMap<Box<str>, &'static Site>>,
+    /// The sites, read without a lock (see the module docs); [`SLOTS`] long.
+    table: Box<[OnceLock<&'static Site>]>,
+    /// How many sites the table holds; held while one is added.
+    sites: Mutex<usize>,
     /// Whether the fold into [`OTHER`] was reported.
     reported: AtomicBool,
+}
+
+/// FNV-1a: a few instructions a byte for the short strings routes are
+/// (resisting collision attacks is moot: a layer holds at most
+/// [`MAX_ROUTES`] routes).
+fn hash(route: &str) -> usize {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in route.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    // Truncation is fine: only the low bits pick a slot.
+    #[allow(clippy::cast_possible_truncation)]
+    let hash = hash as usize;
+    hash
+}
+
+/// Where `route` is in `table`, or the empty slot where it would go; `None`
+/// if neither came up in a whole round (never, while the table keeps free
+/// slots).
+fn probe(table: &[OnceLock<&'static Site>], route: &str) -> Option<Result<&'static Site, usize>> {
+    let mut slot = hash(route);
+    for _ in 0..table.len() {
+        slot &= table.len() - 1;
+        match table[slot].get() {
+            Some(site) if site.route == route => return Some(Ok(site)),
+            Some(_) => slot += 1,
+            None => return Some(Err(slot)),
+        }
+    }
+    None
 }
 
 /// Every layer's routes. Looked up when a layer wraps a service, not per
@@ -97,57 +145,57 @@ impl Routes {
             key,
             level,
             side,
-            sites: RwLock::new(HashMap::new()),
+            table: (0..SLOTS).map(|_| OnceLock::new()).collect(),
+            sites: Mutex::new(0),
             reported: AtomicBool::new(false),
         }));
         all.push(routes);
         routes
     }
 
-    /// The site of `route`: a read lock and a hash lookup once it exists.
+    /// The site of `route`: a hash and a probe, no lock, once it exists.
+    #[inline]
     pub(crate) fn site(&'static self, route: &str) -> &'static Site {
-        if let Some(site) = self
-            .sites
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(route)
-        {
-            return site;
+        match probe(&self.table, route) {
+            Some(Ok(site)) => site,
+            _ => self.add(route),
         }
-        self.add(route)
     }
 
     #[cold]
     #[inline(never)]
     fn add(&'static self, route: &str) -> &'static Site {
-        let mut sites = self.sites.write().unwrap_or_else(PoisonError::into_inner);
-        if let Some(site) = sites.get(route) {
-            return site;
-        }
-        let route = if sites.len() >= MAX_ROUTES {
-            if !self.reported.swap(true, Ordering::Relaxed) {
-                eprintln!(
-                    "alamos: {}: more than {MAX_ROUTES} routes; further ones are counted as {OTHER:?} \
-                     (is the route a template, not the raw path?)",
-                    self.key
-                );
+        let mut sites = self.sites.lock().unwrap_or_else(PoisonError::into_inner);
+        let route = match probe(&self.table, route) {
+            Some(Ok(site)) => return site,
+            _ if *sites >= MAX_ROUTES => {
+                if !self.reported.swap(true, Ordering::Relaxed) {
+                    eprintln!(
+                        "alamos: {}: more than {MAX_ROUTES} routes; further ones are counted as {OTHER:?} \
+                         (is the route a template, not the raw path?)",
+                        self.key
+                    );
+                }
+                OTHER
             }
-            if let Some(site) = sites.get(OTHER) {
-                return site;
-            }
-            OTHER
-        } else {
-            route
+            _ => route,
         };
-        let site = Site::new(self, route);
-        sites.insert(route.into(), site);
-        site
+        match probe(&self.table, route) {
+            Some(Ok(site)) => site,
+            Some(Err(slot)) => {
+                let site = Site::new(self, route);
+                // Only this thread, holding `sites`, sets a slot.
+                let _ = self.table[slot].set(site);
+                *sites += 1;
+                site
+            }
+            // UNWRAP: the table holds at most `MAX_ROUTES + 1` sites in
+            // `SLOTS` slots (checked at compile time), so a probe always
+            // ends at the route or a free slot.
+            None => unreachable!("a route table with no free slot"),
+        }
     }
 }
-
-const NEVER: u8 = 0;
-const SOMETIMES: u8 = 1;
-const ALWAYS: u8 = 2;
 
 /// One route's gate, span callsite, probability and handles. Leaked.
 pub(crate) struct Site {
@@ -157,8 +205,7 @@ pub(crate) struct Site {
     side: Side,
     interest: Interest,
     sample: SampleRate,
-    metadata: OnceLock<Metadata<'static>>,
-    subscribers: AtomicU8,
+    callsite: DynCallsite,
     handles: HandleCache<CallHandles>,
 }
 
@@ -173,21 +220,15 @@ impl Site {
             side: routes.side,
             interest: Interest::new(),
             sample: SampleRate::new(),
-            metadata: OnceLock::new(),
-            subscribers: AtomicU8::new(SOMETIMES),
+            callsite: DynCallsite::new(),
             handles: HandleCache::new(),
         }));
-        let _ = site.metadata.set(Metadata::new(
+        site.callsite.register(
             name,
             "alamos::tower",
             routes.level.as_tracing(),
-            None,
-            None,
-            None,
-            FieldSet::new(&SPAN_FIELDS, tracing::callsite::Identifier(site)),
-            tracing::metadata::Kind::SPAN,
-        ));
-        tracing::callsite::register(site);
+            &SPAN_FIELDS,
+        );
         // Registers the gate with the tree: the key is an experiment, its
         // threshold and probability cached here from now on.
         let _ = site.interest.is_enabled(site);
@@ -204,6 +245,7 @@ impl Site {
         &self.sample
     }
 
+    #[inline]
     pub(crate) fn handles(&self) -> HandleRef<CallHandles> {
         self.handles.get(&self.labels())
     }
@@ -218,22 +260,9 @@ impl Site {
     /// A new span for a request with `method`, or a disabled span when no
     /// subscriber wants it: what `tracing::span!` does, for this metadata.
     pub(crate) fn span(&'static self, method: &str) -> Span {
-        let Some(metadata) = self.metadata.get() else {
+        let Some(metadata) = self.callsite.enabled() else {
             return Span::none();
         };
-        let level = *metadata.level();
-        if level > tracing::level_filters::STATIC_MAX_LEVEL
-            || level > tracing::level_filters::LevelFilter::current()
-        {
-            return Span::none();
-        }
-        let subscribers = self.subscribers.load(Ordering::Relaxed);
-        if subscribers == NEVER
-            || (subscribers != ALWAYS
-                && !tracing::dispatcher::get_default(|dispatch| dispatch.enabled(metadata)))
-        {
-            return Span::none();
-        }
         let fields = metadata.fields();
         let mut names = fields.iter();
         let (Some(experiment), Some(kind), Some(method_field), Some(route)) =
@@ -251,27 +280,6 @@ impl Site {
                 (&route, Some(&self.route as &dyn Value)),
             ]),
         )
-    }
-}
-
-impl tracing::callsite::Callsite for Site {
-    fn set_interest(&self, interest: tracing::subscriber::Interest) {
-        let value = if interest.is_never() {
-            NEVER
-        } else if interest.is_always() {
-            ALWAYS
-        } else {
-            SOMETIMES
-        };
-        self.subscribers.store(value, Ordering::Relaxed);
-    }
-
-    fn metadata(&self) -> &Metadata<'_> {
-        // UNWRAP: set in `Site::new` before the site is registered with
-        // `tracing`, the only way `tracing` reaches it.
-        self.metadata
-            .get()
-            .expect("a route's span metadata is set before it is registered")
     }
 }
 
@@ -303,5 +311,71 @@ impl std::fmt::Debug for Site {
             .field("route", &self.route)
             .field("level", &self.level)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_route_is_found_again_by_its_text() {
+        let routes = Routes::of("tower_site_test.found", Level::Prod, Side::Server);
+        let first = routes.site("/users/{id}");
+        let again = routes.site(&String::from("/users/{id}"));
+        assert!(std::ptr::eq(first, again), "one site per route");
+        assert_eq!(again.route, "/users/{id}");
+        let other = routes.site("/orders/{id}");
+        assert!(!std::ptr::eq(first, other));
+        assert_eq!(
+            Routes::of("tower_site_test.found", Level::Prod, Side::Server)
+                .site("/users/{id}")
+                .route,
+            "/users/{id}"
+        );
+        assert!(
+            !std::ptr::eq(
+                Routes::of("tower_site_test.found", Level::Prod, Side::Client).site("/users/{id}"),
+                first,
+            ),
+            "each side has its own sites"
+        );
+    }
+
+    #[test]
+    fn routes_past_the_cap_fold_into_other_and_all_are_found_again() {
+        let routes = Routes::of("tower_site_test.cap", Level::Prod, Side::Server);
+        let names: Vec<String> = (0..MAX_ROUTES + 40).map(|i| format!("/r{i}")).collect();
+        let sites: Vec<&'static Site> = names.iter().map(|name| routes.site(name)).collect();
+        for (name, site) in names.iter().zip(&sites) {
+            let again = routes.site(name);
+            assert!(std::ptr::eq(*site, again), "{name}");
+        }
+        let kept = names[..MAX_ROUTES].iter().zip(&sites);
+        for (name, site) in kept {
+            assert_eq!(site.route, name.as_str());
+        }
+        for site in &sites[MAX_ROUTES..] {
+            assert_eq!(site.route, OTHER);
+        }
+        assert_eq!(
+            *routes.sites.lock().unwrap(),
+            MAX_ROUTES + 1,
+            "the kept routes and `other`"
+        );
+        let filled = routes
+            .table
+            .iter()
+            .filter(|slot| slot.get().is_some())
+            .count();
+        assert_eq!(filled, MAX_ROUTES + 1);
+    }
+
+    #[test]
+    fn fnv_spreads_similar_routes() {
+        let slots: std::collections::HashSet<usize> = (0..64)
+            .map(|i| hash(&format!("/r{i}")) & (SLOTS - 1))
+            .collect();
+        assert!(slots.len() > 48, "{} distinct slots of 64", slots.len());
     }
 }

@@ -5,7 +5,8 @@
 //! - `server`: `alamos::tower::ServerLayer` in front of axum and hyper;
 //! - `client`: `alamos::tower::ClientLayer` around hyper-util's client;
 //! - `middleware`: `alamos::reqwest::Middleware` in a `reqwest_middleware`
-//!   client.
+//!   client;
+//! - `tonic_grpc`: both layers around a real tonic server and channel.
 //!
 //! Metrics are read from alamos's own recorder (one per process, so each
 //! test uses keys of its own); spans are captured per test, on the one
@@ -13,7 +14,12 @@
 
 mod client;
 mod middleware;
+#[cfg(feature = "otel")]
+#[path = "../propagation_otel/receiver.rs"]
+#[allow(dead_code)]
+mod receiver;
 mod server;
+mod tonic_grpc;
 
 use std::future::Future;
 use std::sync::OnceLock;
