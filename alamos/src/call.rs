@@ -25,7 +25,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::mem::{ManuallyDrop, MaybeUninit};
 use std::pin::Pin;
-use std::ptr::NonNull;
+use std::ptr::{addr_of_mut, NonNull};
 use std::task::{Context, Poll};
 
 use tracing::span::EnteredSpan;
@@ -169,9 +169,7 @@ impl<'a> FnCall<'a> {
     #[cold]
     #[inline(never)]
     pub fn start(callsite: &'static FnCallsite, slot: &'a mut CallSlot) -> Self {
-        let trace = callsite.trace();
-        let span = traced_span(trace, || callsite.span());
-        FnCall::begin(callsite, slot, trace, span, &[])
+        FnCall::begin(callsite, slot, || callsite.span(), &[])
     }
 
     /// A call through an enabled callsite, inside the span `span` makes
@@ -183,9 +181,7 @@ impl<'a> FnCall<'a> {
         slot: &'a mut CallSlot,
         span: impl FnOnce() -> Span,
     ) -> Self {
-        let trace = callsite.trace();
-        let span = traced_span(trace, span);
-        FnCall::begin(callsite, slot, trace, span, &[])
+        FnCall::begin(callsite, slot, span, &[])
     }
 
     /// A call through an enabled callsite with `labels(...)`, whose values
@@ -197,13 +193,30 @@ impl<'a> FnCall<'a> {
         span: impl FnOnce() -> Span,
         labels: &[&dyn fmt::Display],
     ) -> Self {
-        let trace = callsite.trace();
-        let span = traced_span(trace, span);
-        FnCall::begin(callsite, slot, trace, span, labels)
+        FnCall::begin(callsite, slot, span, labels)
+    }
+
+    /// The trace decision (a root's draw inlined: the starts are out of
+    /// line already), then a traced or an untraced start.
+    #[inline(always)]
+    fn begin(
+        callsite: &'static FnCallsite,
+        slot: &'a mut CallSlot,
+        span: impl FnOnce() -> Span,
+        labels: &[&dyn fmt::Display],
+    ) -> Self {
+        let trace = callsite.trace_inline();
+        if trace.is_traced() {
+            let span = span();
+            if !span.is_none() {
+                return FnCall::begin_span(callsite, slot, trace, span, labels);
+            }
+        }
+        FnCall::begin_spanless(callsite, slot, trace, labels)
     }
 
     #[inline(always)]
-    fn begin(
+    fn begin_span(
         callsite: &'static FnCallsite,
         slot: &'a mut CallSlot,
         trace: Trace,
@@ -224,6 +237,39 @@ impl<'a> FnCall<'a> {
         });
         FnCall {
             active: Some(NonNull::from(active)),
+            slot: PhantomData,
+        }
+    }
+
+    /// A call without a span (untraced, or no subscriber wants its span):
+    /// its span is known here to be none, so entering it folds away and
+    /// every field is stored straight into the slot (a span that may be
+    /// some made the whole call go through the stack two or three times
+    /// first).
+    #[inline(always)]
+    fn begin_spanless(
+        callsite: &'static FnCallsite,
+        slot: &'a mut CallSlot,
+        trace: Trace,
+        labels: &[&dyn fmt::Display],
+    ) -> Self {
+        let active = slot.0.as_mut_ptr();
+        // SAFETY: `active` points to the slot, borrowed mutably for `'a`;
+        // every field is written before `FnCall::active` can read it, and
+        // only the first write may unwind, leaving nothing to drop.
+        unsafe {
+            addr_of_mut!((*active).recording).write(Recording::start(callsite, labels));
+            addr_of_mut!((*active).error).write(Cell::new(false));
+            addr_of_mut!((*active).unknown).write(Cell::new(false));
+            addr_of_mut!((*active).completed).write(Cell::new(false));
+            addr_of_mut!((*active).began_panicking).write(std::thread::panicking());
+            addr_of_mut!((*active).exit).write(Cell::new(None));
+            addr_of_mut!((*active).outer).write(trace.enter());
+            addr_of_mut!((*active).span).write(Span::none().entered());
+        }
+        FnCall {
+            // SAFETY: a pointer into a borrowed slot is not null.
+            active: Some(unsafe { NonNull::new_unchecked(active) }),
             slot: PhantomData,
         }
     }
@@ -449,8 +495,18 @@ fn finish_call(active: NonNull<ActiveCall>) {
     };
     call.recording.finish(outcome, &call.span, true);
     let outer = call.outer;
-    // SAFETY: dropped once, here; the slot is never read again.
-    unsafe { std::ptr::drop_in_place(active.as_ptr()) };
+    let untraced = call.span.is_none();
+    let active = active.as_ptr();
+    // SAFETY: each field with drop glue is dropped once, here, in
+    // declaration order; the slot is never read again. An untraced call's
+    // span is none: exiting and closing it would do nothing, and skipping
+    // its drop glue saves an out-of-line call.
+    unsafe {
+        std::ptr::drop_in_place(addr_of_mut!((*active).recording));
+        if !untraced {
+            std::ptr::drop_in_place(addr_of_mut!((*active).span));
+        }
+    }
     outer.restore();
 }
 

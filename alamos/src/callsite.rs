@@ -129,6 +129,13 @@ impl FnCallsite {
         Trace::decide(&self.sample)
     }
 
+    /// [`FnCallsite::trace`] with a root's draw inlined: for the out-of-line
+    /// start of a synchronous call.
+    #[inline(always)]
+    pub(crate) fn trace_inline(&'static self) -> Trace {
+        Trace::decide_inline(&self.sample)
+    }
+
     /// A new span for a call, with the standard fields, or a disabled span
     /// when no subscriber wants it: what `tracing::span!` does, for the
     /// metadata of this callsite.
