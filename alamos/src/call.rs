@@ -82,7 +82,7 @@ impl Recording {
         let landed = if here {
             self.handles.finish_here(self.started, outcome, nanos)
         } else {
-            self.handles.finish(outcome, nanos)
+            self.handles.finish(self.started, outcome, nanos)
         };
         #[cfg(feature = "otel")]
         landed.offer(end, nanos, span);

@@ -165,15 +165,22 @@ impl CallHandles {
         }
     }
 
-    /// A call finished with `outcome` after `nanos`, on any thread.
+    /// A call finished with `outcome` after `nanos`, on any thread; `start`
+    /// returned `started`. On the starting thread, the cells found then are
+    /// used again (a thread-local load and a compare tell), elsewhere that
+    /// thread's cells are looked up.
     #[inline]
-    pub(crate) fn finish(&self, outcome: Outcome, nanos: u64) -> Landed {
-        match self {
-            CallHandles::Facade(handles) => {
+    pub(crate) fn finish(&self, started: Started, outcome: Outcome, nanos: u64) -> Landed {
+        match (self, started.0) {
+            (CallHandles::Facade(handles), _) => {
                 handles.finish(outcome, nanos);
                 Landed::default()
             }
-            CallHandles::Store { series, store } => {
+            (CallHandles::Store { series, store }, Some(cells)) => {
+                let bucket = cells.call_finished_anywhere(*series, store, outcome, nanos);
+                Landed::at(*series, store, bucket)
+            }
+            (CallHandles::Store { series, store }, None) => {
                 let bucket = series.call_finished(store, outcome, nanos);
                 Landed::at(*series, store, bucket)
             }
