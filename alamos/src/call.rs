@@ -36,7 +36,7 @@ use crate::clock;
 use crate::metric::calls::{CallHandles, Started};
 use crate::metric::outcome::Outcome;
 use crate::metric::sink::HandleRef;
-use crate::sampling::Trace;
+use crate::sampling::{Trace, TraceScope};
 
 /// The metrics side of a call in progress; also what the tower layers
 /// (`src/tower`) record a request with.
@@ -641,15 +641,57 @@ where
     }
 }
 
-/// Finishes the call as a panic if `poll` unwinds: dropped before `poll`
-/// returned.
-struct PollGuard<'a> {
+/// A poll of a recorded call in progress: its span entered, its trace
+/// decision in scope. Dropped when the poll returns, or as it unwinds, in
+/// which case the call finishes as a panic, inside its span.
+struct RecordedPoll<'a> {
     recording: &'a mut Option<Recording>,
     span: &'a Span,
     returned: bool,
+    // Dropped after `drop` ran, in this order: the decision restored, then
+    // the span exited.
+    _trace: TraceScope,
+    _enter: tracing::span::Entered<'a>,
 }
 
-impl Drop for PollGuard<'_> {
+impl<'a> RecordedPoll<'a> {
+    #[inline(always)]
+    fn enter(recording: &'a mut Option<Recording>, span: &'a Span, trace: Trace) -> Self {
+        let enter = span.enter();
+        RecordedPoll {
+            recording,
+            span,
+            returned: false,
+            _trace: trace.scope(),
+            _enter: enter,
+        }
+    }
+
+    /// The body's future answered `poll`: when it is ready, the call
+    /// finishes, classified by `is_error`, still inside its span.
+    #[inline(always)]
+    fn polled<T>(
+        mut self,
+        poll: Poll<T>,
+        is_error: &mut Option<impl FnOnce(&T) -> bool>,
+    ) -> Poll<T> {
+        self.returned = true;
+        if let Poll::Ready(output) = &poll {
+            if let Some(recording) = self.recording.take() {
+                let is_error = is_error.take().is_some_and(|is_error| is_error(output));
+                let outcome = if is_error {
+                    Outcome::Error
+                } else {
+                    Outcome::Ok
+                };
+                finish_recording(&recording, outcome, self.span);
+            }
+        }
+        poll
+    }
+}
+
+impl Drop for RecordedPoll<'_> {
     /// Inlined: every poll of a recorded call drops one, and only an
     /// unwinding poll has anything to do.
     #[inline(always)]
@@ -660,7 +702,7 @@ impl Drop for PollGuard<'_> {
     }
 }
 
-impl PollGuard<'_> {
+impl RecordedPoll<'_> {
     #[cold]
     #[inline(never)]
     fn unwound(&mut self) {
@@ -670,6 +712,13 @@ impl PollGuard<'_> {
     }
 }
 
+/// The end of an `async` call, out of line: the poll that calls it is
+/// inlined into its caller's future.
+#[inline(never)]
+fn finish_recording(recording: &Recording, outcome: Outcome, span: &Span) {
+    recording.finish(outcome, span, false);
+}
+
 impl<F, C> Future for CallFuture<F, C>
 where
     F: Future,
@@ -677,62 +726,33 @@ where
 {
     type Output = F::Output;
 
-    /// Inlined for a disabled call's sake, which polls the body and nothing
-    /// else, as a plain `async fn`'s caller would; a recorded call's poll is
-    /// out of line.
+    /// Inlined, with the body's `poll` called from one place, so that the
+    /// compiler inlines the body here as it would a plain `async fn`'s into
+    /// its caller (called from two, the body stayed out of line). A
+    /// disabled call (or a finished one, whose body's future answers a poll
+    /// as a spent `async` block does) polls the body alone, and pays one
+    /// more check when it returns; a recorded one polls it inside its span
+    /// and trace decision, and finishes when it is ready or unwinds.
     #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         // SAFETY: `future` is never moved out of the pinned `self`; the other
         // fields are not structurally pinned.
         let this = unsafe { self.get_unchecked_mut() };
-        if this.recording.is_none() {
-            // A disabled call (or a finished one, whose body's future
-            // answers a poll as a spent `async` block does): the body alone.
-            // SAFETY: see above; `future` stays in place until dropped in `drop`.
-            return unsafe { Pin::new_unchecked(&mut *this.future) }.poll(cx);
-        }
-        this.poll_recorded(cx)
-    }
-}
-
-impl<F, C> CallFuture<F, C>
-where
-    F: Future,
-    C: FnOnce(&F::Output) -> bool,
-{
-    /// A poll of a call being recorded: inside its span and trace decision,
-    /// finishing the call when the body completes or panics.
-    #[inline(never)]
-    fn poll_recorded(&mut self, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self;
-        let _enter = this.span.enter();
-        let _trace = this.trace.scope();
-        let mut guard = PollGuard {
-            recording: &mut this.recording,
-            span: &this.span,
-            returned: false,
+        let recorded = if this.recording.is_some() {
+            Some(RecordedPoll::enter(
+                &mut this.recording,
+                &this.span,
+                this.trace,
+            ))
+        } else {
+            None
         };
-        // SAFETY: `this` is pinned (`poll` got it from a `Pin`): `future`
-        // stays in place until dropped in `drop`.
-        let future = unsafe { Pin::new_unchecked(&mut *this.future) };
-        let poll = future.poll(cx);
-        guard.returned = true;
-        let Poll::Ready(output) = poll else {
-            return Poll::Pending;
-        };
-        if let Some(recording) = guard.recording.take() {
-            let is_error = this
-                .is_error
-                .take()
-                .is_some_and(|is_error| is_error(&output));
-            let outcome = if is_error {
-                Outcome::Error
-            } else {
-                Outcome::Ok
-            };
-            recording.finish(outcome, guard.span, false);
+        // SAFETY: see above; `future` stays in place until dropped in `drop`.
+        let poll = unsafe { Pin::new_unchecked(&mut *this.future) }.poll(cx);
+        match recorded {
+            None => poll,
+            Some(recorded) => recorded.polled(poll, &mut this.is_error),
         }
-        Poll::Ready(output)
     }
 }
 
