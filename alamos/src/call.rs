@@ -47,16 +47,19 @@ pub(crate) struct Recording {
 }
 
 impl Recording {
-    /// `labels` holds the values of the callsite's `labels(...)`, if any.
+    /// `labels` holds the values of the callsite's `labels(...)`, if any;
+    /// `here`: the call finishes on this thread (see [`Recording::begin`]).
     #[inline(always)]
-    fn start(callsite: &'static FnCallsite, labels: &[&dyn fmt::Display]) -> Self {
-        Recording::begin(callsite.call_handles(labels))
+    fn start(callsite: &'static FnCallsite, labels: &[&dyn fmt::Display], here: bool) -> Self {
+        Recording::begin(callsite.call_handles(labels), here)
     }
 
-    /// A call through these handles starts now.
+    /// A call through these handles starts now. `here` says it finishes
+    /// on this thread, as [`Recording::finish`]'s does: a call that may
+    /// finish elsewhere keeps the thread's number too.
     #[inline(always)]
-    pub(crate) fn begin(handles: HandleRef<CallHandles>) -> Self {
-        let started = handles.start();
+    pub(crate) fn begin(handles: HandleRef<CallHandles>, here: bool) -> Self {
+        let started = handles.start(here);
         Recording {
             handles,
             started,
@@ -226,7 +229,7 @@ impl<'a> FnCall<'a> {
         let outer = trace.enter();
         let span = span.entered();
         let active = slot.0.write(ActiveCall {
-            recording: Recording::start(callsite, labels),
+            recording: Recording::start(callsite, labels, true),
             error: Cell::new(false),
             unknown: Cell::new(false),
             completed: Cell::new(false),
@@ -258,7 +261,7 @@ impl<'a> FnCall<'a> {
         // every field is written before `FnCall::active` can read it, and
         // only the first write may unwind, leaving nothing to drop.
         unsafe {
-            addr_of_mut!((*active).recording).write(Recording::start(callsite, labels));
+            addr_of_mut!((*active).recording).write(Recording::start(callsite, labels, true));
             addr_of_mut!((*active).error).write(Cell::new(false));
             addr_of_mut!((*active).unknown).write(Cell::new(false));
             addr_of_mut!((*active).completed).write(Cell::new(false));
@@ -582,7 +585,7 @@ impl CallStart {
 /// span passed there).
 #[inline(never)]
 fn start_recording(callsite: &'static FnCallsite, labels: &[&dyn fmt::Display]) -> Recording {
-    Recording::start(callsite, labels)
+    Recording::start(callsite, labels, false)
 }
 
 impl fmt::Debug for CallStart {

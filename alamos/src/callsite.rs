@@ -44,8 +44,9 @@ pub(crate) const STATUS_FIELD: &str = "otel.status_code";
 pub struct FnCallsite {
     interest: Interest,
     sample: SampleRate,
-    experiment: &'static str,
-    function: &'static str,
+    /// The experiment and function labels, kept as the handle cache reads
+    /// them: a call passes a pointer to them, not a copy.
+    names: CallLabels,
     module_path: &'static str,
     level: Level,
     span_metadata: Metadata<'static>,
@@ -94,8 +95,10 @@ impl FnCallsite {
         FnCallsite {
             interest: Interest::new(),
             sample: SampleRate::new(),
-            experiment,
-            function,
+            names: CallLabels {
+                experiment,
+                function,
+            },
             module_path: location.module_path,
             level,
             span_metadata: Metadata::new(
@@ -166,8 +169,8 @@ impl FnCallsite {
         Span::new(
             metadata,
             &fields.value_set(&[
-                (&experiment, Some(&self.experiment as &dyn Value)),
-                (&function, Some(&self.function as &dyn Value)),
+                (&experiment, Some(&self.names.experiment as &dyn Value)),
+                (&function, Some(&self.names.function as &dyn Value)),
                 (&namespace, Some(&self.module_path as &dyn Value)),
                 (&status, None),
             ]),
@@ -176,27 +179,23 @@ impl FnCallsite {
 
     /// The experiment key.
     pub fn experiment(&self) -> &'static str {
-        self.experiment
+        self.names.experiment
     }
 
     /// The metric handles of a call with these `labels(...)` values (none
     /// for a callsite without labels).
     #[inline]
     pub(crate) fn call_handles(&self, labels: &[&dyn fmt::Display]) -> HandleRef<CallHandles> {
-        let names = CallLabels {
-            experiment: self.experiment,
-            function: self.function,
-        };
         if labels.is_empty() {
-            self.handles.get(&names)
+            self.handles.get(&self.names)
         } else {
-            self.label_sets.get(&names, labels)
+            self.label_sets.get(&self.names, labels)
         }
     }
 
     /// The `function` label: `Type::method` or the fn name.
     pub fn function(&self) -> &'static str {
-        self.function
+        self.names.function
     }
 
     /// The callsite's level.
@@ -207,7 +206,7 @@ impl FnCallsite {
 
 impl Gate for FnCallsite {
     fn experiment(&self) -> &'static str {
-        self.experiment
+        self.names.experiment
     }
     fn level(&self) -> Level {
         self.level
@@ -221,10 +220,7 @@ impl Gate for FnCallsite {
     fn enabled(&self) {
         // A labelled callsite's series depend on values only calls provide.
         if self.label_sets.names().is_empty() {
-            self.handles.preregister(&CallLabels {
-                experiment: self.experiment,
-                function: self.function,
-            });
+            self.handles.preregister(&self.names);
         }
     }
     fn as_any(&self) -> &dyn Any {
@@ -235,8 +231,8 @@ impl Gate for FnCallsite {
 impl fmt::Debug for FnCallsite {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FnCallsite")
-            .field("experiment", &self.experiment)
-            .field("function", &self.function)
+            .field("experiment", &self.names.experiment)
+            .field("function", &self.names.function)
             .field("level", &self.level)
             .finish_non_exhaustive()
     }

@@ -791,20 +791,25 @@ fn cells(store: &'static Store, series: Series) -> Cells {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct LocalCells {
     cells: Cells,
-    /// The starting thread's number (see `THREAD`); not 0 when `cells` are
-    /// its own.
+    /// The starting thread's number (see `THREAD`) when `cells` are its
+    /// own, or [`NO_THREAD`] for a call that finishes where it started.
     thread: u64,
 }
 
+/// No thread's number (they count up from 1, and 0 is a thread without
+/// cells): `call_finished_anywhere` never takes cells with it for its own.
+const NO_THREAD: u64 = u64::MAX;
+
 impl Series {
-    /// A call of this call series started.
+    /// A call of this call series started; `here`: it finishes on this
+    /// thread (a synchronous call), so the thread's number is not needed.
     #[inline]
-    pub(crate) fn call_started(self, store: &'static Store) -> LocalCells {
+    pub(crate) fn call_started(self, store: &'static Store, here: bool) -> LocalCells {
         let cells = cells(store, self);
         cells.add(STARTED, 1);
         LocalCells {
             cells,
-            thread: thread_number(),
+            thread: if here { NO_THREAD } else { thread_number() },
         }
     }
 
@@ -977,13 +982,13 @@ mod tests {
             for _ in 0..threads {
                 scope.spawn(|| {
                     for _ in 0..calls {
-                        id.call_started(store);
+                        id.call_started(store, true);
                         id.call_finished(store, Outcome::Error, 2_000);
                     }
                 });
             }
         });
-        id.call_started(store);
+        id.call_started(store, true);
         let totals = reading(store, id);
         let total = threads * calls;
         assert_eq!(totals.calls(Outcome::Error), total);
