@@ -671,26 +671,23 @@ impl<'a> RecordedPoll<'a> {
     }
 
     /// The body's future answered `poll`: when it is ready, the call
-    /// finishes, classified by `is_error`, still inside its span.
+    /// finishes, classified by `is_error`, still inside its span. By
+    /// reference, as the end of the call is: moving the guard or the
+    /// recording cost a copy of each at every poll.
     #[inline(always)]
-    fn polled<T>(
-        mut self,
-        poll: Poll<T>,
-        is_error: &mut Option<impl FnOnce(&T) -> bool>,
-    ) -> Poll<T> {
+    fn polled<T>(&mut self, poll: &Poll<T>, is_error: &mut Option<impl FnOnce(&T) -> bool>) {
         self.returned = true;
-        if let Poll::Ready(output) = &poll {
-            if let Some(recording) = self.recording.take() {
+        if let Poll::Ready(output) = poll {
+            if self.recording.is_some() {
                 let is_error = is_error.take().is_some_and(|is_error| is_error(output));
                 let outcome = if is_error {
                     Outcome::Error
                 } else {
                     Outcome::Ok
                 };
-                finish_recording(&recording, outcome, self.span);
+                finish_recording(self.recording, outcome, self.span);
             }
         }
-        poll
     }
 }
 
@@ -718,8 +715,10 @@ impl RecordedPoll<'_> {
 /// The end of an `async` call, out of line: the poll that calls it is
 /// inlined into its caller's future.
 #[inline(never)]
-fn finish_recording(recording: &Recording, outcome: Outcome, span: &Span) {
-    recording.finish(outcome, span, false);
+fn finish_recording(recording: &mut Option<Recording>, outcome: Outcome, span: &Span) {
+    if let Some(recording) = recording.take() {
+        recording.finish(outcome, span, false);
+    }
 }
 
 impl<F, C> Future for CallFuture<F, C>
@@ -741,7 +740,7 @@ where
         // SAFETY: `future` is never moved out of the pinned `self`; the other
         // fields are not structurally pinned.
         let this = unsafe { self.get_unchecked_mut() };
-        let recorded = if this.recording.is_some() {
+        let mut recorded = if this.recording.is_some() {
             Some(RecordedPoll::enter(
                 &mut this.recording,
                 &this.span,
@@ -752,10 +751,10 @@ where
         };
         // SAFETY: see above; `future` stays in place until dropped in `drop`.
         let poll = unsafe { Pin::new_unchecked(&mut *this.future) }.poll(cx);
-        match recorded {
-            None => poll,
-            Some(recorded) => recorded.polled(poll, &mut this.is_error),
+        if let Some(recorded) = &mut recorded {
+            recorded.polled(&poll, &mut this.is_error);
         }
+        poll
     }
 }
 
