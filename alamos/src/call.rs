@@ -634,6 +634,15 @@ where
             span,
             recording,
         } = start;
+        // An untraced call's span is none: written as such here, straight
+        // into the caller's future, rather than copied there from the
+        // start's (a span that might be some went through the stack twice).
+        let span = if trace.is_traced() {
+            span
+        } else {
+            std::mem::forget(span);
+            Span::none()
+        };
         CallFuture {
             future: ManuallyDrop::new(future),
             span,
