@@ -725,9 +725,11 @@ impl RecordedPoll<'_> {
 /// inlined into its caller's future.
 #[inline(never)]
 fn finish_recording(recording: &mut Option<Recording>, outcome: Outcome, span: &Span) {
-    if let Some(recording) = recording.take() {
+    // Read in place, then cleared: `take` copied the recording to the stack.
+    if let Some(recording) = recording.as_ref() {
         recording.finish(outcome, span, false);
     }
+    *recording = None;
 }
 
 impl<F, C> Future for CallFuture<F, C>
