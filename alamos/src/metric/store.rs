@@ -1003,6 +1003,48 @@ mod tests {
     }
 
     #[test]
+    fn a_call_finishes_through_its_starting_threads_cells_only_there() {
+        let store = store(DURATIONS);
+        let id = calls(store, "finishes_anywhere");
+        std::thread::scope(|scope| {
+            // A thread of its own, so the cells it owns are this test's.
+            scope.spawn(|| {
+                // Cells of its own from the second write on.
+                for _ in 0..2 {
+                    id.call_started(store, false).call_finished_anywhere(
+                        id,
+                        store,
+                        Outcome::Ok,
+                        10,
+                    );
+                }
+                let started = id.call_started(store, false);
+                assert!(matches!(started.cells, Cells::Own(_)));
+                assert_eq!(started.thread, thread_number());
+                // Finished on another thread: through that thread's cells
+                // (or the shared ones), never this one's.
+                std::thread::scope(|inner| {
+                    inner.spawn(|| {
+                        assert_ne!(started.thread, thread_number());
+                        started.call_finished_anywhere(id, store, Outcome::Error, 10);
+                    });
+                });
+                // Finished here: through the cells found at the start.
+                let here = id.call_started(store, false);
+                here.call_finished_anywhere(id, store, Outcome::Ok, 10);
+                // A synchronous start never passes for any thread's.
+                assert_eq!(id.call_started(store, true).thread, NO_THREAD);
+                id.call_finished(store, Outcome::Ok, 10);
+            });
+        });
+        // Both threads exited: their cells are folded into the shared ones.
+        let totals = reading(store, id);
+        assert_eq!(totals.calls(Outcome::Ok), 4);
+        assert_eq!(totals.calls(Outcome::Error), 1);
+        assert_eq!(totals.in_flight(), 0);
+    }
+
+    #[test]
     fn buckets_are_le() {
         let store = store(DURATIONS);
         let id = calls(store, "buckets_are_le");
