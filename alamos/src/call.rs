@@ -51,6 +51,24 @@ impl Recording {
     /// `here`: the call finishes on this thread (see [`Recording::begin`]).
     #[inline(always)]
     fn start(callsite: &'static FnCallsite, labels: &[&dyn fmt::Display], here: bool) -> Self {
+        // The cached handles first, in registers; the rest out of line.
+        if labels.is_empty() {
+            if let Some(handles) = callsite.cached_call_handles() {
+                return Recording::begin(HandleRef::cached(handles), here);
+            }
+        }
+        Recording::start_uncached(callsite, labels, here)
+    }
+
+    /// A start whose handles are not cached: labelled, under another
+    /// recorder, or the first.
+    #[cold]
+    #[inline(never)]
+    fn start_uncached(
+        callsite: &'static FnCallsite,
+        labels: &[&dyn fmt::Display],
+        here: bool,
+    ) -> Self {
         Recording::begin(callsite.call_handles(labels), here)
     }
 

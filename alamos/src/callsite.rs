@@ -193,6 +193,13 @@ impl FnCallsite {
         }
     }
 
+    /// The cached metric handles of a call without `labels(...)` values,
+    /// when cached for the calling thread's recorder.
+    #[inline(always)]
+    pub(crate) fn cached_call_handles(&self) -> Option<&'static CallHandles> {
+        self.handles.cached()
+    }
+
     /// The `function` label: `Type::method` or the fn name.
     pub fn function(&self) -> &'static str {
         self.names.function
