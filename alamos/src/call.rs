@@ -25,7 +25,7 @@ use std::future::Future;
 use std::marker::PhantomData;
 use std::mem::{ManuallyDrop, MaybeUninit};
 use std::pin::Pin;
-use std::ptr::NonNull;
+use std::ptr::{addr_of_mut, NonNull};
 use std::task::{Context, Poll};
 
 use tracing::span::EnteredSpan;
@@ -36,7 +36,7 @@ use crate::clock;
 use crate::metric::calls::{CallHandles, Started};
 use crate::metric::outcome::Outcome;
 use crate::metric::sink::HandleRef;
-use crate::sampling::Trace;
+use crate::sampling::{Trace, TraceScope};
 
 /// The metrics side of a call in progress; also what the tower layers
 /// (`src/tower`) record a request with.
@@ -47,16 +47,37 @@ pub(crate) struct Recording {
 }
 
 impl Recording {
-    /// `labels` holds the values of the callsite's `labels(...)`, if any.
+    /// `labels` holds the values of the callsite's `labels(...)`, if any;
+    /// `here`: the call finishes on this thread (see [`Recording::begin`]).
     #[inline(always)]
-    fn start(callsite: &'static FnCallsite, labels: &[&dyn fmt::Display]) -> Self {
-        Recording::begin(callsite.call_handles(labels))
+    fn start(callsite: &'static FnCallsite, labels: &[&dyn fmt::Display], here: bool) -> Self {
+        // The cached handles first, in registers; the rest out of line.
+        if labels.is_empty() {
+            if let Some(handles) = callsite.cached_call_handles() {
+                return Recording::begin(HandleRef::cached(handles), here);
+            }
+        }
+        Recording::start_uncached(callsite, labels, here)
     }
 
-    /// A call through these handles starts now.
+    /// A start whose handles are not cached: labelled, under another
+    /// recorder, or the first.
+    #[cold]
+    #[inline(never)]
+    fn start_uncached(
+        callsite: &'static FnCallsite,
+        labels: &[&dyn fmt::Display],
+        here: bool,
+    ) -> Self {
+        Recording::begin(callsite.call_handles(labels), here)
+    }
+
+    /// A call through these handles starts now. `here` says it finishes
+    /// on this thread, as [`Recording::finish`]'s does: a call that may
+    /// finish elsewhere keeps the thread's number too.
     #[inline(always)]
-    pub(crate) fn begin(handles: HandleRef<CallHandles>) -> Self {
-        let started = handles.start();
+    pub(crate) fn begin(handles: HandleRef<CallHandles>, here: bool) -> Self {
+        let started = handles.start(here);
         Recording {
             handles,
             started,
@@ -82,7 +103,7 @@ impl Recording {
         let landed = if here {
             self.handles.finish_here(self.started, outcome, nanos)
         } else {
-            self.handles.finish(outcome, nanos)
+            self.handles.finish(self.started, outcome, nanos)
         };
         #[cfg(feature = "otel")]
         landed.offer(end, nanos, span);
@@ -169,9 +190,7 @@ impl<'a> FnCall<'a> {
     #[cold]
     #[inline(never)]
     pub fn start(callsite: &'static FnCallsite, slot: &'a mut CallSlot) -> Self {
-        let trace = callsite.trace();
-        let span = traced_span(trace, || callsite.span());
-        FnCall::begin(callsite, slot, trace, span, &[])
+        FnCall::begin(callsite, slot, || callsite.span(), &[])
     }
 
     /// A call through an enabled callsite, inside the span `span` makes
@@ -183,9 +202,7 @@ impl<'a> FnCall<'a> {
         slot: &'a mut CallSlot,
         span: impl FnOnce() -> Span,
     ) -> Self {
-        let trace = callsite.trace();
-        let span = traced_span(trace, span);
-        FnCall::begin(callsite, slot, trace, span, &[])
+        FnCall::begin(callsite, slot, span, &[])
     }
 
     /// A call through an enabled callsite with `labels(...)`, whose values
@@ -197,13 +214,30 @@ impl<'a> FnCall<'a> {
         span: impl FnOnce() -> Span,
         labels: &[&dyn fmt::Display],
     ) -> Self {
-        let trace = callsite.trace();
-        let span = traced_span(trace, span);
-        FnCall::begin(callsite, slot, trace, span, labels)
+        FnCall::begin(callsite, slot, span, labels)
+    }
+
+    /// The trace decision (a root's draw inlined: the starts are out of
+    /// line already), then a traced or an untraced start.
+    #[inline(always)]
+    fn begin(
+        callsite: &'static FnCallsite,
+        slot: &'a mut CallSlot,
+        span: impl FnOnce() -> Span,
+        labels: &[&dyn fmt::Display],
+    ) -> Self {
+        let trace = callsite.trace_inline();
+        if trace.is_traced() {
+            let span = span();
+            if !span.is_none() {
+                return FnCall::begin_span(callsite, slot, trace, span, labels);
+            }
+        }
+        FnCall::begin_spanless(callsite, slot, trace, labels)
     }
 
     #[inline(always)]
-    fn begin(
+    fn begin_span(
         callsite: &'static FnCallsite,
         slot: &'a mut CallSlot,
         trace: Trace,
@@ -213,7 +247,7 @@ impl<'a> FnCall<'a> {
         let outer = trace.enter();
         let span = span.entered();
         let active = slot.0.write(ActiveCall {
-            recording: Recording::start(callsite, labels),
+            recording: Recording::start(callsite, labels, true),
             error: Cell::new(false),
             unknown: Cell::new(false),
             completed: Cell::new(false),
@@ -224,6 +258,39 @@ impl<'a> FnCall<'a> {
         });
         FnCall {
             active: Some(NonNull::from(active)),
+            slot: PhantomData,
+        }
+    }
+
+    /// A call without a span (untraced, or no subscriber wants its span):
+    /// its span is known here to be none, so entering it folds away and
+    /// every field is stored straight into the slot (a span that may be
+    /// some made the whole call go through the stack two or three times
+    /// first).
+    #[inline(always)]
+    fn begin_spanless(
+        callsite: &'static FnCallsite,
+        slot: &'a mut CallSlot,
+        trace: Trace,
+        labels: &[&dyn fmt::Display],
+    ) -> Self {
+        let active = slot.0.as_mut_ptr();
+        // SAFETY: `active` points to the slot, borrowed mutably for `'a`;
+        // every field is written before `FnCall::active` can read it, and
+        // only the first write may unwind, leaving nothing to drop.
+        unsafe {
+            addr_of_mut!((*active).recording).write(Recording::start(callsite, labels, true));
+            addr_of_mut!((*active).error).write(Cell::new(false));
+            addr_of_mut!((*active).unknown).write(Cell::new(false));
+            addr_of_mut!((*active).completed).write(Cell::new(false));
+            addr_of_mut!((*active).began_panicking).write(std::thread::panicking());
+            addr_of_mut!((*active).exit).write(Cell::new(None));
+            addr_of_mut!((*active).outer).write(trace.enter());
+            addr_of_mut!((*active).span).write(Span::none().entered());
+        }
+        FnCall {
+            // SAFETY: a pointer into a borrowed slot is not null.
+            active: Some(unsafe { NonNull::new_unchecked(active) }),
             slot: PhantomData,
         }
     }
@@ -449,8 +516,18 @@ fn finish_call(active: NonNull<ActiveCall>) {
     };
     call.recording.finish(outcome, &call.span, true);
     let outer = call.outer;
-    // SAFETY: dropped once, here; the slot is never read again.
-    unsafe { std::ptr::drop_in_place(active.as_ptr()) };
+    let untraced = call.span.is_none();
+    let active = active.as_ptr();
+    // SAFETY: each field with drop glue is dropped once, here, in
+    // declaration order; the slot is never read again. An untraced call's
+    // span is none: exiting and closing it would do nothing, and skipping
+    // its drop glue saves an out-of-line call.
+    unsafe {
+        std::ptr::drop_in_place(addr_of_mut!((*active).recording));
+        if !untraced {
+            std::ptr::drop_in_place(addr_of_mut!((*active).span));
+        }
+    }
     outer.restore();
 }
 
@@ -526,7 +603,7 @@ impl CallStart {
 /// span passed there).
 #[inline(never)]
 fn start_recording(callsite: &'static FnCallsite, labels: &[&dyn fmt::Display]) -> Recording {
-    Recording::start(callsite, labels)
+    Recording::start(callsite, labels, false)
 }
 
 impl fmt::Debug for CallStart {
@@ -575,6 +652,15 @@ where
             span,
             recording,
         } = start;
+        // An untraced call's span is none: written as such here, straight
+        // into the caller's future, rather than copied there from the
+        // start's (a span that might be some went through the stack twice).
+        let span = if trace.is_traced() {
+            span
+        } else {
+            std::mem::forget(span);
+            Span::none()
+        };
         CallFuture {
             future: ManuallyDrop::new(future),
             span,
@@ -585,15 +671,54 @@ where
     }
 }
 
-/// Finishes the call as a panic if `poll` unwinds: dropped before `poll`
-/// returned.
-struct PollGuard<'a> {
+/// A poll of a recorded call in progress: its span entered, its trace
+/// decision in scope. Dropped when the poll returns, or as it unwinds, in
+/// which case the call finishes as a panic, inside its span.
+struct RecordedPoll<'a> {
     recording: &'a mut Option<Recording>,
     span: &'a Span,
     returned: bool,
+    // Dropped after `drop` ran, in this order: the decision restored, then
+    // the span exited.
+    _trace: TraceScope,
+    _enter: tracing::span::Entered<'a>,
 }
 
-impl Drop for PollGuard<'_> {
+impl<'a> RecordedPoll<'a> {
+    #[inline(always)]
+    fn enter(recording: &'a mut Option<Recording>, span: &'a Span, trace: Trace) -> Self {
+        let enter = span.enter();
+        RecordedPoll {
+            recording,
+            span,
+            returned: false,
+            _trace: trace.scope(),
+            _enter: enter,
+        }
+    }
+
+    /// The body's future answered `poll`: when it is ready, the call
+    /// finishes, classified by `is_error`, still inside its span. By
+    /// reference, as the end of the call is: moving the guard or the
+    /// recording cost a copy of each at every poll.
+    #[inline(always)]
+    fn polled<T>(&mut self, poll: &Poll<T>, is_error: &mut Option<impl FnOnce(&T) -> bool>) {
+        self.returned = true;
+        if let Poll::Ready(output) = poll {
+            if self.recording.is_some() {
+                let is_error = is_error.take().is_some_and(|is_error| is_error(output));
+                let outcome = if is_error {
+                    Outcome::Error
+                } else {
+                    Outcome::Ok
+                };
+                finish_recording(self.recording, outcome, self.span);
+            }
+        }
+    }
+}
+
+impl Drop for RecordedPoll<'_> {
     /// Inlined: every poll of a recorded call drops one, and only an
     /// unwinding poll has anything to do.
     #[inline(always)]
@@ -604,7 +729,7 @@ impl Drop for PollGuard<'_> {
     }
 }
 
-impl PollGuard<'_> {
+impl RecordedPoll<'_> {
     #[cold]
     #[inline(never)]
     fn unwound(&mut self) {
@@ -614,6 +739,17 @@ impl PollGuard<'_> {
     }
 }
 
+/// The end of an `async` call, out of line: the poll that calls it is
+/// inlined into its caller's future.
+#[inline(never)]
+fn finish_recording(recording: &mut Option<Recording>, outcome: Outcome, span: &Span) {
+    // Read in place, then cleared: `take` copied the recording to the stack.
+    if let Some(recording) = recording.as_ref() {
+        recording.finish(outcome, span, false);
+    }
+    *recording = None;
+}
+
 impl<F, C> Future for CallFuture<F, C>
 where
     F: Future,
@@ -621,62 +757,33 @@ where
 {
     type Output = F::Output;
 
-    /// Inlined for a disabled call's sake, which polls the body and nothing
-    /// else, as a plain `async fn`'s caller would; a recorded call's poll is
-    /// out of line.
+    /// Inlined, with the body's `poll` called from one place, so that the
+    /// compiler inlines the body here as it would a plain `async fn`'s into
+    /// its caller (called from two, the body stayed out of line). A
+    /// disabled call (or a finished one, whose body's future answers a poll
+    /// as a spent `async` block does) polls the body alone, and pays one
+    /// more check when it returns; a recorded one polls it inside its span
+    /// and trace decision, and finishes when it is ready or unwinds.
     #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         // SAFETY: `future` is never moved out of the pinned `self`; the other
         // fields are not structurally pinned.
         let this = unsafe { self.get_unchecked_mut() };
-        if this.recording.is_none() {
-            // A disabled call (or a finished one, whose body's future
-            // answers a poll as a spent `async` block does): the body alone.
-            // SAFETY: see above; `future` stays in place until dropped in `drop`.
-            return unsafe { Pin::new_unchecked(&mut *this.future) }.poll(cx);
-        }
-        this.poll_recorded(cx)
-    }
-}
-
-impl<F, C> CallFuture<F, C>
-where
-    F: Future,
-    C: FnOnce(&F::Output) -> bool,
-{
-    /// A poll of a call being recorded: inside its span and trace decision,
-    /// finishing the call when the body completes or panics.
-    #[inline(never)]
-    fn poll_recorded(&mut self, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self;
-        let _enter = this.span.enter();
-        let _trace = this.trace.scope();
-        let mut guard = PollGuard {
-            recording: &mut this.recording,
-            span: &this.span,
-            returned: false,
+        let mut recorded = if this.recording.is_some() {
+            Some(RecordedPoll::enter(
+                &mut this.recording,
+                &this.span,
+                this.trace,
+            ))
+        } else {
+            None
         };
-        // SAFETY: `this` is pinned (`poll` got it from a `Pin`): `future`
-        // stays in place until dropped in `drop`.
-        let future = unsafe { Pin::new_unchecked(&mut *this.future) };
-        let poll = future.poll(cx);
-        guard.returned = true;
-        let Poll::Ready(output) = poll else {
-            return Poll::Pending;
-        };
-        if let Some(recording) = guard.recording.take() {
-            let is_error = this
-                .is_error
-                .take()
-                .is_some_and(|is_error| is_error(&output));
-            let outcome = if is_error {
-                Outcome::Error
-            } else {
-                Outcome::Ok
-            };
-            recording.finish(outcome, guard.span, false);
+        // SAFETY: see above; `future` stays in place until dropped in `drop`.
+        let poll = unsafe { Pin::new_unchecked(&mut *this.future) }.poll(cx);
+        if let Some(recorded) = &mut recorded {
+            recorded.polled(&poll, &mut this.is_error);
         }
-        Poll::Ready(output)
+        poll
     }
 }
 

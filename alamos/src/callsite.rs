@@ -44,8 +44,9 @@ pub(crate) const STATUS_FIELD: &str = "otel.status_code";
 pub struct FnCallsite {
     interest: Interest,
     sample: SampleRate,
-    experiment: &'static str,
-    function: &'static str,
+    /// The experiment and function labels, kept as the handle cache reads
+    /// them: a call passes a pointer to them, not a copy.
+    names: CallLabels,
     module_path: &'static str,
     level: Level,
     span_metadata: Metadata<'static>,
@@ -94,8 +95,10 @@ impl FnCallsite {
         FnCallsite {
             interest: Interest::new(),
             sample: SampleRate::new(),
-            experiment,
-            function,
+            names: CallLabels {
+                experiment,
+                function,
+            },
             module_path: location.module_path,
             level,
             span_metadata: Metadata::new(
@@ -129,6 +132,13 @@ impl FnCallsite {
         Trace::decide(&self.sample)
     }
 
+    /// [`FnCallsite::trace`] with a root's draw inlined: for the out-of-line
+    /// start of a synchronous call.
+    #[inline(always)]
+    pub(crate) fn trace_inline(&'static self) -> Trace {
+        Trace::decide_inline(&self.sample)
+    }
+
     /// A new span for a call, with the standard fields, or a disabled span
     /// when no subscriber wants it: what `tracing::span!` does, for the
     /// metadata of this callsite.
@@ -159,8 +169,8 @@ impl FnCallsite {
         Span::new(
             metadata,
             &fields.value_set(&[
-                (&experiment, Some(&self.experiment as &dyn Value)),
-                (&function, Some(&self.function as &dyn Value)),
+                (&experiment, Some(&self.names.experiment as &dyn Value)),
+                (&function, Some(&self.names.function as &dyn Value)),
                 (&namespace, Some(&self.module_path as &dyn Value)),
                 (&status, None),
             ]),
@@ -169,27 +179,30 @@ impl FnCallsite {
 
     /// The experiment key.
     pub fn experiment(&self) -> &'static str {
-        self.experiment
+        self.names.experiment
     }
 
     /// The metric handles of a call with these `labels(...)` values (none
     /// for a callsite without labels).
     #[inline]
     pub(crate) fn call_handles(&self, labels: &[&dyn fmt::Display]) -> HandleRef<CallHandles> {
-        let names = CallLabels {
-            experiment: self.experiment,
-            function: self.function,
-        };
         if labels.is_empty() {
-            self.handles.get(&names)
+            self.handles.get(&self.names)
         } else {
-            self.label_sets.get(&names, labels)
+            self.label_sets.get(&self.names, labels)
         }
+    }
+
+    /// The cached metric handles of a call without `labels(...)` values,
+    /// when cached for the calling thread's recorder.
+    #[inline(always)]
+    pub(crate) fn cached_call_handles(&self) -> Option<&'static CallHandles> {
+        self.handles.cached()
     }
 
     /// The `function` label: `Type::method` or the fn name.
     pub fn function(&self) -> &'static str {
-        self.function
+        self.names.function
     }
 
     /// The callsite's level.
@@ -200,7 +213,7 @@ impl FnCallsite {
 
 impl Gate for FnCallsite {
     fn experiment(&self) -> &'static str {
-        self.experiment
+        self.names.experiment
     }
     fn level(&self) -> Level {
         self.level
@@ -214,10 +227,7 @@ impl Gate for FnCallsite {
     fn enabled(&self) {
         // A labelled callsite's series depend on values only calls provide.
         if self.label_sets.names().is_empty() {
-            self.handles.preregister(&CallLabels {
-                experiment: self.experiment,
-                function: self.function,
-            });
+            self.handles.preregister(&self.names);
         }
     }
     fn as_any(&self) -> &dyn Any {
@@ -228,8 +238,8 @@ impl Gate for FnCallsite {
 impl fmt::Debug for FnCallsite {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FnCallsite")
-            .field("experiment", &self.experiment)
-            .field("function", &self.function)
+            .field("experiment", &self.names.experiment)
+            .field("function", &self.names.function)
             .field("level", &self.level)
             .finish_non_exhaustive()
     }

@@ -390,6 +390,22 @@ impl<H: Send + Sync + 'static> HandleCache<H> {
         }
     }
 
+    /// The handles for the calling thread's recorder when they are cached
+    /// (the common case), else `None`, for [`HandleCache::get`]'s slow path.
+    /// A caller that tries this first keeps the cached handles in
+    /// registers: one path that may also return an owned [`HandleRef`]
+    /// built it on the stack and copied it about.
+    #[inline(always)]
+    pub(crate) fn cached(&self) -> Option<&'static H> {
+        let address = metrics::with_recorder(recorder_address);
+        let cached = self.0.load(Ordering::Acquire);
+        // SAFETY: as in `get`; leaked, so `'static`.
+        match unsafe { cached.as_ref() } {
+            Some(cached) if cached.recorder == address => Some(&cached.handles),
+            _ => None,
+        }
+    }
+
     /// Runs `f` on the handles for the calling thread's recorder: for an
     /// update made on the spot, this builds no [`HandleRef`] to drop.
     #[inline]

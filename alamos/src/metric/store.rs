@@ -34,7 +34,7 @@
 //! With `otel`, call and histogram series also have one exemplar slot per
 //! bucket beside their shared cells ([`super::exemplar`]).
 
-use std::cell::{OnceCell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::collections::HashMap;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -600,6 +600,10 @@ impl Budget {
 
 impl Drop for Local {
     fn drop(&mut self) {
+        // From now on this thread's cells are retired: a call that started
+        // here and finishes later in this thread's teardown must not be
+        // taken for one that may still write them.
+        let _ = THREAD.try_with(|thread| thread.set(0));
         let (Some(owner), Some(store)) = (self.owner.get(), STORE.get()) else {
             return;
         };
@@ -693,7 +697,27 @@ impl Local {
 
 #[cold]
 fn register_thread(store: &'static Store) -> Owner<'static> {
+    let number = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
+    let _ = THREAD.try_with(|thread| thread.set(number));
     Owner::new(&store.threads)
+}
+
+thread_local! {
+    /// This thread's number while it has cells of its own: set when it
+    /// registers, back to 0 when its cells retire (`Local`'s drop). No
+    /// destructor, so it is read with a plain load.
+    static THREAD: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The next thread's number: unique for the process's life, so a matching
+/// number means the same live thread, never one that reused an exited
+/// thread's memory.
+static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
+
+/// The calling thread's number, 0 if it has no cells of its own.
+#[inline(always)]
+fn thread_number() -> u64 {
+    THREAD.try_with(Cell::get).unwrap_or(0)
 }
 
 /// Where an update lands: the thread's own cells, written with a plain load
@@ -705,9 +729,11 @@ pub(crate) enum Cells {
     Shared(NonNull<AtomicU64>),
 }
 
-// SAFETY: `Cells::Own` is only written through by `LocalCells::finish`,
-// whose contract is to run on the thread that owns the cells; an async call
-// carries one to other threads without using it there. `Cells::Shared`
+// SAFETY: `Cells::Own` is only written through by `LocalCells`'s
+// `call_finished`, whose contract is to run on the thread that owns the
+// cells, and `call_finished_anywhere`, which checks that it does (the
+// thread's number); an async call carries one to other threads without
+// using it there. `Cells::Shared`
 // points to atomics that live forever.
 unsafe impl Send for Cells {}
 // SAFETY: as for `Send`; `&Cells` gives no access to the cells.
@@ -760,17 +786,31 @@ fn cells(store: &'static Store, series: Series) -> Cells {
 }
 
 /// The calling thread's cells of one series, found when a call started so
-/// that finishing it on the same thread does not look them up again.
+/// that finishing it on the same thread does not look them up again; with
+/// the thread's number, for a call that may finish on another thread.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct LocalCells(Cells);
+pub(crate) struct LocalCells {
+    cells: Cells,
+    /// The starting thread's number (see `THREAD`) when `cells` are its
+    /// own, or [`NO_THREAD`] for a call that finishes where it started.
+    thread: u64,
+}
+
+/// No thread's number (they count up from 1, and 0 is a thread without
+/// cells): `call_finished_anywhere` never takes cells with it for its own.
+const NO_THREAD: u64 = u64::MAX;
 
 impl Series {
-    /// A call of this call series started.
+    /// A call of this call series started; `here`: it finishes on this
+    /// thread (a synchronous call), so the thread's number is not needed.
     #[inline]
-    pub(crate) fn call_started(self, store: &'static Store) -> LocalCells {
+    pub(crate) fn call_started(self, store: &'static Store, here: bool) -> LocalCells {
         let cells = cells(store, self);
         cells.add(STARTED, 1);
-        LocalCells(cells)
+        LocalCells {
+            cells,
+            thread: if here { NO_THREAD } else { thread_number() },
+        }
     }
 
     /// A call of this call series finished after `nanos`, on any thread;
@@ -872,7 +912,27 @@ impl LocalCells {
         outcome: Outcome,
         nanos: u64,
     ) -> usize {
-        finish_call(store, self.0, outcome, nanos)
+        finish_call(store, self.cells, outcome, nanos)
+    }
+
+    /// [`Series::call_finished`] for the series `series` whose
+    /// `call_started` returned `self`, on any thread: through these cells
+    /// when they are shared or this thread's own (it is the thread that
+    /// started the call, and its cells are not retired), else looked up.
+    #[inline(always)]
+    pub(crate) fn call_finished_anywhere(
+        self,
+        series: Series,
+        store: &'static Store,
+        outcome: Outcome,
+        nanos: u64,
+    ) -> usize {
+        let cells = match self.cells {
+            Cells::Shared(_) => self.cells,
+            Cells::Own(_) if self.thread == thread_number() => self.cells,
+            Cells::Own(_) => cells(store, series),
+        };
+        finish_call(store, cells, outcome, nanos)
     }
 }
 
@@ -922,13 +982,13 @@ mod tests {
             for _ in 0..threads {
                 scope.spawn(|| {
                     for _ in 0..calls {
-                        id.call_started(store);
+                        id.call_started(store, true);
                         id.call_finished(store, Outcome::Error, 2_000);
                     }
                 });
             }
         });
-        id.call_started(store);
+        id.call_started(store, true);
         let totals = reading(store, id);
         let total = threads * calls;
         assert_eq!(totals.calls(Outcome::Error), total);
@@ -940,6 +1000,48 @@ mod tests {
         assert!((totals.sum() - sum).abs() < 1e-9);
         id.call_finished(store, Outcome::Ok, 0);
         assert_eq!(reading(store, id).in_flight(), 0);
+    }
+
+    #[test]
+    fn a_call_finishes_through_its_starting_threads_cells_only_there() {
+        let store = store(DURATIONS);
+        let id = calls(store, "finishes_anywhere");
+        std::thread::scope(|scope| {
+            // A thread of its own, so the cells it owns are this test's.
+            scope.spawn(|| {
+                // Cells of its own from the second write on.
+                for _ in 0..2 {
+                    id.call_started(store, false).call_finished_anywhere(
+                        id,
+                        store,
+                        Outcome::Ok,
+                        10,
+                    );
+                }
+                let started = id.call_started(store, false);
+                assert!(matches!(started.cells, Cells::Own(_)));
+                assert_eq!(started.thread, thread_number());
+                // Finished on another thread: through that thread's cells
+                // (or the shared ones), never this one's.
+                std::thread::scope(|inner| {
+                    inner.spawn(|| {
+                        assert_ne!(started.thread, thread_number());
+                        started.call_finished_anywhere(id, store, Outcome::Error, 10);
+                    });
+                });
+                // Finished here: through the cells found at the start.
+                let here = id.call_started(store, false);
+                here.call_finished_anywhere(id, store, Outcome::Ok, 10);
+                // A synchronous start never passes for any thread's.
+                assert_eq!(id.call_started(store, true).thread, NO_THREAD);
+                id.call_finished(store, Outcome::Ok, 10);
+            });
+        });
+        // Both threads exited: their cells are folded into the shared ones.
+        let totals = reading(store, id);
+        assert_eq!(totals.calls(Outcome::Ok), 4);
+        assert_eq!(totals.calls(Outcome::Error), 1);
+        assert_eq!(totals.in_flight(), 0);
     }
 
     #[test]

@@ -154,6 +154,22 @@ impl Trace {
         root(threshold)
     }
 
+    /// [`Trace::decide`] with a root's draw inlined, for callers that are
+    /// themselves out of line (a synchronous call's start): the draw then
+    /// costs no call, no saved registers.
+    #[inline(always)]
+    pub(crate) fn decide_inline(rate: &SampleRate) -> Trace {
+        let current = current();
+        if current.0 != NONE {
+            return current;
+        }
+        let threshold = rate.0.load(Ordering::Relaxed);
+        if threshold == ALWAYS {
+            return Trace::TRACED;
+        }
+        draw(threshold)
+    }
+
     /// Whether the call has a span.
     #[inline(always)]
     pub fn is_traced(self) -> bool {
@@ -250,6 +266,12 @@ pub(crate) fn in_untraced() -> bool {
 #[cold]
 #[inline(never)]
 fn root(threshold: u64) -> Trace {
+    draw(threshold)
+}
+
+/// A root's draw against `threshold` (never [`ALWAYS`]).
+#[inline(always)]
+fn draw(threshold: u64) -> Trace {
     if threshold == 0 {
         return Trace::untraced(rng::next());
     }

@@ -66,7 +66,7 @@ impl EdgeCall {
         };
         let recording = {
             let _enter = span.enter();
-            Recording::begin(site.handles())
+            Recording::begin(site.handles(), false)
         };
         EdgeCall {
             span,
