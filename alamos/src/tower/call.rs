@@ -36,7 +36,7 @@ pub(crate) struct EdgeCall {
 /// What [`EdgeCall::enter`] makes current; left when dropped.
 pub(crate) struct Entered<'a> {
     _trace: Option<TraceScope>,
-    _span: tracing::span::Entered<'a>,
+    _span: Option<tracing::span::Entered<'a>>,
     _remote: Option<EnteredContext>,
 }
 
@@ -79,13 +79,31 @@ impl EdgeCall {
     }
 
     /// Enters the remote context, the span and the trace decision.
+    ///
+    /// Inlined for every poll: an untraced request without a remote
+    /// context has no span (and `Span::none()` has nothing to enter, not
+    /// even `tracing`'s `log` records), so only the thread's decision is
+    /// swapped.
+    #[inline(always)]
     pub(crate) fn enter(&self) -> Entered<'_> {
+        if self.remote.is_none() && self.span.is_none() {
+            return Entered {
+                _trace: (self.recording.is_some()).then(|| self.trace.scope()),
+                _span: None,
+                _remote: None,
+            };
+        }
+        self.enter_all()
+    }
+
+    #[inline(never)]
+    fn enter_all(&self) -> Entered<'_> {
         let remote = self.remote.as_ref().map(ContextScope::enter);
         let span = self.span.enter();
         let trace = (self.recording.is_some()).then(|| self.trace.scope());
         Entered {
             _trace: trace,
-            _span: span,
+            _span: Some(span),
             _remote: remote,
         }
     }
