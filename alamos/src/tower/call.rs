@@ -42,9 +42,14 @@ pub(crate) struct Entered<'a> {
 
 impl EdgeCall {
     /// A request through `site` (`None`: the layer's key is malformed or
-    /// its site disabled, and only `remote` is kept), continuing `remote`.
-    pub(crate) fn start(site: Option<&'static Site>, method: &str, remote: RemoteContext) -> Self {
-        let remote = (!remote.is_empty()).then(|| ContextScope::new(remote));
+    /// its site disabled, and only `remote` is kept), continuing `remote`
+    /// (`None` when the request carries no context: never an empty one).
+    pub(crate) fn start(
+        site: Option<&'static Site>,
+        method: &str,
+        remote: Option<RemoteContext>,
+    ) -> Self {
+        let remote = remote.map(ContextScope::new);
         let Some(site) = site.filter(|site| site.is_enabled()) else {
             return EdgeCall {
                 span: Span::none(),
