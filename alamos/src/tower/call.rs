@@ -318,9 +318,9 @@ impl<B: Body> Body for ResponseBody<B> {
             }
         };
         if let Some(error) = end {
-            if let Some(mut call) = this.call.take() {
-                call.finish(error);
-            }
+            // Finished in place, then dropped there: not moved out first.
+            call.finish(error);
+            *this.call = None;
         }
         frame
     }
