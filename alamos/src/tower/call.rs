@@ -235,15 +235,20 @@ where
             return Poll::Pending;
         };
         drop(entered);
-        // UNWRAP: checked above.
-        let mut call = this.call.take().expect("the call is there");
         Poll::Ready(match result {
             Ok(response) => {
                 call.head(response.status(), response.headers());
-                Ok(response.map(|body| ResponseBody::new(body, call)))
+                // UNWRAP: checked above.
+                let call = this.call.take().expect("the call is there");
+                let (parts, body) = response.into_parts();
+                Ok(http::Response::from_parts(
+                    parts,
+                    ResponseBody::new(body, call),
+                ))
             }
             Err(error) => {
                 call.finish(true);
+                *this.call = None;
                 Err(error)
             }
         })
