@@ -670,8 +670,10 @@ fn excerpt(value: &str) -> &str {
 /// kept by the tower layers for every poll of a request).
 #[derive(Clone, Debug)]
 pub(crate) struct ContextScope {
-    /// The decision its parent's sampled flag carries; none without a parent.
-    trace: Option<Trace>,
+    /// The decision its parent's sampled flag carries; `Trace::NONE`
+    /// without a parent (not an `Option`: a word less for the tower layers
+    /// to move with every request that has a context).
+    trace: Trace,
     #[cfg(feature = "otel")]
     otel: opentelemetry::Context,
     #[cfg(not(feature = "otel"))]
@@ -683,7 +685,7 @@ impl ContextScope {
     #[cfg_attr(feature = "otel", allow(clippy::needless_pass_by_value))]
     pub(crate) fn new(context: RemoteContext) -> Self {
         ContextScope {
-            trace: context.parent.as_ref().map(|parent| {
+            trace: context.parent.as_ref().map_or(Trace::NONE, |parent| {
                 if parent.is_sampled() {
                     Trace::TRACED
                 } else {
@@ -701,7 +703,7 @@ impl ContextScope {
 
     pub(crate) fn enter(&self) -> EnteredContext {
         EnteredContext {
-            _trace: self.trace.map(Trace::scope),
+            _trace: (self.trace != Trace::NONE).then(|| self.trace.scope()),
             #[cfg(feature = "otel")]
             _otel: self.otel.clone().attach(),
             #[cfg(not(feature = "otel"))]
