@@ -113,7 +113,7 @@ impl reqwest_middleware::Middleware for Middleware {
                 .unwrap_or_else(|| request.method().as_str());
             routes.site(route)
         });
-        let call = EdgeCall::start(site, request.method().as_str(), None);
+        let call = EdgeCall::start(site, request.method(), None);
         {
             let _entered = call.enter();
             propagate(request.headers_mut());

@@ -46,7 +46,7 @@ impl EdgeCall {
     /// (`None` when the request carries no context: never an empty one).
     pub(crate) fn start(
         site: Option<&'static Site>,
-        method: &str,
+        method: &http::Method,
         remote: Option<RemoteContext>,
     ) -> Self {
         let remote = remote.map(ContextScope::new);
@@ -65,7 +65,7 @@ impl EdgeCall {
         let _remote = remote.as_ref().map(ContextScope::enter);
         let trace = Trace::decide(site.sample());
         let span = if trace.is_traced() {
-            site.span(method)
+            site.span(method.as_str())
         } else {
             Span::none()
         };
@@ -79,7 +79,7 @@ impl EdgeCall {
             remote,
             recording: Some(recording),
             failed: false,
-            bodiless: method == "HEAD",
+            bodiless: method == http::Method::HEAD,
         }
     }
 

@@ -286,11 +286,7 @@ where
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let (parts, body) = request.into_parts();
         let site = self.wrapped.site(&parts);
-        let call = EdgeCall::start(
-            site,
-            parts.method.as_str(),
-            depropagate_headers(&parts.headers),
-        );
+        let call = EdgeCall::start(site, &parts.method, depropagate_headers(&parts.headers));
         let future = {
             let _entered = call.enter();
             // Built in the argument: one move of the request fewer.
@@ -375,7 +371,7 @@ where
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let (mut parts, body) = request.into_parts();
         let site = self.wrapped.site(&parts);
-        let call = EdgeCall::start(site, parts.method.as_str(), None);
+        let call = EdgeCall::start(site, &parts.method, None);
         let future = {
             let _entered = call.enter();
             // Inside the client span: the server's span becomes its child.
