@@ -115,6 +115,7 @@ impl EdgeCall {
 
     /// Reads the response's head: its status code and, for gRPC, the
     /// `grpc-status` header of a trailers-only response.
+    #[inline]
     pub(crate) fn head(&mut self, status: http::StatusCode, headers: &HeaderMap) {
         self.span.record(STATUS_CODE, status.as_u16());
         if status.is_server_error() {
