@@ -439,7 +439,40 @@ mod tests {
     }
 
     #[test]
-    fn fnv_spreads_similar_routes() {
+    fn routes_of_every_length_are_told_apart_and_found_again() {
+        // Every branch of `hash` and `same`: empty, under 4, under 8, one
+        // word, two overlapping words, and the loop past 16 bytes; each
+        // route beside one that differs only in its last or first byte.
+        let routes = Routes::of("tower_site_test.lengths", Level::Prod, Side::Server);
+        let mut names = Vec::new();
+        for len in 0..40 {
+            let name: String = (0..len)
+                .map(|i| char::from(b'a' + u8::try_from(i % 26).unwrap()))
+                .collect();
+            names.push(name.clone());
+            if len > 0 {
+                let mut last = name.clone().into_bytes();
+                last[len - 1] = b'_';
+                names.push(String::from_utf8(last).unwrap());
+                let mut first = name.into_bytes();
+                first[0] = b'/';
+                names.push(String::from_utf8(first).unwrap());
+            }
+        }
+        let sites: Vec<&'static Site> = names.iter().map(|name| routes.site(name)).collect();
+        for (name, site) in names.iter().zip(&sites) {
+            assert_eq!(site.route, name.as_str());
+            assert!(std::ptr::eq(routes.site(&name.clone()), *site), "{name:?}");
+        }
+        for a in &names {
+            for b in &names {
+                assert_eq!(same(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_hash_spreads_similar_routes() {
         let slots: std::collections::HashSet<usize> = (0..64)
             .map(|i| hash(&format!("/r{i}")) & (SLOTS - 1))
             .collect();
