@@ -180,6 +180,7 @@ fn same(a: &str, b: &str) -> bool {
 /// Where `route` is in `table`, or the empty slot where it would go; `None`
 /// if neither came up in a whole round (never, while the table keeps free
 /// slots).
+#[inline(always)]
 fn probe(table: &[OnceLock<&'static Site>], route: &str) -> Option<Result<&'static Site, usize>> {
     let mut slot = hash(route);
     for _ in 0..table.len() {
