@@ -152,6 +152,7 @@ impl EdgeCall {
 
     /// Ends the call, inside its span: `error` if the response said so or
     /// `error` is set, else `ok`.
+    #[inline]
     pub(crate) fn finish(&mut self, error: bool) {
         if let Some(recording) = self.recording.take() {
             let outcome = if error || self.failed {
