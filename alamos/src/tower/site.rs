@@ -20,8 +20,9 @@
 //!
 //! Every request looks its route's site up, so the lookup takes no lock:
 //! each layer's sites sit in a fixed table of [`SLOTS`] write-once slots
-//! (open addressing, linear probing, FNV-1a of the route), filled under a
-//! mutex when a route is first seen and never emptied. With at most
+//! (open addressing, linear probing, a hash of the route read eight bytes
+//! at a time), filled under a mutex when a route is first seen and never
+//! emptied. With at most
 //! `MAX_ROUTES + 1` sites in twice as many slots, a probe stays short and
 //! always reaches an empty slot; one that finds none takes the mutex and
 //! looks again.
