@@ -131,6 +131,7 @@ impl EdgeCall {
     }
 
     /// Reads `grpc-status` from headers or trailers.
+    #[inline]
     pub(crate) fn trailers(&mut self, headers: &HeaderMap) {
         /// Built at compile time: a `&str` name is parsed on each lookup.
         static GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
