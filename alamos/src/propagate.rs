@@ -371,15 +371,17 @@ pub fn depropagate<C: Carrier + ?Sized>(carrier: &C) -> RemoteContext {
 
 /// [`depropagate`] for HTTP headers, by header names built at compile time
 /// (what the tower layers read every request with: no name parsed, nothing
-/// allocated unless a `tracestate` or `baggage` is there).
+/// allocated unless a `tracestate` or `baggage` is there). `None` for an
+/// empty context: most requests carry none, and an `Option` is less to
+/// build, move and drop than an empty context.
 #[cfg(feature = "http")]
-pub(crate) fn depropagate_headers(headers: &http::HeaderMap) -> RemoteContext {
+pub(crate) fn depropagate_headers(headers: &http::HeaderMap) -> Option<RemoteContext> {
     let headers = Headers::new(headers);
     if headers.present == 0 {
         // Most requests: nothing to look up or parse.
-        return RemoteContext::default();
+        return None;
     }
-    extract(&headers)
+    Some(extract(&headers)).filter(|context| !context.is_empty())
 }
 
 /// The keys [`depropagate`] reads, in the order of [`Key::NAMES`].
@@ -668,8 +670,10 @@ fn excerpt(value: &str) -> &str {
 /// kept by the tower layers for every poll of a request).
 #[derive(Clone, Debug)]
 pub(crate) struct ContextScope {
-    /// The decision its parent's sampled flag carries; none without a parent.
-    trace: Option<Trace>,
+    /// The decision its parent's sampled flag carries; `Trace::NONE`
+    /// without a parent (not an `Option`: a word less for the tower layers
+    /// to move with every request that has a context).
+    trace: Trace,
     #[cfg(feature = "otel")]
     otel: opentelemetry::Context,
     #[cfg(not(feature = "otel"))]
@@ -681,7 +685,7 @@ impl ContextScope {
     #[cfg_attr(feature = "otel", allow(clippy::needless_pass_by_value))]
     pub(crate) fn new(context: RemoteContext) -> Self {
         ContextScope {
-            trace: context.parent.as_ref().map(|parent| {
+            trace: context.parent.as_ref().map_or(Trace::NONE, |parent| {
                 if parent.is_sampled() {
                     Trace::TRACED
                 } else {
@@ -699,7 +703,7 @@ impl ContextScope {
 
     pub(crate) fn enter(&self) -> EnteredContext {
         EnteredContext {
-            _trace: self.trace.map(Trace::scope),
+            _trace: (self.trace != Trace::NONE).then(|| self.trace.scope()),
             #[cfg(feature = "otel")]
             _otel: self.otel.clone().attach(),
             #[cfg(not(feature = "otel"))]
@@ -1220,16 +1224,21 @@ mod tests {
                     headers.append(*key, value.parse().unwrap());
                 }
                 assert_eq!(
-                    depropagate_headers(&headers),
+                    depropagate_headers(&headers).unwrap_or_default(),
                     depropagate(&headers),
                     "{case:?} with {padding} more headers"
+                );
+                assert_eq!(
+                    depropagate_headers(&headers).is_none(),
+                    depropagate(&headers).is_empty(),
+                    "{case:?} with {padding} more headers: `None` for an empty context"
                 );
             }
         }
         let mut both = http::HeaderMap::new();
         both.insert("alamos-traceparent", PARENT.parse().unwrap());
         both.insert("baggage", "k=v".parse().unwrap());
-        let cx = depropagate_headers(&both);
+        let cx = depropagate_headers(&both).expect("a context");
         assert_eq!(
             cx.parent().map(ToString::to_string).as_deref(),
             Some(PARENT)

@@ -30,7 +30,7 @@ use http::Extensions;
 use reqwest_middleware::Next;
 
 use crate::level::Level;
-use crate::propagate::{propagate, RemoteContext};
+use crate::propagate::propagate;
 use crate::tower::call::EdgeCall;
 use crate::tower::site::{Routes, Side};
 
@@ -113,7 +113,7 @@ impl reqwest_middleware::Middleware for Middleware {
                 .unwrap_or_else(|| request.method().as_str());
             routes.site(route)
         });
-        let call = EdgeCall::start(site, request.method().as_str(), RemoteContext::default());
+        let call = EdgeCall::start(site, request.method(), None);
         {
             let _entered = call.enter();
             propagate(request.headers_mut());

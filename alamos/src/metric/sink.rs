@@ -19,7 +19,6 @@
 use std::cell::Cell;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Display;
-use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
@@ -262,22 +261,26 @@ pub(crate) trait Register {
 ///
 /// A call holds one from start to finish. Dropping the cached kind, the
 /// common one, must cost a compare, not a call into drop glue for `Arc` and
-/// `Box`: hence the pointer and the owner kept apart.
+/// `Box`: hence the pointer and the owner's kind kept apart. The owner is
+/// the pointer itself (from `Arc::into_raw` or `Box::into_raw`), so a
+/// `HandleRef` is two words, not three: a tower request moves its call
+/// state several times.
 pub(crate) struct HandleRef<H: 'static> {
     handles: NonNull<H>,
-    owner: ManuallyDrop<Owner<H>>,
+    owner: Owner,
 }
 
-/// What keeps the handles alive: nothing (leaked), or the owner held here.
-enum Owner<H> {
+/// What keeps the handles alive: nothing (leaked), an `Arc` or a `Box`
+/// whose raw pointer is `handles`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Owner {
     Cached,
-    // Held, never read: dropping it is its use.
-    #[allow(dead_code)]
-    Shared(Arc<H>),
-    /// From `Box::leak`, freed by `release`. Not a `Box`: moving a `Box`
-    /// asserts it is the only pointer to its value, which `handles` is not
-    /// (Miri found the `Box` form undefined behaviour).
-    Owned(NonNull<H>),
+    /// From `Arc::into_raw`, one strong count released by `release`.
+    Shared,
+    /// From `Box::into_raw`, freed by `release`. Not a `Box`: moving a
+    /// `Box` asserts it is the only pointer to its value, which `handles`
+    /// is not (Miri found the `Box` form undefined behaviour).
+    Owned,
 }
 
 // SAFETY: a `HandleRef` is a `&H` that may own its referent (through an
@@ -290,22 +293,23 @@ impl<H> HandleRef<H> {
     pub(crate) fn cached(handles: &'static H) -> Self {
         HandleRef {
             handles: NonNull::from(handles),
-            owner: ManuallyDrop::new(Owner::Cached),
+            owner: Owner::Cached,
         }
     }
 
     pub(crate) fn shared(handles: Arc<H>) -> Self {
+        // SAFETY: `Arc::into_raw` never returns null.
+        let handles = unsafe { NonNull::new_unchecked(Arc::into_raw(handles).cast_mut()) };
         HandleRef {
-            handles: NonNull::from(&*handles),
-            owner: ManuallyDrop::new(Owner::Shared(handles)),
+            handles,
+            owner: Owner::Shared,
         }
     }
 
     pub(crate) fn owned(handles: Box<H>) -> Self {
-        let handles = NonNull::from(Box::leak(handles));
         HandleRef {
-            handles,
-            owner: ManuallyDrop::new(Owner::Owned(handles)),
+            handles: NonNull::from(Box::leak(handles)),
+            owner: Owner::Owned,
         }
     }
 }
@@ -314,8 +318,9 @@ impl<H> Deref for HandleRef<H> {
     type Target = H;
     #[inline(always)]
     fn deref(&self) -> &H {
-        // SAFETY: `handles` points to a leaked (`'static`) value or into
-        // `owner`'s heap allocation, which lives as long as `self`.
+        // SAFETY: `handles` points to a leaked (`'static`) value or to the
+        // heap allocation `owner` says it holds, which lives as long as
+        // `self`.
         unsafe { self.handles.as_ref() }
     }
 }
@@ -323,30 +328,33 @@ impl<H> Deref for HandleRef<H> {
 impl<H> Drop for HandleRef<H> {
     #[inline(always)]
     fn drop(&mut self) {
-        if !matches!(*self.owner, Owner::Cached) {
-            release(&mut self.owner);
+        if self.owner != Owner::Cached {
+            release(self.handles, self.owner);
         }
     }
 }
 
 #[cold]
 #[inline(never)]
-fn release<H>(owner: &mut ManuallyDrop<Owner<H>>) {
-    // SAFETY: called once, from `drop`; the owner is never used again.
-    if let Owner::Owned(handles) = unsafe { ManuallyDrop::take(owner) } {
+fn release<H>(handles: NonNull<H>, owner: Owner) {
+    match owner {
+        Owner::Cached => {}
+        // SAFETY: from `Arc::into_raw` in `HandleRef::shared`; its count
+        // is released once, here, as the `HandleRef` holding it is dropped.
+        Owner::Shared => drop(unsafe { Arc::from_raw(handles.as_ptr().cast_const()) }),
         // SAFETY: made by `Box::leak` in `HandleRef::owned`, freed once,
-        // here; `self.handles`, the only other pointer to it, dies with
-        // the `HandleRef` being dropped.
-        drop(unsafe { Box::from_raw(handles.as_ptr()) });
+        // here; `handles`, the only pointer to it, dies with the
+        // `HandleRef` being dropped.
+        Owner::Owned => drop(unsafe { Box::from_raw(handles.as_ptr()) }),
     }
 }
 
 impl<H> std::fmt::Debug for HandleRef<H> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kind = match *self.owner {
+        let kind = match self.owner {
             Owner::Cached => "cached",
-            Owner::Shared(_) => "shared",
-            Owner::Owned(_) => "owned",
+            Owner::Shared => "shared",
+            Owner::Owned => "owned",
         };
         f.debug_tuple("HandleRef").field(&kind).finish()
     }

@@ -36,15 +36,20 @@ pub(crate) struct EdgeCall {
 /// What [`EdgeCall::enter`] makes current; left when dropped.
 pub(crate) struct Entered<'a> {
     _trace: Option<TraceScope>,
-    _span: tracing::span::Entered<'a>,
+    _span: Option<tracing::span::Entered<'a>>,
     _remote: Option<EnteredContext>,
 }
 
 impl EdgeCall {
     /// A request through `site` (`None`: the layer's key is malformed or
-    /// its site disabled, and only `remote` is kept), continuing `remote`.
-    pub(crate) fn start(site: Option<&'static Site>, method: &str, remote: RemoteContext) -> Self {
-        let remote = (!remote.is_empty()).then(|| ContextScope::new(remote));
+    /// its site disabled, and only `remote` is kept), continuing `remote`
+    /// (`None` when the request carries no context: never an empty one).
+    pub(crate) fn start(
+        site: Option<&'static Site>,
+        method: &http::Method,
+        remote: Option<RemoteContext>,
+    ) -> Self {
+        let remote = remote.map(ContextScope::new);
         let Some(site) = site.filter(|site| site.is_enabled()) else {
             return EdgeCall {
                 span: Span::none(),
@@ -60,7 +65,7 @@ impl EdgeCall {
         let _remote = remote.as_ref().map(ContextScope::enter);
         let trace = Trace::decide(site.sample());
         let span = if trace.is_traced() {
-            site.span(method)
+            site.span(method.as_str())
         } else {
             Span::none()
         };
@@ -74,24 +79,43 @@ impl EdgeCall {
             remote,
             recording: Some(recording),
             failed: false,
-            bodiless: method == "HEAD",
+            bodiless: method == http::Method::HEAD,
         }
     }
 
     /// Enters the remote context, the span and the trace decision.
+    ///
+    /// Inlined for every poll: an untraced request without a remote
+    /// context has no span (and `Span::none()` has nothing to enter, not
+    /// even `tracing`'s `log` records), so only the thread's decision is
+    /// swapped.
+    #[inline(always)]
     pub(crate) fn enter(&self) -> Entered<'_> {
+        if self.remote.is_none() && self.span.is_none() {
+            return Entered {
+                _trace: (self.recording.is_some()).then(|| self.trace.scope()),
+                _span: None,
+                _remote: None,
+            };
+        }
+        self.enter_all()
+    }
+
+    #[inline(never)]
+    fn enter_all(&self) -> Entered<'_> {
         let remote = self.remote.as_ref().map(ContextScope::enter);
         let span = self.span.enter();
         let trace = (self.recording.is_some()).then(|| self.trace.scope());
         Entered {
             _trace: trace,
-            _span: span,
+            _span: Some(span),
             _remote: remote,
         }
     }
 
     /// Reads the response's head: its status code and, for gRPC, the
     /// `grpc-status` header of a trailers-only response.
+    #[inline]
     pub(crate) fn head(&mut self, status: http::StatusCode, headers: &HeaderMap) {
         self.span.record(STATUS_CODE, status.as_u16());
         if status.is_server_error() {
@@ -107,6 +131,7 @@ impl EdgeCall {
     }
 
     /// Reads `grpc-status` from headers or trailers.
+    #[inline]
     pub(crate) fn trailers(&mut self, headers: &HeaderMap) {
         /// Built at compile time: a `&str` name is parsed on each lookup.
         static GRPC_STATUS: http::HeaderName = http::HeaderName::from_static("grpc-status");
@@ -128,6 +153,7 @@ impl EdgeCall {
 
     /// Ends the call, inside its span: `error` if the response said so or
     /// `error` is set, else `ok`.
+    #[inline]
     pub(crate) fn finish(&mut self, error: bool) {
         if let Some(recording) = self.recording.take() {
             let outcome = if error || self.failed {
@@ -142,7 +168,20 @@ impl EdgeCall {
 }
 
 impl Drop for EdgeCall {
+    /// Inlined: most calls are finished by the time they are dropped, and
+    /// that costs a compare here, not a call.
+    #[inline(always)]
     fn drop(&mut self) {
+        if self.recording.is_some() {
+            self.unfinished();
+        }
+    }
+}
+
+impl EdgeCall {
+    /// Dropped unfinished: `cancelled`, or `error` if the response said so.
+    #[inline(never)]
+    fn unfinished(&mut self) {
         if let Some(recording) = self.recording.take() {
             // A response known to have failed stays `error` even if its body
             // is then abandoned.
@@ -212,15 +251,20 @@ where
             return Poll::Pending;
         };
         drop(entered);
-        // UNWRAP: checked above.
-        let mut call = this.call.take().expect("the call is there");
         Poll::Ready(match result {
             Ok(response) => {
                 call.head(response.status(), response.headers());
-                Ok(response.map(|body| ResponseBody::new(body, call)))
+                // UNWRAP: checked above.
+                let call = this.call.take().expect("the call is there");
+                let (parts, body) = response.into_parts();
+                Ok(http::Response::from_parts(
+                    parts,
+                    ResponseBody::new(body, call),
+                ))
             }
             Err(error) => {
                 call.finish(true);
+                *this.call = None;
                 Err(error)
             }
         })
@@ -295,9 +339,9 @@ impl<B: Body> Body for ResponseBody<B> {
             }
         };
         if let Some(error) = end {
-            if let Some(mut call) = this.call.take() {
-                call.finish(error);
-            }
+            // Finished in place, then dropped there: not moved out first.
+            call.finish(error);
+            *this.call = None;
         }
         frame
     }
