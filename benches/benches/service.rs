@@ -25,6 +25,7 @@
 //! | `alamos` | `#[alamos::experiment("kv..", fields(..))]` | `alamos::init()` |
 //! | `alamos_off` | the same | `alamos::init()`, `ALAMOS_LEVEL=off` |
 //! | `alamos_sampled` | the same | `alamos::init()`, `ALAMOS_TRACE_SAMPLE=0.01` |
+//! | `alamos_untraced` | the same | `alamos::init()`, `ALAMOS_TRACE_SAMPLE=0`: the sampled row's untraced path alone, the same count every run |
 //!
 //! # The measurement
 //!
@@ -89,6 +90,7 @@ const VARIANTS: &[(&str, &[(&str, &str)])] = &[
     ("alamos", &[]),
     ("alamos_off", &[("ALAMOS_LEVEL", "off")]),
     ("alamos_sampled", &[("ALAMOS_TRACE_SAMPLE", "0.01")]),
+    ("alamos_untraced", &[("ALAMOS_TRACE_SAMPLE", "0")]),
 ];
 
 /// A command as the wire spells it: `GET key`, `SET key value`, `SHUTDOWN`.
@@ -298,7 +300,7 @@ fn server(variant: &str) {
     let handlers = match variant {
         "plain" => Handlers::Plain,
         "tracing_off" | "tracing_on" => Handlers::Traced,
-        "alamos" | "alamos_off" | "alamos_sampled" => Handlers::Alamos,
+        "alamos" | "alamos_off" | "alamos_sampled" | "alamos_untraced" => Handlers::Alamos,
         other => panic!("no variant {other}"),
     };
     let _guard = match variant {
@@ -314,7 +316,7 @@ fn server(variant: &str) {
                 .init();
             None
         }
-        "alamos" | "alamos_off" | "alamos_sampled" => Some(alamos::init()),
+        "alamos" | "alamos_off" | "alamos_sampled" | "alamos_untraced" => Some(alamos::init()),
         _ => None,
     };
     // Every variant's process has had a second thread, as `alamos::init()`'s
