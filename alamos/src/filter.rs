@@ -204,7 +204,7 @@ impl AlamosFilter {
             return true;
         }
         // A `log` record: the bridge held it to its experiment's threshold.
-        #[cfg(feature = "log")]
+        #[cfg(all(feature = "log", feature = "runtime"))]
         if crate::log_bridge::is_record(metadata) {
             return true;
         }

@@ -84,7 +84,7 @@ pub struct Builder {
     histogram_buckets: HashMap<String, Vec<f64>>,
     thread_series: Option<usize>,
     subscriber: bool,
-    #[cfg(feature = "log")]
+    #[cfg(all(feature = "log", feature = "runtime"))]
     log_bridge: bool,
     recorder: bool,
     span_events: Option<SpanEvents>,
@@ -122,7 +122,7 @@ impl Builder {
             histogram_buckets: HashMap::new(),
             thread_series: None,
             subscriber: true,
-            #[cfg(feature = "log")]
+            #[cfg(all(feature = "log", feature = "runtime"))]
             log_bridge: true,
             recorder: true,
             span_events: None,
@@ -350,7 +350,7 @@ impl Builder {
     /// program that has already set a `log` logger keeps it: `log` takes the
     /// first one set, and alamos says on stderr that it kept it. Without
     /// alamos's subscriber (`.subscriber(false)`) nothing is installed.
-    #[cfg(feature = "log")]
+    #[cfg(all(feature = "log", feature = "runtime"))]
     pub fn log_bridge(mut self, install: bool) -> Self {
         self.log_bridge = install;
         self
@@ -465,7 +465,7 @@ impl Builder {
             let format = self.log_format.unwrap_or_else(env_log_format);
             let spans = self.span_events.unwrap_or_else(SpanEvents::from_env);
             install_subscriber(format, spans, otel_layer);
-            #[cfg(feature = "log")]
+            #[cfg(all(feature = "log", feature = "runtime"))]
             if self.log_bridge {
                 crate::log_bridge::install();
             }

@@ -117,7 +117,7 @@ mod inventory;
 mod json;
 mod key;
 mod level;
-#[cfg(feature = "log")]
+#[cfg(all(feature = "log", feature = "runtime"))]
 mod log_bridge;
 mod log_macros;
 // Without `runtime` nothing installs alamos's recorder, so the store and its

@@ -374,7 +374,7 @@ pub fn depropagate<C: Carrier + ?Sized>(carrier: &C) -> RemoteContext {
 /// allocated unless a `tracestate` or `baggage` is there). `None` for an
 /// empty context: most requests carry none, and an `Option` is less to
 /// build, move and drop than an empty context.
-#[cfg(feature = "http")]
+#[cfg(feature = "tower")]
 pub(crate) fn depropagate_headers(headers: &http::HeaderMap) -> Option<RemoteContext> {
     let headers = Headers::new(headers);
     if headers.present == 0 {
@@ -409,7 +409,7 @@ impl Key {
         Key::NAMES[self as usize]
     }
 
-    #[cfg(feature = "http")]
+    #[cfg(feature = "tower")]
     fn header(self) -> &'static http::HeaderName {
         &HEADER_NAMES[self as usize]
     }
@@ -454,14 +454,14 @@ impl<C: Carrier + ?Sized> Source for ByName<'_, C> {
 /// HTTP headers, by names built at compile time, and only the names the
 /// map holds: a lookup hashes the name, so one pass over a request's few
 /// names first says which of the six are worth looking up (usually none).
-#[cfg(feature = "http")]
+#[cfg(feature = "tower")]
 struct Headers<'a> {
     map: &'a http::HeaderMap,
     /// Bit `key as usize` is set if the map may hold `key`.
     present: u8,
 }
 
-#[cfg(feature = "http")]
+#[cfg(feature = "tower")]
 impl<'a> Headers<'a> {
     /// Past this many names, a pass costs more than the lookups it saves.
     const SCAN_AT_MOST: usize = 32;
@@ -482,7 +482,7 @@ impl<'a> Headers<'a> {
     }
 }
 
-#[cfg(feature = "http")]
+#[cfg(feature = "tower")]
 impl Source for Headers<'_> {
     fn one(&self, key: Key) -> Option<&str> {
         if !self.has(key) {
@@ -1176,7 +1176,7 @@ mod tests {
     /// The tower layers' reader gives what `depropagate` gives for every
     /// mix of keys: either spelling, split values, a malformed parent, a
     /// map past the one-pass scan's size, and none at all.
-    #[cfg(feature = "http")]
+    #[cfg(feature = "tower")]
     #[test]
     fn headers_read_by_static_names_agree_with_depropagate() {
         let malformed = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7";

@@ -306,7 +306,7 @@ pub(crate) fn root_threshold() -> LevelFilter {
 /// The threshold of whatever `name` falls under: an experiment key, or a
 /// name below one (a span's `key.function`), by the longest covering
 /// directive.
-#[cfg(feature = "log")]
+#[cfg(all(feature = "log", feature = "runtime"))]
 pub(crate) fn threshold_covering(name: &str) -> LevelFilter {
     threshold_for(&lock_tree().directives, name)
 }
