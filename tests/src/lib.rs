@@ -455,6 +455,20 @@ pub fn probe_command(program: impl AsRef<std::ffi::OsStr>) -> std::process::Comm
     command
 }
 
+/// Runs the probe program at `program` with `args` and `env` (and no other
+/// inherited variable, as [`probe_command`]) to its end: its stdout and
+/// stderr, after asserting that it succeeded.
+pub fn run_probe_with(program: &str, args: &[&str], env: &[(&str, &str)]) -> (String, String) {
+    let mut command = probe_command(program);
+    command.args(args).envs(env.iter().copied());
+    run_probe(&mut command)
+}
+
+/// The lines of `text` that contain `needle`.
+pub fn lines_with<'a>(text: &'a str, needle: &str) -> Vec<&'a str> {
+    text.lines().filter(|line| line.contains(needle)).collect()
+}
+
 /// Runs a probe program to its end: its stdout and stderr, after asserting
 /// that it succeeded (the message shows both).
 pub fn run_probe(command: &mut std::process::Command) -> (String, String) {

@@ -9,12 +9,7 @@ fn probe(env: &[(&str, &str)]) -> (String, String) {
 }
 
 fn probe_args(args: &[&str], env: &[(&str, &str)]) -> (String, String) {
-    let mut command = alamos_tests::probe_command(env!("CARGO_BIN_EXE_filter_probe"));
-    command.args(args);
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    alamos_tests::run_probe(&mut command)
+    alamos_tests::run_probe_with(env!("CARGO_BIN_EXE_filter_probe"), args, env)
 }
 
 /// Which of `messages` (each `"<step>: <what>"`) stderr shows.

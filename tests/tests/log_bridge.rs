@@ -3,17 +3,10 @@
 //! target in text and JSON lines, and a logger the program set first kept.
 //! Each case runs `log_bridge_probe` in a fresh process.
 
-fn probe(mode: &str, env: &[(&str, &str)]) -> (String, String) {
-    let mut command = alamos_tests::probe_command(env!("CARGO_BIN_EXE_log_bridge_probe"));
-    command.arg(mode);
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    alamos_tests::run_probe(&mut command)
-}
+use alamos_tests::lines_with;
 
-fn lines_with<'a>(stderr: &'a str, text: &str) -> Vec<&'a str> {
-    stderr.lines().filter(|line| line.contains(text)).collect()
+fn probe(mode: &str, env: &[(&str, &str)]) -> (String, String) {
+    alamos_tests::run_probe_with(env!("CARGO_BIN_EXE_log_bridge_probe"), &[mode], env)
 }
 
 #[test]

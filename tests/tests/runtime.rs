@@ -3,22 +3,14 @@
 
 use std::net::TcpListener;
 
+use alamos_tests::lines_with;
+
 fn probe(mode: &str, env: &[(&str, &str)]) -> (String, String) {
     probe_args(&[mode], env)
 }
 
 fn probe_args(args: &[&str], env: &[(&str, &str)]) -> (String, String) {
-    let mut command = alamos_tests::probe_command(env!("CARGO_BIN_EXE_init_probe"));
-    command.args(args);
-    for (key, value) in env {
-        command.env(key, value);
-    }
-    alamos_tests::run_probe(&mut command)
-}
-
-/// The lines of `stderr` that contain `text`.
-fn lines_with<'a>(stderr: &'a str, text: &str) -> Vec<&'a str> {
-    stderr.lines().filter(|line| line.contains(text)).collect()
+    alamos_tests::run_probe_with(env!("CARGO_BIN_EXE_init_probe"), args, env)
 }
 
 #[test]

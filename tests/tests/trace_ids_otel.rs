@@ -24,9 +24,7 @@ const SPAN: &str = "trace_probe.handler.handle";
 /// stdout and stderr of the probe run with `env` (and no other `OTEL_*`
 /// or `ALAMOS_*` variable).
 fn probe(env: &[(&str, &str)]) -> (String, String) {
-    let mut command = alamos_tests::probe_command(env!("CARGO_BIN_EXE_trace_probe"));
-    command.envs(env.iter().copied());
-    alamos_tests::run_probe(&mut command)
+    alamos_tests::run_probe_with(env!("CARGO_BIN_EXE_trace_probe"), &[], env)
 }
 
 /// One log line: which call's span it is in (`n`), what it says, its ids.
