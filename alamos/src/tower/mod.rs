@@ -166,8 +166,12 @@ impl Edge {
         }
     }
 
-    fn routes(&self, side: Side) -> Option<&'static Routes> {
-        self.valid.then(|| Routes::of(self.key, self.level, side))
+    /// What a service this edge wraps shares across its clones.
+    fn wrapped(&self, side: Side) -> Wrapped {
+        Wrapped {
+            routes: self.valid.then(|| Routes::of(self.key, self.level, side)),
+            route: self.route.clone(),
+        }
     }
 }
 
@@ -255,10 +259,7 @@ impl<S> Layer<S> for ServerLayer {
     fn layer(&self, inner: S) -> Server<S> {
         Server {
             inner,
-            wrapped: Wrapped {
-                routes: self.edge.routes(Side::Server),
-                route: self.edge.route.clone(),
-            },
+            wrapped: self.edge.wrapped(Side::Server),
         }
     }
 }
@@ -340,10 +341,7 @@ impl<S> Layer<S> for ClientLayer {
     fn layer(&self, inner: S) -> Client<S> {
         Client {
             inner,
-            wrapped: Wrapped {
-                routes: self.edge.routes(Side::Client),
-                route: self.edge.route.clone(),
-            },
+            wrapped: self.edge.wrapped(Side::Client),
         }
     }
 }
