@@ -278,6 +278,24 @@ pub(crate) fn parse_body(body: &[u8]) -> Result<&str, BodyError> {
     Ok(spec)
 }
 
+/// The answer to an accepted `PUT` of `route`, and the line that says
+/// what it changed. Tagged as alamos's own event (an experiment field, the
+/// root), so the thresholds it reports on do not silence it.
+fn changed(what: &str, route: &str, old: &str, new: &str) -> Response {
+    tracing::event!(
+        target: "alamos::admin",
+        tracing::Level::WARN,
+        alamos.experiment = "",
+        old = %old,
+        new = %new,
+        "alamos admin: {what} changed through PUT {route}"
+    );
+    let mut members = Members::default();
+    members.str("old", old);
+    members.str("new", new);
+    Response::ok(JSON, format!("{{{}}}", members.as_str()))
+}
+
 /// Applies a `PUT /alamos/levels` body, all or nothing.
 pub(crate) fn put_levels(body: &[u8]) -> Response {
     let spec = match parse_body(body) {
@@ -285,22 +303,7 @@ pub(crate) fn put_levels(body: &[u8]) -> Response {
         Err(err) => return bad_request(&[body_error(&err)]),
     };
     match tree::replace_all(spec) {
-        Ok(change) => {
-            // Tagged as alamos's own event (an experiment field, the root),
-            // so the thresholds it reports on do not silence it.
-            tracing::event!(
-                target: "alamos::admin",
-                tracing::Level::WARN,
-                alamos.experiment = "",
-                old = %change.old,
-                new = %change.new,
-                "alamos admin: thresholds changed through PUT /alamos/levels"
-            );
-            let mut members = Members::default();
-            members.str("old", &change.old);
-            members.str("new", &change.new);
-            Response::ok(JSON, format!("{{{}}}", members.as_str()))
-        }
+        Ok(change) => changed("thresholds", "/alamos/levels", &change.old, &change.new),
         Err(rejected) => {
             let errors: Vec<String> = rejected.iter().map(rejected_json).collect();
             bad_request(&errors)
@@ -380,20 +383,12 @@ pub(crate) fn put_samples(body: &[u8]) -> Response {
         Err(err) => return samples_bad_request(&[body_error(&err)]),
     };
     match tree::replace_samples(spec) {
-        Ok(change) => {
-            tracing::event!(
-                target: "alamos::admin",
-                tracing::Level::WARN,
-                alamos.experiment = "",
-                old = %change.old,
-                new = %change.new,
-                "alamos admin: trace probabilities changed through PUT /alamos/sampling"
-            );
-            let mut members = Members::default();
-            members.str("old", &change.old);
-            members.str("new", &change.new);
-            Response::ok(JSON, format!("{{{}}}", members.as_str()))
-        }
+        Ok(change) => changed(
+            "trace probabilities",
+            "/alamos/sampling",
+            &change.old,
+            &change.new,
+        ),
         Err(rejected) => {
             let errors: Vec<String> = rejected.iter().map(rejected_json).collect();
             samples_bad_request(&errors)
