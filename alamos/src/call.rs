@@ -630,11 +630,13 @@ impl fmt::Debug for FnCall<'_> {
 #[doc(hidden)]
 pub struct CallFuture<F: Future, C> {
     future: ManuallyDrop<F>,
-    span: Span,
+    /// Some only when `trace` is traced, so only then dropped (see `drop`).
+    span: ManuallyDrop<Span>,
     /// Swapped in for every poll (and the drop), as the span is entered.
     trace: Trace,
-    /// `None` for a disabled call, and once the call finished.
-    recording: Option<Recording>,
+    /// `None` for a disabled call, and once the call finished; always
+    /// `None` when `drop` returns, so it has no drop glue to run.
+    recording: ManuallyDrop<Option<Recording>>,
     is_error: Option<C>,
 }
 
@@ -663,9 +665,9 @@ where
         };
         CallFuture {
             future: ManuallyDrop::new(future),
-            span,
+            span: ManuallyDrop::new(span),
             trace,
-            recording,
+            recording: ManuallyDrop::new(recording),
             is_error: Some(is_error),
         }
     }
@@ -788,6 +790,8 @@ where
 }
 
 impl<F: Future, C> Drop for CallFuture<F, C> {
+    /// Every field that owns something is a `ManuallyDrop`, so a completed
+    /// or disabled call, the common drop, runs this and no drop glue.
     #[inline(always)]
     fn drop(&mut self) {
         if self.recording.is_none() {
@@ -795,24 +799,34 @@ impl<F: Future, C> Drop for CallFuture<F, C> {
             // body's future is spent, its locals already dropped, so
             // dropping it runs nothing the span must see. Entering the span
             // here cost every completed call an enter and an exit in each
-            // layer.
+            // layer. Only a disabled call's body may run code here (a
+            // cancelled one's locals), and its span owns nothing.
             // SAFETY: dropped in place exactly once, and never used afterwards.
             unsafe { ManuallyDrop::drop(&mut self.future) };
-            return;
+            if self.trace.is_traced() {
+                // SAFETY: dropped exactly once, here; an untraced or
+                // disabled call's span is `Span::none()` (see `new`), which
+                // owns nothing and is not dropped.
+                unsafe { ManuallyDrop::drop(&mut self.span) };
+            }
+        } else {
+            self.cancel();
         }
-        self.cancel();
     }
 }
 
 impl<F: Future, C> CallFuture<F, C> {
     /// Dropped while recorded and unfinished: the call is cancelled, and
-    /// the body's locals drop now, inside the call's span.
+    /// the body's locals drop now, inside the call's span, which is dropped
+    /// last, even if one of them panics.
     #[inline(never)]
     fn cancel(&mut self) {
-        let _enter = self.span.enter();
+        // SAFETY: taken exactly once, from `drop`, and never used afterwards.
+        let span = unsafe { ManuallyDrop::take(&mut self.span) };
+        let _enter = span.enter();
         let _trace = self.trace.scope();
         if let Some(recording) = self.recording.take() {
-            recording.finish(Outcome::Cancelled, &self.span, false);
+            recording.finish(Outcome::Cancelled, &span, false);
         }
         // SAFETY: dropped in place exactly once, from `drop`, and never used
         // afterwards.
@@ -1033,5 +1047,96 @@ mod tests {
             drop(future);
         });
         assert_eq!(counts, [0, 1, 1, 1, 0]);
+    }
+
+    /// Counts the references to spans a subscriber has handed out, so a
+    /// test can see every span closed exactly once.
+    #[derive(Default)]
+    struct SpanRefs {
+        next: std::sync::atomic::AtomicU64,
+        live: std::sync::atomic::AtomicI64,
+    }
+
+    impl tracing::Subscriber for SpanRefs {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            self.live.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tracing::span::Id::from_u64(
+                self.next.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1,
+            )
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, _: &tracing::Event<'_>) {}
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+        fn clone_span(&self, id: &tracing::span::Id) -> tracing::span::Id {
+            self.live.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            id.clone()
+        }
+        fn try_close(&self, _: tracing::span::Id) -> bool {
+            self.live.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) == 1
+        }
+    }
+
+    /// A local whose drop panics, as a cancelled body's may.
+    struct PanicsOnDrop;
+
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            panic!("a local's drop panicked");
+        }
+    }
+
+    #[test]
+    fn a_call_future_closes_its_span_once_however_it_ends() {
+        let waker = std::task::Waker::from(Arc::new(Noop));
+        let mut cx = Context::from_waker(&waker);
+        let refs = Arc::new(SpanRefs::default());
+        let dispatch = tracing::Dispatch::from(Arc::clone(&refs));
+        let live = || refs.live.load(std::sync::atomic::Ordering::SeqCst);
+        let span = || tracing::info_span!("call_test.async");
+        let counts = outcomes("async", "", || {
+            tracing::dispatcher::with_default(&dispatch, || {
+                // Completed, traced: the span is closed with the future.
+                let mut future = Box::pin(CallFuture::new(
+                    CallStart::new(&ASYNC, span),
+                    Later(Some(()), false),
+                    |(): &()| false,
+                ));
+                assert!(future.as_mut().poll(&mut cx).is_pending());
+                assert_eq!(live(), 1);
+                assert!(future.as_mut().poll(&mut cx).is_ready());
+                drop(future);
+                assert_eq!(live(), 0);
+                // Cancelled while a local's drop panics: the call is
+                // cancelled and its span still closed.
+                let mut future = Box::pin(CallFuture::new(
+                    CallStart::new(&ASYNC, span),
+                    async {
+                        let _local = PanicsOnDrop;
+                        Later(Some(()), false).await;
+                    },
+                    |(): &()| false,
+                ));
+                assert!(future.as_mut().poll(&mut cx).is_pending());
+                let unwound =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(future)));
+                assert!(unwound.is_err());
+                assert_eq!(live(), 0);
+                // Disabled: no span is made.
+                let mut future = Box::pin(CallFuture::new(
+                    CallStart::disabled(),
+                    Later(Some(()), false),
+                    |(): &()| false,
+                ));
+                assert!(future.as_mut().poll(&mut cx).is_pending());
+                drop(future);
+                assert_eq!(refs.next.load(std::sync::atomic::Ordering::SeqCst), 2);
+            });
+        });
+        assert_eq!(counts, [1, 0, 0, 1, 0]);
     }
 }

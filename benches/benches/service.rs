@@ -232,6 +232,24 @@ macro_rules! service {
                     let _ = $id;
                 }
             }
+
+            /// Serves connections one after another until a client says
+            /// `SHUTDOWN`. One per copy of the handlers, so that each
+            /// variant's server is compiled apart: in one function shared
+            /// by the three, a change to alamos moved the plain server's
+            /// count too.
+            pub(crate) async fn serve(listener: tokio::net::TcpListener) -> std::io::Result<()> {
+                let store = store();
+                let mut id = 0;
+                loop {
+                    let (stream, _) = listener.accept().await?;
+                    stream.set_nodelay(true)?;
+                    id += 1;
+                    if connection(stream, id, store.clone()).await? {
+                        return Ok(());
+                    }
+                }
+            }
         }
     };
 }
@@ -269,29 +287,6 @@ enum Handlers {
     Plain,
     Traced,
     Alamos,
-}
-
-/// Serves connections one after another until a client says `SHUTDOWN`.
-async fn serve(handlers: Handlers, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    macro_rules! accept_loop {
-        ($module:ident) => {{
-            let store = $module::store();
-            let mut id = 0;
-            loop {
-                let (stream, _) = listener.accept().await?;
-                stream.set_nodelay(true)?;
-                id += 1;
-                if $module::connection(stream, id, store.clone()).await? {
-                    return Ok(());
-                }
-            }
-        }};
-    }
-    match handlers {
-        Handlers::Plain => accept_loop!(plain),
-        Handlers::Traced => accept_loop!(traced),
-        Handlers::Alamos => accept_loop!(alamos_kv),
-    }
 }
 
 /// The server of `variant`: says its port on stdout, serves until told to
@@ -334,11 +329,19 @@ fn server(variant: &str) {
         .build()
         .unwrap();
     let local = tokio::task::LocalSet::new();
-    local
-        .block_on(&runtime, async {
-            serve(handlers, tokio::net::TcpListener::from_std(listener)?).await
-        })
-        .unwrap();
+    macro_rules! serve_with {
+        ($module:ident) => {
+            local.block_on(&runtime, async {
+                $module::serve(tokio::net::TcpListener::from_std(listener)?).await
+            })
+        };
+    }
+    let served: std::io::Result<()> = match handlers {
+        Handlers::Plain => serve_with!(plain),
+        Handlers::Traced => serve_with!(traced),
+        Handlers::Alamos => serve_with!(alamos_kv),
+    };
+    served.unwrap();
 }
 
 /// Sends `requests` requests (half `SET`, half `GET`) to the server at
