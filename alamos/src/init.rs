@@ -18,7 +18,7 @@ use crate::http::{parse_listen_addr, Server};
 use crate::identity::{self, Identity};
 use crate::metric::recorder::AlamosRecorder;
 use crate::metric::{buckets, name, sink, store};
-use crate::stderr::{Json, JsonFields, KeepSpanFields, SpanEvents, Text, TextFields};
+use crate::stderr::{EventsOnly, Json, JsonFields, KeepSpanFields, SpanEvents, Text, TextFields};
 use crate::{env, tree};
 
 /// How log lines are written to stderr.
@@ -684,7 +684,8 @@ where
     crate::filter::install();
 }
 
-/// The stderr layer, text or JSON, with span lines as asked.
+/// The stderr layer, text or JSON, with span lines as asked; without span
+/// lines, the events alone reach it ([`EventsOnly`]).
 fn fmt_layer<S>(format: LogFormat, span_events: SpanEvents) -> Box<dyn Layer<S> + Send + Sync>
 where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
@@ -692,9 +693,15 @@ where
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_span_events(span_events.fmt_span());
-    match format {
-        LogFormat::Text => fmt.event_format(Text).fmt_fields(TextFields).boxed(),
-        LogFormat::Json => fmt.event_format(Json).fmt_fields(JsonFields).boxed(),
+    match (format, span_events) {
+        (LogFormat::Text, SpanEvents::None) => {
+            EventsOnly(fmt.event_format(Text).fmt_fields(TextFields)).boxed()
+        }
+        (LogFormat::Json, SpanEvents::None) => {
+            EventsOnly(fmt.event_format(Json).fmt_fields(JsonFields)).boxed()
+        }
+        (LogFormat::Text, _) => fmt.event_format(Text).fmt_fields(TextFields).boxed(),
+        (LogFormat::Json, _) => fmt.event_format(Json).fmt_fields(JsonFields).boxed(),
     }
 }
 
