@@ -538,8 +538,12 @@ where
 pub(crate) struct SpanFields {
     /// The fields, in the order recorded; `None` starts the fields of a
     /// later `record` call.
-    values: Vec<Option<(Field, FieldValue)>>,
+    values: Values,
 }
+
+/// Inline up to two: a span with one or two fields of its own (most have
+/// one or two) costs no allocation beside its extension's.
+type Values = smallvec::SmallVec<[Option<(Field, FieldValue)>; 2]>;
 
 #[derive(Debug)]
 enum FieldValue {
@@ -642,7 +646,7 @@ impl SpanFields {
 }
 
 /// Records fields into a [`SpanFields`], skipping the standard ones.
-struct Recorder<'a>(&'a mut Vec<Option<(Field, FieldValue)>>);
+struct Recorder<'a>(&'a mut Values);
 
 impl Recorder<'_> {
     #[inline]
@@ -691,7 +695,7 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let mut values = Vec::new();
+        let mut values = Values::new();
         attrs.record(&mut Recorder(&mut values));
         if values.is_empty() {
             return;
@@ -711,7 +715,7 @@ where
             record.record(&mut Recorder(&mut fields.values));
             return;
         }
-        let mut values = Vec::new();
+        let mut values = Values::new();
         record.record(&mut Recorder(&mut values));
         extensions.insert(SpanFields { values });
     }
