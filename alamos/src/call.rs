@@ -91,6 +91,15 @@ impl Recording {
     /// which reads `span`'s trace only when that exemplar is old enough.
     #[inline(always)]
     pub(crate) fn finish(&self, outcome: Outcome, span: &Span, here: bool) {
+        self.finish_root(outcome, span, here, || true);
+    }
+
+    /// [`Recording::finish`] for a call that knows whether it is a root
+    /// only by looking (`root`, read only if it failed): with `otel`, an
+    /// untraced root that fails is exported all the same (`failure`).
+    #[inline(always)]
+    #[cfg_attr(not(feature = "otel"), allow(unused_variables))]
+    fn finish_root(&self, outcome: Outcome, span: &Span, here: bool, root: impl FnOnce() -> bool) {
         #[cfg(feature = "otel")]
         let end = clock::now();
         #[cfg(feature = "otel")]
@@ -98,7 +107,16 @@ impl Recording {
         #[cfg(not(feature = "otel"))]
         let nanos = clock::nanos_since(self.start);
         if matches!(outcome, Outcome::Error | Outcome::Panic) {
-            span.record(STATUS_FIELD, "error");
+            if span.is_disabled() {
+                // An untraced call's span is disabled (naming the call's
+                // own callsite's metadata, when it is a root).
+                #[cfg(feature = "otel")]
+                if root() {
+                    crate::failure::root_failed(span, outcome, nanos);
+                }
+            } else {
+                span.record(STATUS_FIELD, "error");
+            }
         }
         let landed = if here {
             self.handles.finish_here(self.started, outcome, nanos)
@@ -286,7 +304,7 @@ impl<'a> FnCall<'a> {
             addr_of_mut!((*active).began_panicking).write(std::thread::panicking());
             addr_of_mut!((*active).exit).write(Cell::new(None));
             addr_of_mut!((*active).outer).write(trace.enter());
-            addr_of_mut!((*active).span).write(Span::none().entered());
+            addr_of_mut!((*active).span).write(callsite.spanless().entered());
         }
         FnCall {
             // SAFETY: a pointer into a borrowed slot is not null.
@@ -514,14 +532,18 @@ fn finish_call(active: NonNull<ActiveCall>) {
     } else {
         Outcome::Ok
     };
-    call.recording.finish(outcome, &call.span, true);
+    // No decision before it: a root.
+    call.recording
+        .finish_root(outcome, &call.span, true, || call.outer == Trace::NONE);
     let outer = call.outer;
-    let untraced = call.span.is_none();
+    let untraced = call.span.is_disabled();
     let active = active.as_ptr();
     // SAFETY: each field with drop glue is dropped once, here, in
     // declaration order; the slot is never read again. An untraced call's
     // span is none: exiting and closing it would do nothing, and skipping
-    // its drop glue saves an out-of-line call.
+    // its drop glue saves an out-of-line call. (A disabled span that names
+    // its metadata, as an untraced call's does with `otel`, drops as
+    // none: `tracing`'s `log` feature, which would say so, is off.)
     unsafe {
         std::ptr::drop_in_place(addr_of_mut!((*active).recording));
         if !untraced {
@@ -531,12 +553,20 @@ fn finish_call(active: NonNull<ActiveCall>) {
     outer.restore();
 }
 
-/// The span of a call: made by `span` when the call is traced, none
-/// otherwise, so an untraced call evaluates no field and allocates nothing.
+/// The span of a call: made by `span` when the call is traced, so an
+/// untraced call evaluates no field and allocates nothing; otherwise none,
+/// or disabled with the callsite's metadata for a root (see `failure`).
 #[inline(always)]
-fn traced_span(trace: Trace, span: impl FnOnce() -> Span) -> Span {
+fn traced_span(
+    callsite: &'static FnCallsite,
+    trace: Trace,
+    root: bool,
+    span: impl FnOnce() -> Span,
+) -> Span {
     if trace.is_traced() {
         span()
+    } else if root {
+        callsite.spanless()
     } else {
         Span::none()
     }
@@ -578,10 +608,10 @@ impl CallStart {
         span: impl FnOnce() -> Span,
         labels: &[&dyn fmt::Display],
     ) -> Self {
-        let trace = callsite.trace();
+        let (trace, root) = callsite.trace_root();
         CallStart {
             trace,
-            span: traced_span(trace, span),
+            span: traced_span(callsite, trace, root, span),
             recording: Some(start_recording(callsite, labels)),
         }
     }
@@ -658,8 +688,7 @@ where
         let span = if trace.is_traced() {
             span
         } else {
-            std::mem::forget(span);
-            Span::none()
+            untraced_span(span)
         };
         CallFuture {
             future: ManuallyDrop::new(future),
@@ -669,6 +698,15 @@ where
             is_error: Some(is_error),
         }
     }
+}
+
+/// An untraced call's span, known to be disabled: none, or the metadata it
+/// names (an untraced root's, with `otel`).
+#[inline(always)]
+fn untraced_span(span: Span) -> Span {
+    let metadata = span.metadata();
+    std::mem::forget(span);
+    metadata.map_or_else(Span::none, Span::new_disabled)
 }
 
 /// A poll of a recorded call in progress: its span entered, its trace

@@ -154,6 +154,23 @@ impl Trace {
         root(threshold)
     }
 
+    /// [`Trace::decide`], and whether the call is a root (no decision was
+    /// in scope): an `async` call keeps that, to export its failure when it
+    /// is an untraced root (see `crate::failure`). Inlined, the `false` of
+    /// an inherited decision is a constant on its own path.
+    #[inline(always)]
+    pub(crate) fn decide_root(rate: &SampleRate) -> (Trace, bool) {
+        let current = current();
+        if current.0 != NONE {
+            return (current, false);
+        }
+        let threshold = rate.0.load(Ordering::Relaxed);
+        if threshold == ALWAYS {
+            return (Trace::TRACED, true);
+        }
+        (root(threshold), true)
+    }
+
     /// [`Trace::decide`] with a root's draw inlined, for callers that are
     /// themselves out of line (a synchronous call's start): the draw then
     /// costs no call, no saved registers.
