@@ -85,6 +85,12 @@ impl Recording {
         }
     }
 
+    /// The nanoseconds since the call started.
+    #[cfg(all(feature = "otel", feature = "tower"))]
+    pub(crate) fn elapsed(&self) -> u64 {
+        clock::nanos_since(self.start)
+    }
+
     /// Records the outcome; failures also mark `span` for OpenTelemetry.
     /// `here` says the call finishes on the thread it started on.
     /// With `otel`, the call is also offered as its bucket's exemplar,
@@ -704,9 +710,13 @@ where
 /// names (an untraced root's, with `otel`).
 #[inline(always)]
 fn untraced_span(span: Span) -> Span {
+    #[cfg(feature = "otel")]
     let metadata = span.metadata();
     std::mem::forget(span);
-    metadata.map_or_else(Span::none, Span::new_disabled)
+    #[cfg(feature = "otel")]
+    return metadata.map_or_else(Span::none, Span::new_disabled);
+    #[cfg(not(feature = "otel"))]
+    Span::none()
 }
 
 /// A poll of a recorded call in progress: its span entered, its trace

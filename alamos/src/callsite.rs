@@ -152,6 +152,7 @@ impl FnCallsite {
     /// callsite (`crate::failure`) in a word the span has anyway; without,
     /// none. Either enters, exits and drops as `Span::none()` does.
     #[inline(always)]
+    #[cfg_attr(not(feature = "otel"), allow(clippy::unused_self))]
     pub(crate) fn spanless(&'static self) -> Span {
         #[cfg(feature = "otel")]
         {

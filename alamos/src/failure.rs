@@ -9,7 +9,10 @@
 //! exporter (`otel`'s pipeline, which installs itself here while it runs)
 //! exports one span with the ids `propagate` wrote, the call's true start
 //! and end, and its error. Children of an untraced root are not exported
-//! on their own: the root's span stands for the trace.
+//! on their own: the root's span stands for the trace. A request through
+//! the `tower` layers (or the `reqwest` middleware) that starts its trace
+//! untraced and fails (a 5xx, a gRPC error, an error from the service) is
+//! exported the same way; it keeps its site for that, beside its decision.
 //!
 //! # At no cost to a call that succeeds
 //!
@@ -36,14 +39,15 @@ use std::time::{Duration, SystemTime};
 use tracing::{Metadata, Span};
 
 use crate::callsite::FnCallsite;
+use crate::level::Level;
 use crate::metric::outcome::Outcome;
 use crate::sampling;
-use crate::tree::GATES;
+use crate::tree::{Gate, GATES};
 
 /// An untraced root call that failed: what its span is made of.
 #[derive(Debug)]
 pub(crate) struct Failure {
-    pub(crate) callsite: &'static FnCallsite,
+    pub(crate) origin: Origin,
     /// `Error` or `Panic`.
     pub(crate) outcome: Outcome,
     pub(crate) start: SystemTime,
@@ -52,6 +56,28 @@ pub(crate) struct Failure {
     /// what `propagate` wrote inside it.
     pub(crate) trace_id: [u8; 16],
     pub(crate) span_id: [u8; 8],
+}
+
+/// What failed.
+#[derive(Debug)]
+pub(crate) enum Origin {
+    /// A call of an instrumented function.
+    Call(&'static FnCallsite),
+    /// A request through a `tower` layer or the `reqwest` middleware.
+    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
+    Request(Request),
+}
+
+/// A request that failed, named as its span would be.
+#[derive(Debug)]
+#[cfg_attr(not(feature = "tower"), allow(dead_code))]
+pub(crate) struct Request {
+    /// The layer's key: the experiment.
+    pub(crate) experiment: &'static str,
+    pub(crate) route: &'static str,
+    pub(crate) level: Level,
+    /// A server's request (else a client's).
+    pub(crate) server: bool,
 }
 
 /// What an exporter installs: called on the failing call's thread, while
@@ -98,26 +124,54 @@ pub(crate) fn root_failed(span: &Span, outcome: Outcome, nanos: u64) {
     if !INSTALLED.load(Ordering::Acquire) {
         return;
     }
-    // The decision in scope is the call's own as it ends.
-    let Some((trace_id, span_id)) = sampling::current().untraced_ids() else {
+    if let Some(failure) = failure_of(span, outcome, nanos, callsite_of) {
+        send(&failure);
+    }
+}
+
+/// What is exported of a root whose span is `span` that failed with
+/// `outcome` after `nanos`: `None` unless the decision in scope (the call's
+/// own, as it ends) is untraced and `callsite` finds the callsite `span`
+/// names.
+fn failure_of(
+    span: &Span,
+    outcome: Outcome,
+    nanos: u64,
+    callsite: impl FnOnce(&'static Metadata<'static>) -> Option<&'static FnCallsite>,
+) -> Option<Failure> {
+    let (trace_id, span_id) = sampling::current().untraced_ids()?;
+    let callsite = span.metadata().and_then(callsite)?;
+    let end = SystemTime::now();
+    let start = end.checked_sub(Duration::from_nanos(nanos)).unwrap_or(end);
+    Some(Failure {
+        origin: Origin::Call(callsite),
+        outcome,
+        start,
+        end,
+        trace_id,
+        span_id,
+    })
+}
+
+/// A request whose decision was `trace`, a root's, failed after `nanos`
+/// (its response said so, or it returned an error): exported if it is
+/// untraced and an exporter is installed. Out of line and cold, as
+/// [`root_failed`].
+#[cfg(feature = "tower")]
+#[cold]
+#[inline(never)]
+pub(crate) fn request_failed(trace: sampling::Trace, request: Request, nanos: u64) {
+    if !INSTALLED.load(Ordering::Acquire) {
         return;
-    };
-    let Some(callsite) = span.metadata().and_then(callsite_of) else {
-        return;
-    };
-    let Some(sink) = SINK
-        .read()
-        .unwrap_or_else(PoisonError::into_inner)
-        .as_ref()
-        .map(|(_, sink)| Arc::clone(sink))
-    else {
+    }
+    let Some((trace_id, span_id)) = trace.untraced_ids() else {
         return;
     };
     let end = SystemTime::now();
     let start = end.checked_sub(Duration::from_nanos(nanos)).unwrap_or(end);
-    sink(&Failure {
-        callsite,
-        outcome,
+    send(&Failure {
+        origin: Origin::Request(request),
+        outcome: Outcome::Error,
         start,
         end,
         trace_id,
@@ -125,25 +179,121 @@ pub(crate) fn root_failed(span: &Span, outcome: Outcome, nanos: u64) {
     });
 }
 
+/// Hands `failure` to the installed sink, if any.
+fn send(failure: &Failure) {
+    let sink = SINK
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+        .map(|(_, sink)| Arc::clone(sink));
+    if let Some(sink) = sink {
+        sink(failure);
+    }
+}
+
 /// The instrumented function whose span metadata is `metadata`; `None` for
 /// any other metadata (a span of a function with fields of its own, made by
 /// `tracing::span!`, is never an untraced call's).
 fn callsite_of(metadata: &'static Metadata<'static>) -> Option<&'static FnCallsite> {
     static BY_METADATA: OnceLock<HashMap<usize, &'static FnCallsite>> = OnceLock::new();
-    let key = std::ptr::from_ref(metadata) as usize;
     BY_METADATA
-        .get_or_init(|| {
-            GATES
-                .iter()
-                .filter_map(|gate| gate.as_any().downcast_ref::<FnCallsite>())
-                .map(|callsite| {
-                    (
-                        std::ptr::from_ref(callsite.span_metadata()) as usize,
-                        callsite,
-                    )
-                })
-                .collect()
-        })
-        .get(&key)
+        .get_or_init(|| by_metadata(GATES.iter().copied()))
+        .get(&address(metadata))
         .copied()
+}
+
+/// The instrumented functions among `gates`, by their span metadata's
+/// address.
+fn by_metadata(
+    gates: impl Iterator<Item = &'static dyn Gate>,
+) -> HashMap<usize, &'static FnCallsite> {
+    gates
+        .filter_map(|gate| gate.as_any().downcast_ref::<FnCallsite>())
+        .map(|callsite| (address(callsite.span_metadata()), callsite))
+        .collect()
+}
+
+fn address(metadata: &'static Metadata<'static>) -> usize {
+    std::ptr::from_ref(metadata) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::callsite::Location;
+    use crate::sampling::Trace;
+
+    static FAILS: FnCallsite = FnCallsite::new(
+        &FAILS,
+        "failure_test",
+        "fails",
+        Level::Prod,
+        Location {
+            span_name: "failure_test.fails",
+            module_path: module_path!(),
+            file: file!(),
+            line: line!(),
+        },
+    );
+    static OTHER: FnCallsite = FnCallsite::new(
+        &OTHER,
+        "failure_test",
+        "other",
+        Level::Debug,
+        Location {
+            span_name: "failure_test.other",
+            module_path: module_path!(),
+            file: file!(),
+            line: line!(),
+        },
+    );
+
+    fn found(metadata: &'static Metadata<'static>) -> Option<&'static FnCallsite> {
+        by_metadata([&FAILS as &'static dyn Gate].into_iter())
+            .get(&address(metadata))
+            .copied()
+    }
+
+    #[test]
+    fn a_callsite_is_found_by_its_span_metadata_only() {
+        assert!(std::ptr::eq(found(FAILS.span_metadata()).unwrap(), &FAILS));
+        assert!(
+            found(OTHER.span_metadata()).is_none(),
+            "not among the gates"
+        );
+    }
+
+    #[test]
+    fn an_untraced_root_naming_its_callsite_is_exported() {
+        let untraced = Trace::untraced(0x5eed);
+        let (trace_id, span_id) = untraced.untraced_ids().unwrap();
+        let failure = {
+            let _scope = untraced.scope();
+            failure_of(&FAILS.spanless(), Outcome::Panic, 7_000_000, found)
+        }
+        .expect("exported");
+        assert!(matches!(failure.origin, Origin::Call(callsite) if std::ptr::eq(callsite, &FAILS)));
+        assert_eq!(failure.outcome, Outcome::Panic);
+        assert_eq!((failure.trace_id, failure.span_id), (trace_id, span_id));
+        assert_eq!(
+            failure.end.duration_since(failure.start).unwrap(),
+            Duration::from_millis(7)
+        );
+        assert!(failure.end <= SystemTime::now());
+    }
+
+    #[test]
+    fn anything_else_is_not() {
+        let spanless = FAILS.spanless();
+        // No decision in scope, or a traced one: nothing to export.
+        assert!(failure_of(&spanless, Outcome::Error, 1, found).is_none());
+        {
+            let _scope = Trace::TRACED.scope();
+            assert!(failure_of(&spanless, Outcome::Error, 1, found).is_none());
+        }
+        // Untraced, but no callsite named (a child), or one not known.
+        let _scope = Trace::untraced(9).scope();
+        assert!(failure_of(&Span::none(), Outcome::Error, 1, found).is_none());
+        assert!(failure_of(&OTHER.spanless(), Outcome::Error, 1, found).is_none());
+    }
 }

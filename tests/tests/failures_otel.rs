@@ -4,7 +4,9 @@
 //! a downstream node's spans join it. Only roots: an untraced child that
 //! fails is not exported on its own; a root that succeeds or is cancelled
 //! is not exported; a traced call that fails is exported once, as always.
-//! Nothing is exported for a failure before the pipeline runs.
+//! Nothing is exported for a failure before the pipeline runs. A request
+//! through `alamos::tower::ServerLayer` that starts its trace untraced and
+//! answers a 5xx is exported the same way.
 #![cfg(feature = "otel")]
 
 #[path = "propagation_otel/receiver.rs"]
@@ -12,12 +14,17 @@
 mod receiver;
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use alamos::context::TraceParent;
 use alamos_tests::{block_on, poll_once, Pending};
+use axum::body::Bytes;
+use http_body_util::{BodyExt as _, Empty};
 use receiver::{ReceivedSpan, Receiver};
+use tower::{Layer as _, ServiceExt as _};
 
 type Headers = HashMap<String, String>;
 
@@ -112,6 +119,45 @@ fn traced_fails() -> Result<(), String> {
     Err("traced failed".to_owned())
 }
 
+/// A request through a server layer of key `failures_otel.edge`, answered
+/// with `status` by a handler that propagates, and read to its end.
+fn request(status: u16) -> Seen {
+    let sent = Arc::new(Mutex::new(None));
+    let inside = Arc::clone(&sent);
+    let service = alamos::tower::ServerLayer::new("failures_otel.edge").layer(tower::service_fn(
+        move |_: http::Request<Empty<Bytes>>| {
+            let inside = Arc::clone(&inside);
+            async move {
+                let mut headers = Headers::new();
+                let entered = body(&mut headers);
+                *inside.lock().unwrap() = Some((headers, entered));
+                Ok::<_, Infallible>(
+                    http::Response::builder()
+                        .status(status)
+                        .body(Empty::<Bytes>::new())
+                        .unwrap(),
+                )
+            }
+        },
+    ));
+    let before = SystemTime::now();
+    block_on(async {
+        let response = service
+            .oneshot(http::Request::new(Empty::new()))
+            .await
+            .unwrap();
+        response.into_body().collect().await.unwrap();
+    });
+    let after = SystemTime::now();
+    let (sent, entered) = sent.lock().unwrap().take().expect("the handler ran");
+    Seen {
+        sent,
+        before,
+        entered,
+        after,
+    }
+}
+
 /// Runs `call`, seeing its wall clock and what it propagated.
 fn seen(call: impl FnOnce(&mut Headers, &mut Option<SystemTime>)) -> Seen {
     let mut sent = Headers::new();
@@ -133,6 +179,29 @@ fn named<'a>(spans: &'a [ReceivedSpan], name: &str) -> Vec<&'a ReceivedSpan> {
 
 /// The one span named `name`, checked against what its call saw.
 fn check_failed(spans: &[ReceivedSpan], name: &str, seen: &Seen, outcome: &str) {
+    let span = check_times(spans, name, seen, outcome);
+    let experiment = name.rsplit_once('.').unwrap().0;
+    let function = name.rsplit_once('.').unwrap().1;
+    assert_eq!(span.attribute("alamos.experiment"), Some(experiment));
+    assert_eq!(span.attribute("code.function"), Some(function));
+    assert_eq!(span.attribute("code.namespace"), Some("failures_otel"));
+    assert_eq!(span.attribute("code.module.name"), Some("failures_otel"));
+    assert_eq!(
+        span.attribute("code.file.path"),
+        Some("tests/tests/failures_otel.rs")
+    );
+    let line: u32 = span.attribute("code.line.number").unwrap().parse().unwrap();
+    assert!(line > 0);
+}
+
+/// The one span named `name`: the ids its call propagated, its true start
+/// and end, its error, and why it is exported.
+fn check_times<'a>(
+    spans: &'a [ReceivedSpan],
+    name: &str,
+    seen: &Seen,
+    outcome: &str,
+) -> &'a ReceivedSpan {
     let found = named(spans, name);
     assert_eq!(found.len(), 1, "{name}: {spans:#?}");
     let span = found[0];
@@ -168,20 +237,9 @@ fn check_failed(spans: &[ReceivedSpan], name: &str, seen: &Seen, outcome: &str) 
     assert_eq!(span.status_message, outcome, "{name}");
     assert_eq!(span.attribute("alamos.sampled"), Some("false"), "{name}");
     assert_eq!(span.attribute("alamos.outcome"), Some(outcome), "{name}");
-    let experiment = name.rsplit_once('.').unwrap().0;
-    let function = name.rsplit_once('.').unwrap().1;
-    assert_eq!(span.attribute("alamos.experiment"), Some(experiment));
-    assert_eq!(span.attribute("code.function"), Some(function));
-    assert_eq!(span.attribute("code.namespace"), Some("failures_otel"));
-    assert_eq!(span.attribute("code.module.name"), Some("failures_otel"));
-    assert_eq!(
-        span.attribute("code.file.path"),
-        Some("tests/tests/failures_otel.rs")
-    );
-    let line: u32 = span.attribute("code.line.number").unwrap().parse().unwrap();
-    assert!(line > 0);
     assert_eq!(span.attribute("alamos.level"), Some("prod"));
     assert_eq!(span.service_name, "failures-otel");
+    span
 }
 
 /// `alamos_exported_total{signal="spans"}` in the exposition.
@@ -230,14 +288,16 @@ fn an_untraced_root_that_fails_is_exported_all_the_same() {
     assert!(poll_once(&mut cancelled).is_pending());
     drop(cancelled);
     assert!(traced_fails().is_err());
+    let edge_failed = request(503);
+    let _edge_ok = request(200);
 
     // Through the batch processor, counted as exported: the three roots
-    // above, the async parent and the traced call.
+    // above, the async parent, the traced call and the failed request.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while (receiver.spans().len() < 5 || exported_spans(&guard) < 5) && Instant::now() < deadline {
+    while (receiver.spans().len() < 6 || exported_spans(&guard) < 6) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(exported_spans(&guard), 5, "{:#?}", receiver.spans());
+    assert_eq!(exported_spans(&guard), 6, "{:#?}", receiver.spans());
     drop(guard);
 
     let spans = receiver.spans();
@@ -264,5 +324,14 @@ fn an_untraced_root_that_fails_is_exported_all_the_same() {
     assert_eq!(traced.len(), 1, "{spans:#?}");
     assert_eq!(traced[0].status_code, 2);
     assert_eq!(traced[0].attribute("alamos.sampled"), None);
-    assert_eq!(spans.len(), 5, "{spans:#?}");
+
+    // The request that answered 503 (the one that answered 200 is not
+    // exported: one span of its name).
+    let edge = check_times(&spans, "failures_otel.edge.GET", &edge_failed, "error");
+    assert_eq!(edge.attribute("http.route"), Some("GET"));
+    assert_eq!(
+        edge.attribute("alamos.experiment"),
+        Some("failures_otel.edge")
+    );
+    assert_eq!(spans.len(), 6, "{spans:#?}");
 }

@@ -16,7 +16,8 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanLinks, SpanProcessor};
 use opentelemetry_sdk::Resource;
 
-use crate::failure::{self, Failure, Installed};
+use crate::callsite::FnCallsite;
+use crate::failure::{self, Failure, Installed, Origin, Request};
 
 /// A span processor the tracer provider and the failure sink share.
 ///
@@ -70,8 +71,6 @@ pub(super) fn shared<P: SpanProcessor + 'static>(
 /// a traced call's span carries that need no field of the call (its
 /// fields are never evaluated for an untraced call).
 fn span_data(failure: &Failure, scope: &InstrumentationScope) -> SpanData {
-    let callsite = failure.callsite;
-    let metadata = callsite.span_metadata();
     // Inside a span of another crate, `propagate` writes that span's ids
     // (not sampled): the failure joins that trace, under that span.
     let cx = opentelemetry::Context::current();
@@ -82,24 +81,15 @@ fn span_data(failure: &Failure, scope: &InstrumentationScope) -> SpanData {
     } else {
         (TraceId::from_bytes(failure.trace_id), SpanId::INVALID)
     };
-    let mut attributes = vec![
-        KeyValue::new("alamos.experiment", callsite.experiment()),
-        KeyValue::new("code.function", callsite.function()),
-        KeyValue::new("code.namespace", callsite.module_path()),
-        KeyValue::new("alamos.level", callsite.level().as_str()),
+    let (name, span_kind, mut attributes) = match &failure.origin {
+        Origin::Call(callsite) => call(callsite),
+        Origin::Request(request) => self::request(request),
+    };
+    attributes.extend([
         KeyValue::new("alamos.outcome", failure.outcome.as_str()),
         // Exported although untraced, because it failed.
         KeyValue::new("alamos.sampled", false),
-    ];
-    if let Some(file) = metadata.file() {
-        attributes.push(KeyValue::new("code.file.path", file));
-    }
-    if let Some(module) = metadata.module_path() {
-        attributes.push(KeyValue::new("code.module.name", module));
-    }
-    if let Some(line) = metadata.line() {
-        attributes.push(KeyValue::new("code.line.number", i64::from(line)));
-    }
+    ]);
     SpanData {
         // Sampled: the batch processor exports sampled spans only.
         span_context: SpanContext::new(
@@ -111,8 +101,8 @@ fn span_data(failure: &Failure, scope: &InstrumentationScope) -> SpanData {
         ),
         parent_span_id,
         parent_span_is_remote: false,
-        span_kind: SpanKind::Internal,
-        name: Cow::Borrowed(metadata.name()),
+        span_kind,
+        name,
         start_time: failure.start,
         end_time: failure.end,
         attributes,
@@ -122,4 +112,50 @@ fn span_data(failure: &Failure, scope: &InstrumentationScope) -> SpanData {
         status: Status::error(failure.outcome.as_str()),
         instrumentation_scope: scope.clone(),
     }
+}
+
+/// A function's span: its name, and the attributes its traced span has.
+fn call(callsite: &'static FnCallsite) -> (Cow<'static, str>, SpanKind, Vec<KeyValue>) {
+    let metadata = callsite.span_metadata();
+    let mut attributes = vec![
+        KeyValue::new("alamos.experiment", callsite.experiment()),
+        KeyValue::new("code.function", callsite.function()),
+        KeyValue::new("code.namespace", callsite.module_path()),
+        KeyValue::new("alamos.level", callsite.level().as_str()),
+    ];
+    if let Some(file) = metadata.file() {
+        attributes.push(KeyValue::new("code.file.path", file));
+    }
+    if let Some(module) = metadata.module_path() {
+        attributes.push(KeyValue::new("code.module.name", module));
+    }
+    if let Some(line) = metadata.line() {
+        attributes.push(KeyValue::new("code.line.number", i64::from(line)));
+    }
+    (
+        Cow::Borrowed(metadata.name()),
+        SpanKind::Internal,
+        attributes,
+    )
+}
+
+/// A request's span: `<key>.<route>`, server or client, and the attributes
+/// its traced span has that its head does not give (the method and status
+/// are not kept for it).
+fn request(request: &Request) -> (Cow<'static, str>, SpanKind, Vec<KeyValue>) {
+    let attributes = vec![
+        KeyValue::new("alamos.experiment", request.experiment),
+        KeyValue::new("http.route", request.route),
+        KeyValue::new("alamos.level", request.level.as_str()),
+    ];
+    let kind = if request.server {
+        SpanKind::Server
+    } else {
+        SpanKind::Client
+    };
+    (
+        Cow::Owned(format!("{}.{}", request.experiment, request.route)),
+        kind,
+        attributes,
+    )
 }
