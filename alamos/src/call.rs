@@ -559,20 +559,12 @@ fn finish_call(active: NonNull<ActiveCall>) {
     outer.restore();
 }
 
-/// The span of a call: made by `span` when the call is traced, so an
-/// untraced call evaluates no field and allocates nothing; otherwise none,
-/// or disabled with the callsite's metadata for a root (see `failure`).
+/// The span of a call: made by `span` when the call is traced, none
+/// otherwise, so an untraced call evaluates no field and allocates nothing.
 #[inline(always)]
-fn traced_span(
-    callsite: &'static FnCallsite,
-    trace: Trace,
-    root: bool,
-    span: impl FnOnce() -> Span,
-) -> Span {
+fn traced_span(trace: Trace, span: impl FnOnce() -> Span) -> Span {
     if trace.is_traced() {
         span()
-    } else if root {
-        callsite.spanless()
     } else {
         Span::none()
     }
@@ -596,6 +588,10 @@ pub struct CallStart {
     trace: Trace,
     span: Span,
     recording: Option<Recording>,
+    /// An untraced root, whose span names its callsite's metadata: the
+    /// future keeps that span (`failure`).
+    #[cfg(feature = "otel")]
+    root: bool,
 }
 
 impl CallStart {
@@ -614,11 +610,43 @@ impl CallStart {
         span: impl FnOnce() -> Span,
         labels: &[&dyn fmt::Display],
     ) -> Self {
-        let (trace, root) = callsite.trace_root();
+        #[cfg(feature = "otel")]
+        let trace = {
+            let (trace, root) = callsite.trace_root();
+            // Inlined, `root` is a constant `false` on an inherited
+            // decision's path, which is then the path without `otel`.
+            if root && trace.is_untraced() {
+                return CallStart::untraced_root(callsite, trace, labels);
+            }
+            trace
+        };
+        #[cfg(not(feature = "otel"))]
+        let trace = callsite.trace();
         CallStart {
             trace,
-            span: traced_span(callsite, trace, root, span),
+            span: traced_span(trace, span),
             recording: Some(start_recording(callsite, labels)),
+            #[cfg(feature = "otel")]
+            root: false,
+        }
+    }
+
+    /// The start of an untraced root, out of line (roots already drew out
+    /// of line): its span is disabled but names the callsite's metadata, so
+    /// its end finds the callsite if it fails (`failure`). Kept off the
+    /// inherited path, whose span then stays a constant none.
+    #[cfg(feature = "otel")]
+    #[inline(never)]
+    fn untraced_root(
+        callsite: &'static FnCallsite,
+        trace: Trace,
+        labels: &[&dyn fmt::Display],
+    ) -> Self {
+        CallStart {
+            trace,
+            span: callsite.spanless(),
+            recording: Some(Recording::start(callsite, labels, false)),
+            root: true,
         }
     }
 
@@ -629,6 +657,8 @@ impl CallStart {
             trace: Trace::NONE,
             span: Span::none(),
             recording: None,
+            #[cfg(feature = "otel")]
+            root: false,
         }
     }
 }
@@ -644,11 +674,14 @@ fn start_recording(callsite: &'static FnCallsite, labels: &[&dyn fmt::Display]) 
 
 impl fmt::Debug for CallStart {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CallStart")
+        let mut debug = f.debug_struct("CallStart");
+        debug
             .field("trace", &self.trace)
             .field("span", &self.span)
-            .field("recorded", &self.recording.is_some())
-            .finish()
+            .field("recorded", &self.recording.is_some());
+        #[cfg(feature = "otel")]
+        debug.field("root", &self.root);
+        debug.finish()
     }
 }
 
@@ -687,14 +720,22 @@ where
             trace,
             span,
             recording,
+            #[cfg(feature = "otel")]
+            root,
         } = start;
         // An untraced call's span is none: written as such here, straight
         // into the caller's future, rather than copied there from the
         // start's (a span that might be some went through the stack twice).
-        let span = if trace.is_traced() {
+        #[cfg(not(feature = "otel"))]
+        let root = false;
+        // An untraced root keeps its span, disabled, for its callsite's
+        // metadata. Told by a flag, not by the span: reading the span kept
+        // it in memory on every untraced call's path (~17 instructions).
+        let span = if trace.is_traced() || root {
             span
         } else {
-            untraced_span(span)
+            std::mem::forget(span);
+            Span::none()
         };
         CallFuture {
             future: ManuallyDrop::new(future),
@@ -704,19 +745,6 @@ where
             is_error: Some(is_error),
         }
     }
-}
-
-/// An untraced call's span, known to be disabled: none, or the metadata it
-/// names (an untraced root's, with `otel`).
-#[inline(always)]
-fn untraced_span(span: Span) -> Span {
-    #[cfg(feature = "otel")]
-    let metadata = span.metadata();
-    std::mem::forget(span);
-    #[cfg(feature = "otel")]
-    return metadata.map_or_else(Span::none, Span::new_disabled);
-    #[cfg(not(feature = "otel"))]
-    Span::none()
 }
 
 /// A poll of a recorded call in progress: its span entered, its trace

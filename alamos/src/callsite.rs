@@ -142,6 +142,7 @@ impl FnCallsite {
     /// [`FnCallsite::trace`], and whether the call is a root: no decision
     /// was in scope.
     #[inline(always)]
+    #[cfg_attr(not(feature = "otel"), allow(dead_code))]
     pub(crate) fn trace_root(&'static self) -> (Trace, bool) {
         Trace::decide_root(&self.sample)
     }

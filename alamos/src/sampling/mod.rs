@@ -167,6 +167,7 @@ impl Trace {
     /// is an untraced root (see `crate::failure`). Inlined, the `false` of
     /// an inherited decision is a constant on its own path.
     #[inline(always)]
+    #[cfg_attr(not(feature = "otel"), allow(dead_code))]
     pub(crate) fn decide_root(rate: &SampleRate) -> (Trace, bool) {
         let current = current();
         if current.0 != NONE {

@@ -69,9 +69,10 @@ impl EdgeCall {
         // The decision and the span's parent come from the remote context
         // (or what is in scope on this thread, for a client).
         let _remote = remote.as_ref().map(ContextScope::enter);
+        #[cfg(feature = "otel")]
         let (trace, root) = Trace::decide_root(site.sample());
         #[cfg(not(feature = "otel"))]
-        let _ = root;
+        let trace = Trace::decide(site.sample());
         let span = if trace.is_traced() {
             site.span(method.as_str())
         } else {
