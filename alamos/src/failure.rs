@@ -24,8 +24,10 @@
 //!   the callsite, through a table built at the first failure;
 //! - whether a synchronous call is a root is the decision it restores as
 //!   it ends (none: a root), read only after it failed; an `async` call's
-//!   span keeps the metadata only when it is a root, which its start knows
-//!   from the decision's own branch;
+//!   span keeps the metadata only when it is an untraced root, whose start
+//!   is out of line (`CallStart::untraced_root`, where roots already drew),
+//!   so the inherited path is unchanged; a request keeps its site beside
+//!   its decision;
 //! - the decision itself is the one in scope when the call ends (its own);
 //!   only an untraced one has ids to export.
 //!
