@@ -6,7 +6,8 @@
 //! is not exported; a traced call that fails is exported once, as always.
 //! Nothing is exported for a failure before the pipeline runs. A request
 //! through `alamos::tower::ServerLayer` that starts its trace untraced and
-//! answers a 5xx is exported the same way.
+//! answers a 5xx is exported the same way. Under a span of another crate,
+//! the failure joins that span's trace, as its child.
 #![cfg(feature = "otel")]
 
 #[path = "propagation_otel/receiver.rs"]
@@ -30,8 +31,11 @@ type Headers = HashMap<String, String>;
 
 /// How long each failing call takes, so its start and end tell.
 const TAKES: Duration = Duration::from_millis(30);
-/// How far the span's clock (the call timer) may be from `SystemTime`.
-const EPSILON: Duration = Duration::from_millis(3);
+/// How far the span's times may be from `SystemTime` read around the call
+/// (the end is read a little after the call timer's, and a busy machine
+/// may preempt in between): well below [`TAKES`], so a start taken at the
+/// end of the call would fail.
+const EPSILON: Duration = Duration::from_millis(10);
 
 /// What a test saw of one call: the headers `propagate` wrote inside it,
 /// and the wall clock just before, inside and just after it.
@@ -112,6 +116,12 @@ async fn async_child_fails() -> Result<(), String> {
 async fn cancelled() -> Result<(), String> {
     Pending::new(5).await;
     Err("never reached".to_owned())
+}
+
+#[alamos::experiment("failures_otel.foreign")]
+fn under_foreign(sent: &mut Headers, entered: &mut Option<SystemTime>) -> Result<(), String> {
+    *entered = Some(body(sent));
+    Err("under a span of another crate".to_owned())
 }
 
 #[alamos::experiment("failures_otel.traced")]
@@ -288,16 +298,23 @@ fn an_untraced_root_that_fails_is_exported_all_the_same() {
     assert!(poll_once(&mut cancelled).is_pending());
     drop(cancelled);
     assert!(traced_fails().is_err());
+    // Inside a span of another crate, which is exported: `propagate`
+    // writes its ids, and the failure joins its trace under it.
+    let foreign = tracing::info_span!("failures_otel_foreign_span");
+    let in_foreign =
+        foreign.in_scope(|| seen(|sent, entered| assert!(under_foreign(sent, entered).is_err())));
+    drop(foreign);
     let edge_failed = request(503);
     let _edge_ok = request(200);
 
     // Through the batch processor, counted as exported: the three roots
-    // above, the async parent, the traced call and the failed request.
+    // above, the async parent, the traced call, the failed request, the
+    // span of another crate and the failure under it.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while (receiver.spans().len() < 6 || exported_spans(&guard) < 6) && Instant::now() < deadline {
+    while (receiver.spans().len() < 8 || exported_spans(&guard) < 8) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(exported_spans(&guard), 6, "{:#?}", receiver.spans());
+    assert_eq!(exported_spans(&guard), 8, "{:#?}", receiver.spans());
     drop(guard);
 
     let spans = receiver.spans();
@@ -333,5 +350,21 @@ fn an_untraced_root_that_fails_is_exported_all_the_same() {
         edge.attribute("alamos.experiment"),
         Some("failures_otel.edge")
     );
-    assert_eq!(spans.len(), 6, "{spans:#?}");
+
+    let foreign = named(&spans, "failures_otel_foreign_span");
+    assert_eq!(foreign.len(), 1, "{spans:#?}");
+    let joined = named(&spans, "failures_otel.foreign.under_foreign");
+    assert_eq!(joined.len(), 1, "{spans:#?}");
+    let sent = TraceParent::parse(&in_foreign.sent["traceparent"]).unwrap();
+    assert!(!sent.is_sampled());
+    assert_eq!(sent.trace_id_hex(), foreign[0].trace_id);
+    assert_eq!(sent.parent_id_hex(), foreign[0].span_id);
+    assert_eq!(joined[0].trace_id, foreign[0].trace_id);
+    assert_eq!(
+        joined[0].parent_span_id.as_deref(),
+        Some(&*foreign[0].span_id)
+    );
+    assert_ne!(joined[0].span_id, foreign[0].span_id);
+    assert_eq!(joined[0].attribute("alamos.sampled"), Some("false"));
+    assert_eq!(spans.len(), 8, "{spans:#?}");
 }
