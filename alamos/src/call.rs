@@ -85,12 +85,27 @@ impl Recording {
         }
     }
 
+    /// The nanoseconds since the call started.
+    #[cfg(all(feature = "otel", feature = "tower"))]
+    pub(crate) fn elapsed(&self) -> u64 {
+        clock::nanos_since(self.start)
+    }
+
     /// Records the outcome; failures also mark `span` for OpenTelemetry.
     /// `here` says the call finishes on the thread it started on.
     /// With `otel`, the call is also offered as its bucket's exemplar,
     /// which reads `span`'s trace only when that exemplar is old enough.
     #[inline(always)]
     pub(crate) fn finish(&self, outcome: Outcome, span: &Span, here: bool) {
+        self.finish_root(outcome, span, here, || true);
+    }
+
+    /// [`Recording::finish`] for a call that knows whether it is a root
+    /// only by looking (`root`, read only if it failed): with `otel`, an
+    /// untraced root that fails is exported all the same (`failure`).
+    #[inline(always)]
+    #[cfg_attr(not(feature = "otel"), allow(unused_variables))]
+    fn finish_root(&self, outcome: Outcome, span: &Span, here: bool, root: impl FnOnce() -> bool) {
         #[cfg(feature = "otel")]
         let end = clock::now();
         #[cfg(feature = "otel")]
@@ -98,7 +113,16 @@ impl Recording {
         #[cfg(not(feature = "otel"))]
         let nanos = clock::nanos_since(self.start);
         if matches!(outcome, Outcome::Error | Outcome::Panic) {
-            span.record(STATUS_FIELD, "error");
+            if span.is_disabled() {
+                // An untraced call's span is disabled (naming the call's
+                // own callsite's metadata, when it is a root).
+                #[cfg(feature = "otel")]
+                if root() {
+                    crate::failure::root_failed(span, outcome, nanos);
+                }
+            } else {
+                span.record(STATUS_FIELD, "error");
+            }
         }
         let landed = if here {
             self.handles.finish_here(self.started, outcome, nanos)
@@ -286,7 +310,7 @@ impl<'a> FnCall<'a> {
             addr_of_mut!((*active).began_panicking).write(std::thread::panicking());
             addr_of_mut!((*active).exit).write(Cell::new(None));
             addr_of_mut!((*active).outer).write(trace.enter());
-            addr_of_mut!((*active).span).write(Span::none().entered());
+            addr_of_mut!((*active).span).write(callsite.spanless().entered());
         }
         FnCall {
             // SAFETY: a pointer into a borrowed slot is not null.
@@ -514,14 +538,18 @@ fn finish_call(active: NonNull<ActiveCall>) {
     } else {
         Outcome::Ok
     };
-    call.recording.finish(outcome, &call.span, true);
+    // No decision before it: a root.
+    call.recording
+        .finish_root(outcome, &call.span, true, || call.outer == Trace::NONE);
     let outer = call.outer;
-    let untraced = call.span.is_none();
+    let untraced = call.span.is_disabled();
     let active = active.as_ptr();
     // SAFETY: each field with drop glue is dropped once, here, in
     // declaration order; the slot is never read again. An untraced call's
     // span is none: exiting and closing it would do nothing, and skipping
-    // its drop glue saves an out-of-line call.
+    // its drop glue saves an out-of-line call. (A disabled span that names
+    // its metadata, as an untraced call's does with `otel`, drops as
+    // none: `tracing`'s `log` feature, which would say so, is off.)
     unsafe {
         std::ptr::drop_in_place(addr_of_mut!((*active).recording));
         if !untraced {
@@ -560,6 +588,10 @@ pub struct CallStart {
     trace: Trace,
     span: Span,
     recording: Option<Recording>,
+    /// An untraced root, whose span names its callsite's metadata: the
+    /// future keeps that span (`failure`).
+    #[cfg(feature = "otel")]
+    root: bool,
 }
 
 impl CallStart {
@@ -578,11 +610,43 @@ impl CallStart {
         span: impl FnOnce() -> Span,
         labels: &[&dyn fmt::Display],
     ) -> Self {
+        #[cfg(feature = "otel")]
+        let trace = {
+            let (trace, root) = callsite.trace_root();
+            // Inlined, `root` is a constant `false` on an inherited
+            // decision's path, which is then the path without `otel`.
+            if root && trace.is_untraced() {
+                return CallStart::untraced_root(callsite, trace, labels);
+            }
+            trace
+        };
+        #[cfg(not(feature = "otel"))]
         let trace = callsite.trace();
         CallStart {
             trace,
             span: traced_span(trace, span),
             recording: Some(start_recording(callsite, labels)),
+            #[cfg(feature = "otel")]
+            root: false,
+        }
+    }
+
+    /// The start of an untraced root, out of line (roots already drew out
+    /// of line): its span is disabled but names the callsite's metadata, so
+    /// its end finds the callsite if it fails (`failure`). Kept off the
+    /// inherited path, whose span then stays a constant none.
+    #[cfg(feature = "otel")]
+    #[inline(never)]
+    fn untraced_root(
+        callsite: &'static FnCallsite,
+        trace: Trace,
+        labels: &[&dyn fmt::Display],
+    ) -> Self {
+        CallStart {
+            trace,
+            span: callsite.spanless(),
+            recording: Some(Recording::start(callsite, labels, false)),
+            root: true,
         }
     }
 
@@ -593,6 +657,8 @@ impl CallStart {
             trace: Trace::NONE,
             span: Span::none(),
             recording: None,
+            #[cfg(feature = "otel")]
+            root: false,
         }
     }
 }
@@ -610,11 +676,14 @@ fn start_recording(callsite: &'static FnCallsite, labels: &[&dyn fmt::Display]) 
 
 impl fmt::Debug for CallStart {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CallStart")
+        let mut debug = f.debug_struct("CallStart");
+        debug
             .field("trace", &self.trace)
             .field("span", &self.span)
-            .field("recorded", &self.recording.is_some())
-            .finish()
+            .field("recorded", &self.recording.is_some());
+        #[cfg(feature = "otel")]
+        debug.field("root", &self.root);
+        debug.finish()
     }
 }
 
@@ -655,11 +724,18 @@ where
             trace,
             span,
             recording,
+            #[cfg(feature = "otel")]
+            root,
         } = start;
         // An untraced call's span is none: written as such here, straight
         // into the caller's future, rather than copied there from the
         // start's (a span that might be some went through the stack twice).
-        let span = if trace.is_traced() {
+        #[cfg(not(feature = "otel"))]
+        let root = false;
+        // An untraced root keeps its span, disabled, for its callsite's
+        // metadata. Told by a flag, not by the span: reading the span kept
+        // it in memory on every untraced call's path (~17 instructions).
+        let span = if trace.is_traced() || root {
             span
         } else {
             std::mem::forget(span);

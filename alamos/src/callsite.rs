@@ -139,6 +139,44 @@ impl FnCallsite {
         Trace::decide_inline(&self.sample)
     }
 
+    /// [`FnCallsite::trace`], and whether the call is a root: no decision
+    /// was in scope.
+    #[inline(always)]
+    #[cfg_attr(not(feature = "otel"), allow(dead_code))]
+    pub(crate) fn trace_root(&'static self) -> (Trace, bool) {
+        Trace::decide_root(&self.sample)
+    }
+
+    /// The span of a call without one (untraced, or no subscriber wants
+    /// its span): with `otel`, disabled but naming this callsite's
+    /// metadata, so the end of an untraced root that fails finds its
+    /// callsite (`crate::failure`) in a word the span has anyway; without,
+    /// none. Either enters, exits and drops as `Span::none()` does.
+    #[inline(always)]
+    #[cfg_attr(not(feature = "otel"), allow(clippy::unused_self))]
+    pub(crate) fn spanless(&'static self) -> Span {
+        #[cfg(feature = "otel")]
+        {
+            Span::new_disabled(&self.span_metadata)
+        }
+        #[cfg(not(feature = "otel"))]
+        {
+            Span::none()
+        }
+    }
+
+    /// The metadata of this callsite's span.
+    #[cfg_attr(not(feature = "otel"), allow(dead_code))]
+    pub(crate) fn span_metadata(&'static self) -> &'static Metadata<'static> {
+        &self.span_metadata
+    }
+
+    /// The module path: the span's `code.namespace`.
+    #[cfg_attr(not(feature = "otel"), allow(dead_code))]
+    pub(crate) fn module_path(&self) -> &'static str {
+        self.module_path
+    }
+
     /// A new span for a call, with the standard fields, or a disabled span
     /// when no subscriber wants it: what `tracing::span!` does, for the
     /// metadata of this callsite.

@@ -103,6 +103,8 @@ mod clock;
 mod directive;
 mod dynsite;
 pub mod env;
+#[cfg(feature = "otel")]
+mod failure;
 #[cfg(feature = "runtime")]
 mod filter;
 #[cfg(feature = "runtime")]

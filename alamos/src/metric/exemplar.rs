@@ -235,7 +235,8 @@ mod capture {
         use opentelemetry::trace::TraceContextExt as _;
         use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-        if span.is_none() {
+        // Disabled: untraced (an untraced root's span names its metadata).
+        if span.is_disabled() {
             return None;
         }
         let context = span.context();

@@ -30,6 +30,7 @@ use opentelemetry_sdk::trace::SdkTracerProvider;
 use super::config::DEFAULT_SHUTDOWN_TIMEOUT;
 use super::health::{Health, Undelivered};
 use super::metrics;
+use crate::failure;
 
 /// What happened to the spans that finished.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -77,6 +78,8 @@ pub(super) struct Parts {
     pub(super) metrics_health: Option<Arc<Health>>,
     pub(super) endpoint: String,
     pub(super) shutdown_timeout: Duration,
+    /// The sink of untraced roots' failures, while spans are exported.
+    pub(super) failures: Option<failure::Installed>,
 }
 
 impl Parts {
@@ -90,6 +93,7 @@ impl Parts {
             metrics_health: None,
             endpoint: String::new(),
             shutdown_timeout,
+            failures: None,
         }
     }
 
@@ -104,6 +108,7 @@ struct Running {
     provider: Option<SdkTracerProvider>,
     logs: Option<SdkLoggerProvider>,
     metrics: Option<metrics::Pusher>,
+    failures: Option<failure::Installed>,
 }
 
 struct Shared {
@@ -146,6 +151,7 @@ impl From<Parts> for OtelGuard {
                     provider: parts.provider,
                     logs: parts.logs,
                     metrics: parts.metrics,
+                    failures: parts.failures,
                 })),
                 spans: parts.spans,
                 logs: parts.logs_health,
@@ -272,7 +278,12 @@ impl Shared {
             provider,
             logs,
             metrics,
+            failures,
         } = running.take()?;
+        // No failure reaches a processor that is shutting down.
+        if let Some(failures) = failures {
+            failures.remove();
+        }
         let started = Instant::now();
         let budget = self.shutdown_timeout;
         let deadline = started + budget;

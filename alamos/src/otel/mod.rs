@@ -55,12 +55,15 @@
 //! - `config`: [`OtelConfig`], the `OTEL_*` variables and the setters;
 //! - `pipeline`: each signal's exporter, the providers and batch
 //!   processors, the `tracing` layers;
+//! - `failures`: the spans of untraced roots that failed, exported all the
+//!   same (`crate::failure` says when);
 //! - `guard`: [`OtelGuard`], flush and the bounded shutdown;
 //! - `health`: what became of each signal's items (exported, dropped and
 //!   why);
 //! - `metrics`: the metrics pusher, alamos's own.
 
 mod config;
+mod failures;
 mod guard;
 mod health;
 pub(crate) mod metrics;

@@ -15,11 +15,13 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
 use super::config::{resource_strings, OtelConfig};
+use super::failures;
 use super::guard::{OtelError, OtelGuard, Parts};
 use super::health::{
     ClassifyingClient, CountingExporter, CountingLogs, CountingSpans, Health, Signal,
 };
 use super::metrics;
+use crate::failure;
 
 /// A `tracing` layer that exports spans, as [`OtelConfig::build_layer`]
 /// makes it.
@@ -229,6 +231,9 @@ impl OtelConfig {
         let resource = self.resource();
         let mut parts = Parts::new(self.shutdown_timeout);
         let exporting = spans.is_some();
+        let scope = InstrumentationScope::builder("alamos")
+            .with_version(env!("CARGO_PKG_VERSION"))
+            .build();
         // alamos decides which calls are traced (`sampling`, which reads
         // OTEL_TRACES_SAMPLER too); the SDK's default would read it again and
         // drop spans alamos chose to trace.
@@ -237,31 +242,13 @@ impl OtelConfig {
             .with_sampler(opentelemetry_sdk::trace::Sampler::ParentBased(Box::new(
                 opentelemetry_sdk::trace::Sampler::AlwaysOn,
             )));
-        if let Some(Built { exporter, health }) = spans {
-            // alamos bounds the queue itself, to count what it drops: the
-            // SDK's queue, as large, never overflows.
-            let bound = self.span_queue();
-            let mut batch = BatchConfigBuilder::default().with_max_queue_size(bound);
-            if let Some(delay) = self.scheduled_delay {
-                batch = batch.with_scheduled_delay(delay);
-            }
-            let processor = BatchSpanProcessor::builder(CountingExporter {
-                inner: exporter,
-                health: health.clone(),
-            })
-            .with_batch_config(batch.build())
-            .build();
-            provider = provider.with_span_processor(CountingSpans {
-                inner: processor,
-                health: health.clone(),
-                bound: bound as u64,
-            });
+        if let Some(spans) = spans {
+            let (processor, failures, health) = self.span_processor(spans, &resource, &scope);
+            provider = provider.with_span_processor(processor);
+            parts.failures = Some(failures);
             parts.spans = Some(health);
         }
         let provider = provider.build();
-        let scope = InstrumentationScope::builder("alamos")
-            .with_version(env!("CARGO_PKG_VERSION"))
-            .build();
         let trace_layer = tracing_opentelemetry::layer()
             .with_tracer(provider.tracer_with_scope(scope))
             .with_context_activation(true);
@@ -328,6 +315,46 @@ impl OtelConfig {
         }
         let guard = OtelGuard::from(parts);
         (Box::new(trace_layer.and_then(log_layer)), guard, failure)
+    }
+}
+
+impl OtelConfig {
+    /// The batch span processor over `spans`, counted; shared with the
+    /// spans of untraced roots that fail (`failures`), installed until the
+    /// returned [`failure::Installed`] is removed.
+    fn span_processor(
+        &self,
+        Built { exporter, health }: Built<opentelemetry_otlp::SpanExporter>,
+        resource: &opentelemetry_sdk::Resource,
+        scope: &InstrumentationScope,
+    ) -> (
+        failures::SharedSpans<CountingSpans<BatchSpanProcessor>>,
+        failure::Installed,
+        Arc<Health>,
+    ) {
+        // alamos bounds the queue itself, to count what it drops: the
+        // SDK's queue, as large, never overflows.
+        let bound = self.span_queue();
+        let mut batch = BatchConfigBuilder::default().with_max_queue_size(bound);
+        if let Some(delay) = self.scheduled_delay {
+            batch = batch.with_scheduled_delay(delay);
+        }
+        let processor = BatchSpanProcessor::builder(CountingExporter {
+            inner: exporter,
+            health: health.clone(),
+        })
+        .with_batch_config(batch.build())
+        .build();
+        let (processor, failures) = failures::shared(
+            CountingSpans {
+                inner: processor,
+                health: health.clone(),
+                bound: bound as u64,
+            },
+            resource,
+            scope.clone(),
+        );
+        (processor, failures, health)
     }
 }
 

@@ -36,6 +36,14 @@
 //! another thread stays untraced. An entered remote context does the same
 //! with the decision its parent's flags carry.
 //!
+//! # Failures are traced anyway
+//!
+//! With `otel`, an untraced root that ends in `error` or `panic` is
+//! exported as a span after all, under the ids [`Trace::untraced_ids`]
+//! gives (what `propagate` wrote inside it): `crate::failure` says how,
+//! at no cost to a call that succeeds. [`Trace::decide_root`] tells an
+//! `async` call's start whether it is a root.
+//!
 //! A root draws from a per-thread `wyrand` generator and compares with its
 //! callsite's cached threshold; at probability 1 the threshold is a sentinel
 //! and no number is drawn. The tree rewrites every callsite's threshold when
@@ -152,6 +160,24 @@ impl Trace {
             return Trace::TRACED;
         }
         root(threshold)
+    }
+
+    /// [`Trace::decide`], and whether the call is a root (no decision was
+    /// in scope): an `async` call keeps that, to export its failure when it
+    /// is an untraced root (see `crate::failure`). Inlined, the `false` of
+    /// an inherited decision is a constant on its own path.
+    #[inline(always)]
+    #[cfg_attr(not(feature = "otel"), allow(dead_code))]
+    pub(crate) fn decide_root(rate: &SampleRate) -> (Trace, bool) {
+        let current = current();
+        if current.0 != NONE {
+            return (current, false);
+        }
+        let threshold = rate.0.load(Ordering::Relaxed);
+        if threshold == ALWAYS {
+            return (Trace::TRACED, true);
+        }
+        (root(threshold), true)
     }
 
     /// [`Trace::decide`] with a root's draw inlined, for callers that are
@@ -338,6 +364,19 @@ mod tests {
         }
         assert_eq!(current(), Trace::NONE);
         assert!(Trace::decide(&always).is_traced());
+    }
+
+    #[test]
+    fn a_root_is_a_call_with_no_decision_in_scope() {
+        let never = rate(0.0);
+        let always = rate(1.0);
+        let (root, is_root) = Trace::decide_root(&never);
+        assert!(root.is_untraced() && is_root);
+        assert_eq!(Trace::decide_root(&always), (Trace::TRACED, true));
+        let _scope = root.scope();
+        assert_eq!(Trace::decide_root(&always), (root, false), "a child");
+        let _inner = Trace::TRACED.scope();
+        assert_eq!(Trace::decide_root(&never), (Trace::TRACED, false));
     }
 
     #[test]

@@ -31,6 +31,10 @@ pub(crate) struct EdgeCall {
     /// No body goes out (a `HEAD` request, a 1xx, 204 or 304 status):
     /// hyper drops it unpolled, so the call ends with the head.
     bodiless: bool,
+    /// The site of an untraced root, whose failure is exported all the
+    /// same (`crate::failure`); `None` otherwise.
+    #[cfg(feature = "otel")]
+    root: Option<&'static Site>,
 }
 
 /// What [`EdgeCall::enter`] makes current; left when dropped.
@@ -58,11 +62,16 @@ impl EdgeCall {
                 recording: None,
                 failed: false,
                 bodiless: false,
+                #[cfg(feature = "otel")]
+                root: None,
             };
         };
         // The decision and the span's parent come from the remote context
         // (or what is in scope on this thread, for a client).
         let _remote = remote.as_ref().map(ContextScope::enter);
+        #[cfg(feature = "otel")]
+        let (trace, root) = Trace::decide_root(site.sample());
+        #[cfg(not(feature = "otel"))]
         let trace = Trace::decide(site.sample());
         let span = if trace.is_traced() {
             site.span(method.as_str())
@@ -80,6 +89,8 @@ impl EdgeCall {
             recording: Some(recording),
             failed: false,
             bodiless: method == http::Method::HEAD,
+            #[cfg(feature = "otel")]
+            root: (root && trace.is_untraced()).then_some(site),
         }
     }
 
@@ -163,6 +174,19 @@ impl EdgeCall {
             };
             let _enter = self.span.enter();
             recording.finish(outcome, &self.span, false);
+            #[cfg(feature = "otel")]
+            self.failed_root(outcome, &recording);
+        }
+    }
+
+    /// An untraced root request that failed is exported all the same.
+    #[cfg(feature = "otel")]
+    #[inline]
+    fn failed_root(&self, outcome: Outcome, recording: &Recording) {
+        if outcome == Outcome::Error {
+            if let Some(site) = self.root {
+                crate::failure::request_failed(self.trace, site.failure(), recording.elapsed());
+            }
         }
     }
 }
@@ -192,6 +216,8 @@ impl EdgeCall {
             };
             let _enter = self.span.enter();
             recording.finish(outcome, &self.span, false);
+            #[cfg(feature = "otel")]
+            self.failed_root(outcome, &recording);
         }
     }
 }

@@ -326,6 +326,17 @@ impl Site {
         }
     }
 
+    /// What a failed request through this site is exported as, untraced.
+    #[cfg(feature = "otel")]
+    pub(crate) fn failure(&self) -> crate::failure::Request {
+        crate::failure::Request {
+            experiment: self.key,
+            route: self.route,
+            level: self.level,
+            server: self.side == Side::Server,
+        }
+    }
+
     /// A new span for a request with `method`, or a disabled span when no
     /// subscriber wants it: what `tracing::span!` does, for this metadata.
     pub(crate) fn span(&'static self, method: &str) -> Span {

@@ -132,6 +132,11 @@ pub fn trace_sample(key: &str) -> Result<f64, SetTraceSampleError> {
 /// inside it follow its decision. Every call is counted in the metrics
 /// either way. A more specific directive below `key` keeps precedence.
 ///
+/// With `otel`, an untraced call that starts a trace and ends in `error` or
+/// `panic` is exported as a span all the same (with `alamos.sampled =
+/// false`, its true start and end, and the trace id its
+/// [`propagate`](fn@crate::propagate) wrote), so every failure has a trace.
+///
 /// ```
 /// #[alamos::experiment("api.search")]
 /// fn search() {}

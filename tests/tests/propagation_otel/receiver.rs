@@ -34,6 +34,13 @@ pub(crate) struct ReceivedSpan {
     pub(crate) attributes: BTreeMap<String, String>,
     /// 0 unset, 1 ok, 2 error.
     pub(crate) status_code: i32,
+    #[allow(dead_code)] // failures_otel reads the message and the times.
+    pub(crate) status_message: String,
+    /// Since the Unix epoch.
+    #[allow(dead_code)]
+    pub(crate) start_unix_nano: u64,
+    #[allow(dead_code)]
+    pub(crate) end_unix_nano: u64,
     pub(crate) service_name: String,
 }
 
@@ -238,7 +245,10 @@ fn record(body: &[u8], state: &Mutex<State>) -> Result<(), prost::DecodeError> {
                     parent_span_id: (!span.parent_span_id.is_empty())
                         .then(|| hex(&span.parent_span_id)),
                     attributes: attributes(&span.attributes),
-                    status_code: span.status.map_or(0, |status| status.code),
+                    status_code: span.status.as_ref().map_or(0, |status| status.code),
+                    status_message: span.status.map(|status| status.message).unwrap_or_default(),
+                    start_unix_nano: span.start_time_unix_nano,
+                    end_unix_nano: span.end_time_unix_nano,
                     service_name: service_name.clone(),
                 });
             }
