@@ -19,14 +19,14 @@ cd "$(dirname "$0")/../.."
 target_dir="${CARGO_TARGET_DIR:-target}"
 echo "--- clippy, otel build (the lint step checks the rest of the workspace)"
 cargo clippy -p alamos --all-targets --features otel,http -- -D warnings
-cargo clippy -p alamos-tests --features otel --test tower --test propagation --test propagation_otel --test builder_otel --test exemplars_otel --test trace_ids_otel --test metrics_push_otel --test export_otel --test shutdown_otel --bin trace_probe --bin export_probe -- -D warnings
+cargo clippy -p alamos-tests --features otel --test tower --test propagation --test propagation_otel --test builder_otel --test exemplars_otel --test trace_ids_otel --test metrics_push_otel --test export_otel --test shutdown_otel --test failures_otel --test sampling_otel --test secrets_otel --bin trace_probe --bin export_probe -- -D warnings
 cargo clippy -p alamos-examples --features otel --bins -- -D warnings
 
 echo "--- unit tests, otel build (propagation and export config)"
 cargo test -p alamos --features otel,http --lib
 
 echo "--- OTLP export and propagation through OpenTelemetry; Builder::otel; trace ids in log lines"
-cargo test -p alamos-tests --features otel --test propagation_otel --test builder_otel --test secrets_otel --test exemplars_otel --test trace_ids_otel --test metrics_push_otel
+cargo test -p alamos-tests --features otel --test propagation_otel --test builder_otel --test secrets_otel --test exemplars_otel --test trace_ids_otel --test metrics_push_otel --test sampling_otel --test failures_otel
 
 echo "--- the tower layers with OpenTelemetry's ids (issue 17): a tonic server's span the child of its client's"
 cargo test -p alamos-tests --features otel --test tower

@@ -83,13 +83,16 @@ const SHORT: u64 = 2_000;
 const LONG: u64 = 42_000;
 
 /// Every variant, with the environment its server runs in.
+/// The `alamos_sampled` variant's root probability.
+const SAMPLED: &str = "0.01";
+
 const VARIANTS: &[(&str, &[(&str, &str)])] = &[
     ("plain", &[]),
     ("tracing_off", &[]),
     ("tracing_on", &[]),
     ("alamos", &[]),
     ("alamos_off", &[("ALAMOS_LEVEL", "off")]),
-    ("alamos_sampled", &[("ALAMOS_TRACE_SAMPLE", "0.01")]),
+    ("alamos_sampled", &[("ALAMOS_TRACE_SAMPLE", SAMPLED)]),
     ("alamos_untraced", &[("ALAMOS_TRACE_SAMPLE", "0")]),
 ];
 
@@ -468,9 +471,21 @@ fn measure(variants: &[String]) {
         .iter()
         .find(|(variant, _)| variant == "plain")
         .map(|(_, per_request)| *per_request);
+    // The sampled row moves with how many of the long run's connections
+    // (the roots) drew traced, a few of hundreds; its expected value is
+    // the untraced row plus the probability times a traced request's extra.
+    let row = |name: &str| rows.iter().find(|(v, _)| v == name).map(|(_, n)| *n);
+    let p: f64 = SAMPLED.parse().unwrap();
+    let expected = match (row("alamos"), row("alamos_untraced")) {
+        (Some(traced), Some(untraced)) => Some((
+            format!("alamos_sampled, expected: untraced + {SAMPLED} × (alamos − untraced)"),
+            untraced + p * (traced - untraced),
+        )),
+        _ => None,
+    };
     println!("| variant | instructions / request | over plain |");
     println!("|---|---:|---:|");
-    for (variant, per_request) in &rows {
+    for (variant, per_request) in rows.iter().chain(expected.iter()) {
         let over = match plain {
             Some(plain) if variant != "plain" => {
                 format!(
