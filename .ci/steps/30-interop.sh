@@ -36,13 +36,8 @@ cargo test -p alamos-tests --features otel --test export_otel --test shutdown_ot
 
 echo "--- Python environment: oteltest, the OpenTelemetry SDK and OTLP/HTTP exporter"
 venv="$target_dir/interop-venv"
-if [ ! -x "$venv/bin/python" ]; then
-    if ! python3 -m venv "$venv"; then
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
-        python3 -m venv "$venv"
-    fi
-fi
+. .ci/tools/venv.sh
+ensure_venv "$venv"
 "$venv/bin/pip" install --quiet --disable-pip-version-check \
     oteltest==0.49.0 \
     opentelemetry-api==1.45.2 \

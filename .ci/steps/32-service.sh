@@ -29,13 +29,8 @@ timeout 60 "$target_dir/debug/service"
 
 echo "--- Python environment: rotel, oteltest, the OpenTelemetry SDK and its requests instrumentation"
 venv="$target_dir/interop-venv"
-if [ ! -x "$venv/bin/python" ]; then
-    if ! python3 -m venv "$venv"; then
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
-        python3 -m venv "$venv"
-    fi
-fi
+. .ci/tools/venv.sh
+ensure_venv "$venv"
 # rotel is alpha: pinned to the version shared/COMPONENTS.md checked. The
 # instrumentation's 0.66b2 is the release that goes with the SDK's 1.45.2.
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
