@@ -97,12 +97,13 @@ fn expand_fn(plan: FnPlan) -> TokenStream {
     let scope = log_scope(&spec, &block);
     let original = || {
         let stmts = &block.stmts;
+        let named = named_by_attribute(&spec);
         function(
             &outer,
             &vis,
             &sig,
             &block,
-            quote!(#(#inner)* #uses #scope #(#stmts)*),
+            quote!(#(#inner)* #uses #scope #named #(#stmts)*),
         )
     };
     let instrumented = || {
@@ -128,6 +129,33 @@ fn expand_fn(plan: FnPlan) -> TokenStream {
                 #original
             }
         }
+    }
+}
+
+/// What `fields(...)` and `labels(...)` name, kept named in a stripped
+/// function by a closure that is never called: without it, a helper or an
+/// argument that only the attribute uses would be dead code there, and a
+/// crate that denies warnings would stop building when it strips
+/// instrumentation. The closure borrows as the instrumented function's span
+/// closure does, so it accepts the same bodies, and it compiles to nothing.
+fn named_by_attribute(spec: &Spec) -> TokenStream {
+    let fields = spec.args.fields.as_ref().map_or(&[][..], |f| &f.value[..]);
+    let labels: &[crate::args::Label] = spec.args.labels.as_ref().map_or(&[], |l| &l.value);
+    let values: Vec<TokenStream> = fields
+        .iter()
+        .map(|field| match field {
+            Field::Arg { ident, .. } => ident.to_token_stream(),
+            Field::Expr { value, .. } => value.to_token_stream(),
+        })
+        .chain(labels.iter().map(|label| label.value.to_token_stream()))
+        .collect();
+    if values.is_empty() {
+        return TokenStream::new();
+    }
+    quote! {
+        let _ = || {
+            let _ = (#(&(#values),)*);
+        };
     }
 }
 

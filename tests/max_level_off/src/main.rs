@@ -1,6 +1,13 @@
 //! Calls instrumented functions under a counting subscriber and a debugging
 //! recorder, then prints what was emitted: `spans=N events=N series=N
 //! experiments=N`. The test compares builds with and without the ceiling.
+//!
+//! It denies warnings: a stripped function must not leave what its
+//! attribute names (a helper or an argument used only in `fields` or
+//! `labels`) unused, or a crate that denies warnings stops building when it
+//! strips instrumentation. (A stripped log macro's arguments are not
+//! compiled, as its documentation says.)
+#![deny(warnings)]
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -98,6 +105,26 @@ fn positions(x: u32) -> u32 {
     x
 }
 
+/// Named only in the attribute's `fields` and `labels` below.
+fn shard_of(key: &str) -> usize {
+    key.len() % 4
+}
+
+fn summary(key: &str) -> String {
+    format!("{key}!")
+}
+
+#[alamos::experiment(
+    "zz_stripped_canary.fields_q7x",
+    level = error,
+    fields(key, summary = summary(key)),
+    labels(shard = shard_of(key))
+)]
+fn lookup(key: &str, owned: String) -> usize {
+    alamos::error!(key, "looking up");
+    key.len() + owned.len()
+}
+
 fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = std::pin::pin!(future);
     let mut cx = Context::from_waker(Waker::noop());
@@ -120,6 +147,7 @@ fn main() {
     assert_eq!(Relay.route(1), 2);
     assert_eq!(block_on(Relay.forward(2)), 4);
     assert_eq!(positions(5), 5);
+    assert_eq!(lookup("abc", "de".to_owned()), 5);
     // An observed value registers nothing above the ceiling either.
     let _watch = alamos::observe(
         "zz_stripped_canary.observed_q7x",
