@@ -133,30 +133,21 @@ fn expand_fn(plan: FnPlan) -> TokenStream {
 }
 
 /// What `fields(...)` and `labels(...)` name, kept named in a stripped
-/// function by a closure that is never called: without it, a helper or an
-/// argument that only the attribute uses would be dead code there, and a
-/// crate that denies warnings would stop building when it strips
-/// instrumentation. The closure borrows as the instrumented function's span
-/// closure does, so it accepts the same bodies, and it compiles to nothing.
+/// function (`strip::kept_named`): without it, a helper or an argument that
+/// only the attribute uses would be dead code there, and a crate that
+/// denies warnings would stop building when it strips instrumentation.
 fn named_by_attribute(spec: &Spec) -> TokenStream {
     let fields = spec.args.fields.as_ref().map_or(&[][..], |f| &f.value[..]);
     let labels: &[crate::args::Label] = spec.args.labels.as_ref().map_or(&[], |l| &l.value);
-    let values: Vec<TokenStream> = fields
-        .iter()
-        .map(|field| match field {
-            Field::Arg { ident, .. } => ident.to_token_stream(),
-            Field::Expr { value, .. } => value.to_token_stream(),
-        })
-        .chain(labels.iter().map(|label| label.value.to_token_stream()))
-        .collect();
-    if values.is_empty() {
-        return TokenStream::new();
-    }
-    quote! {
-        let _ = || {
-            let _ = (#(&(#values),)*);
-        };
-    }
+    strip::kept_named(
+        fields
+            .iter()
+            .map(|field| match field {
+                Field::Arg { ident, .. } => ident.to_token_stream(),
+                Field::Expr { value, .. } => value.to_token_stream(),
+            })
+            .chain(labels.iter().map(|label| label.value.to_token_stream())),
+    )
 }
 
 /// Log and instrument macros, which find their experiment through the

@@ -1,5 +1,8 @@
 //! The compile-time ceiling, from the features the `alamos` crate forwards.
 
+use proc_macro2::TokenStream;
+use quote::quote;
+
 use crate::args::LevelName;
 
 /// Where an instrumented callsite exists after the ceilings apply.
@@ -70,4 +73,20 @@ pub(crate) fn presence(level: LevelName) -> Presence {
 /// Whether any log macro can survive, so a function's scope must name its key.
 pub(crate) fn logs_presence() -> Presence {
     presence_of_rank(LevelName::Error as u8)
+}
+
+/// What stripped code still names, kept named by a closure that is never
+/// called (and so compiles to nothing): each value borrowed, as the kept
+/// code borrows it, so its variables and the helpers it calls stay used and
+/// stripping adds no warnings. Empty when there is nothing to name.
+pub(crate) fn kept_named(values: impl IntoIterator<Item = TokenStream>) -> TokenStream {
+    let values: Vec<TokenStream> = values.into_iter().collect();
+    if values.is_empty() {
+        return TokenStream::new();
+    }
+    quote! {
+        let _ = || {
+            let _ = (#(&(#values),)*);
+        };
+    }
 }

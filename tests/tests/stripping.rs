@@ -72,7 +72,7 @@ fn without_a_ceiling_the_same_program_is_instrumented() {
     let instrumented = build("release", None);
     assert_eq!(
         instrumented.output,
-        "spans=6 events=19 series=37 experiments=5"
+        "spans=6 events=19 series=38 experiments=5"
     );
     assert!(contains_canary(&instrumented.binary));
 }
@@ -84,5 +84,5 @@ fn release_max_level_off_strips_release_builds_only() {
     assert!(!contains_canary(&release.binary));
 
     let debug = build("debug", Some("release_max_level_off"));
-    assert_eq!(debug.output, "spans=6 events=19 series=37 experiments=5");
+    assert_eq!(debug.output, "spans=6 events=19 series=38 experiments=5");
 }

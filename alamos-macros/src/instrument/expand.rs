@@ -2,7 +2,7 @@
 //! link-time registry, and the update behind one enabled check.
 
 use proc_macro2::{Literal, Span, TokenStream};
-use quote::quote;
+use quote::{quote, ToTokens};
 use syn::Expr;
 
 use super::args::{InstrumentArgs, Kind, UnitName, Update};
@@ -39,29 +39,30 @@ pub(crate) fn expand(args: &InstrumentArgs, kind: Kind) -> TokenStream {
     match strip::presence(level) {
         Presence::Never => unused(args),
         Presence::Always => instrument(args, kind, level),
+        // Stripped in a release build: there too its values stay named.
         Presence::DebugOnly => {
             let instrument = instrument(args, kind, level);
+            let unused = unused(args);
             quote!({
                 #[cfg(debug_assertions)]
                 #instrument
+                #[cfg(not(debug_assertions))]
+                #unused
             })
         }
     }
 }
 
 /// A stripped instrument: nothing runs and no name is kept, but the values
-/// stay type-checked and their variables used, in a closure never called
-/// (and so never compiled to code), so that stripping adds no warnings.
+/// stay type-checked and their variables used (`strip::kept_named`), so
+/// that stripping adds no warnings.
 fn unused(args: &InstrumentArgs) -> TokenStream {
     let value = match &args.update {
         Update::Set(value) | Update::Add(value) | Update::Subtract(value) => value,
     };
-    let labels = args.labels.iter().map(|(_, value)| value);
-    quote!({
-        let _ = || {
-            let _ = (&(#value), #(&(#labels),)*);
-        };
-    })
+    let labels = args.labels.iter().map(|(_, value)| value.to_token_stream());
+    let named = strip::kept_named(std::iter::once(value.to_token_stream()).chain(labels));
+    quote!({ #named })
 }
 
 fn instrument(args: &InstrumentArgs, kind: Kind, level: LevelName) -> TokenStream {

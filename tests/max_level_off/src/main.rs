@@ -5,8 +5,9 @@
 //! It denies warnings: a stripped function must not leave what its
 //! attribute names (a helper or an argument used only in `fields` or
 //! `labels`) unused, or a crate that denies warnings stops building when it
-//! strips instrumentation. (A stripped log macro's arguments are not
-//! compiled, as its documentation says.)
+//! strips instrumentation; nor may a stripped instrument leave its value's
+//! helper unused. (A stripped log macro's arguments are not compiled, as
+//! its documentation says.)
 #![deny(warnings)]
 
 use std::future::Future;
@@ -105,13 +106,18 @@ fn positions(x: u32) -> u32 {
     x
 }
 
-/// Named only in the attribute's `fields` and `labels` below.
+/// Named only in the attribute's `fields` and `labels`, and in an
+/// instrument's value, below.
 fn shard_of(key: &str) -> usize {
     key.len() % 4
 }
 
 fn summary(key: &str) -> String {
     format!("{key}!")
+}
+
+fn size_of_key(key: &str) -> f64 {
+    key.len() as f64
 }
 
 #[alamos::experiment(
@@ -122,6 +128,7 @@ fn summary(key: &str) -> String {
 )]
 fn lookup(key: &str, owned: String) -> usize {
     alamos::error!(key, "looking up");
+    alamos::histogram!(error, "zz_stripped_canary_key_sizes_q7x", size_of_key(key));
     key.len() + owned.len()
 }
 
