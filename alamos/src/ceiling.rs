@@ -115,11 +115,13 @@ const fn compiled_in(level: Level) -> bool {
     )
 )))]
 macro_rules! __alamos_if_bench {
-    ($($tokens:tt)*) => { $($tokens)* };
+    ([$($arg:tt)*] $($tokens:tt)*) => { $($tokens)* };
 }
 
-/// Drops its input: `bench` is stripped at compile time. `()` keeps the
-/// macro usable in expression position (`|| alamos::info!("x")`).
+/// Drops its input: `bench` is stripped at compile time. The log's
+/// arguments (in brackets) stay type-checked (`__alamos_stripped_log!`),
+/// and the expansion is `()`, usable in expression position
+/// (`|| alamos::info!("x")`).
 #[doc(hidden)]
 #[macro_export]
 #[cfg(any(
@@ -140,8 +142,8 @@ macro_rules! __alamos_if_bench {
     )
 ))]
 macro_rules! __alamos_if_bench {
-    ($($tokens:tt)*) => {
-        ()
+    ([$($arg:tt)*] $($tokens:tt)*) => {
+        $crate::__alamos_stripped_log!($($arg)*)
     };
 }
 
@@ -164,11 +166,13 @@ macro_rules! __alamos_if_bench {
     )
 )))]
 macro_rules! __alamos_if_debug {
-    ($($tokens:tt)*) => { $($tokens)* };
+    ([$($arg:tt)*] $($tokens:tt)*) => { $($tokens)* };
 }
 
-/// Drops its input: `debug` is stripped at compile time. `()` keeps the
-/// macro usable in expression position (`|| alamos::info!("x")`).
+/// Drops its input: `debug` is stripped at compile time. The log's
+/// arguments (in brackets) stay type-checked (`__alamos_stripped_log!`),
+/// and the expansion is `()`, usable in expression position
+/// (`|| alamos::info!("x")`).
 #[doc(hidden)]
 #[macro_export]
 #[cfg(any(
@@ -187,8 +191,8 @@ macro_rules! __alamos_if_debug {
     )
 ))]
 macro_rules! __alamos_if_debug {
-    ($($tokens:tt)*) => {
-        ()
+    ([$($arg:tt)*] $($tokens:tt)*) => {
+        $crate::__alamos_stripped_log!($($arg)*)
     };
 }
 
@@ -209,11 +213,13 @@ macro_rules! __alamos_if_debug {
     )
 )))]
 macro_rules! __alamos_if_prod {
-    ($($tokens:tt)*) => { $($tokens)* };
+    ([$($arg:tt)*] $($tokens:tt)*) => { $($tokens)* };
 }
 
-/// Drops its input: `prod` is stripped at compile time. `()` keeps the
-/// macro usable in expression position (`|| alamos::info!("x")`).
+/// Drops its input: `prod` is stripped at compile time. The log's
+/// arguments (in brackets) stay type-checked (`__alamos_stripped_log!`),
+/// and the expansion is `()`, usable in expression position
+/// (`|| alamos::info!("x")`).
 #[doc(hidden)]
 #[macro_export]
 #[cfg(any(
@@ -230,8 +236,8 @@ macro_rules! __alamos_if_prod {
     )
 ))]
 macro_rules! __alamos_if_prod {
-    ($($tokens:tt)*) => {
-        ()
+    ([$($arg:tt)*] $($tokens:tt)*) => {
+        $crate::__alamos_stripped_log!($($arg)*)
     };
 }
 
@@ -247,11 +253,13 @@ macro_rules! __alamos_if_prod {
     )
 )))]
 macro_rules! __alamos_if_warn {
-    ($($tokens:tt)*) => { $($tokens)* };
+    ([$($arg:tt)*] $($tokens:tt)*) => { $($tokens)* };
 }
 
-/// Drops its input: `warn` is stripped at compile time. `()` keeps the
-/// macro usable in expression position (`|| alamos::info!("x")`).
+/// Drops its input: `warn` is stripped at compile time. The log's
+/// arguments (in brackets) stay type-checked (`__alamos_stripped_log!`),
+/// and the expansion is `()`, usable in expression position
+/// (`|| alamos::info!("x")`).
 #[doc(hidden)]
 #[macro_export]
 #[cfg(any(
@@ -263,8 +271,8 @@ macro_rules! __alamos_if_warn {
     )
 ))]
 macro_rules! __alamos_if_warn {
-    ($($tokens:tt)*) => {
-        ()
+    ([$($arg:tt)*] $($tokens:tt)*) => {
+        $crate::__alamos_stripped_log!($($arg)*)
     };
 }
 
@@ -276,11 +284,13 @@ macro_rules! __alamos_if_warn {
     all(not(debug_assertions), feature = "release_max_level_off")
 )))]
 macro_rules! __alamos_if_error {
-    ($($tokens:tt)*) => { $($tokens)* };
+    ([$($arg:tt)*] $($tokens:tt)*) => { $($tokens)* };
 }
 
-/// Drops its input: `error` is stripped at compile time. `()` keeps the
-/// macro usable in expression position (`|| alamos::info!("x")`).
+/// Drops its input: `error` is stripped at compile time. The log's
+/// arguments (in brackets) stay type-checked (`__alamos_stripped_log!`),
+/// and the expansion is `()`, usable in expression position
+/// (`|| alamos::info!("x")`).
 #[doc(hidden)]
 #[macro_export]
 #[cfg(any(
@@ -288,7 +298,7 @@ macro_rules! __alamos_if_error {
     all(not(debug_assertions), feature = "release_max_level_off")
 ))]
 macro_rules! __alamos_if_error {
-    ($($tokens:tt)*) => {
-        ()
+    ([$($arg:tt)*] $($tokens:tt)*) => {
+        $crate::__alamos_stripped_log!($($arg)*)
     };
 }

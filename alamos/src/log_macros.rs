@@ -68,12 +68,14 @@
 ///
 /// Under a compile-time ceiling below the macro's level (the
 /// `max_level_*` and `release_max_level_*` features) the invocation expands
-/// to nothing: its arguments are not compiled, so a variable used only in a
-/// stripped log is reported as unused.
+/// to nothing that runs and keeps no name: its arguments stay type-checked,
+/// in a `tracing::event!` behind `if false` (as `tracing`'s own ceilings
+/// leave theirs), so a variable used only in a stripped log is not reported
+/// as unused.
 #[macro_export]
 macro_rules! bench {
     ($($arg:tt)+) => {
-        $crate::__alamos_if_bench! { $crate::__alamos_log!(Bench, TRACE, $($arg)+) }
+        $crate::__alamos_if_bench! { [$($arg)+] $crate::__alamos_log!(Bench, TRACE, $($arg)+) }
     };
 }
 
@@ -101,7 +103,7 @@ macro_rules! trace {
 #[macro_export]
 macro_rules! debug {
     ($($arg:tt)+) => {
-        $crate::__alamos_if_debug! { $crate::__alamos_log!(Debug, DEBUG, $($arg)+) }
+        $crate::__alamos_if_debug! { [$($arg)+] $crate::__alamos_log!(Debug, DEBUG, $($arg)+) }
     };
 }
 
@@ -117,7 +119,7 @@ macro_rules! debug {
 #[macro_export]
 macro_rules! prod {
     ($($arg:tt)+) => {
-        $crate::__alamos_if_prod! { $crate::__alamos_log!(Prod, INFO, $($arg)+) }
+        $crate::__alamos_if_prod! { [$($arg)+] $crate::__alamos_log!(Prod, INFO, $($arg)+) }
     };
 }
 
@@ -144,7 +146,7 @@ macro_rules! info {
 #[macro_export]
 macro_rules! warn {
     ($($arg:tt)+) => {
-        $crate::__alamos_if_warn! { $crate::__alamos_log!(Warn, WARN, $($arg)+) }
+        $crate::__alamos_if_warn! { [$($arg)+] $crate::__alamos_log!(Warn, WARN, $($arg)+) }
     };
 }
 
@@ -159,8 +161,21 @@ macro_rules! warn {
 #[macro_export]
 macro_rules! error {
     ($($arg:tt)+) => {
-        $crate::__alamos_if_error! { $crate::__alamos_log!(Error, ERROR, $($arg)+) }
+        $crate::__alamos_if_error! { [$($arg)+] $crate::__alamos_log!(Error, ERROR, $($arg)+) }
     };
+}
+
+/// A log stripped at compile time: nothing runs and no alamos name is kept,
+/// but the arguments stay type-checked and their variables used, in an
+/// event that `if false` never reaches (and that an optimised build drops).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __alamos_stripped_log {
+    ($($arg:tt)+) => {{
+        if false {
+            $crate::__private::tracing::event!($crate::__private::tracing::Level::TRACE, $($arg)+);
+        }
+    }};
 }
 
 #[doc(hidden)]
