@@ -149,17 +149,10 @@ impl Trace {
 
     /// The decision for a call through a callsite whose probability is
     /// cached in `rate`: the one in scope, else a root's draw.
+    /// Inlined, the root flag of [`Trace::decide_root`] is never computed.
     #[inline(always)]
     pub(crate) fn decide(rate: &SampleRate) -> Trace {
-        let current = current();
-        if current.0 != NONE {
-            return current;
-        }
-        let threshold = rate.0.load(Ordering::Relaxed);
-        if threshold == ALWAYS {
-            return Trace::TRACED;
-        }
-        root(threshold)
+        Trace::decide_root(rate).0
     }
 
     /// [`Trace::decide`], and whether the call is a root (no decision was
@@ -167,7 +160,6 @@ impl Trace {
     /// is an untraced root (see `crate::failure`). Inlined, the `false` of
     /// an inherited decision is a constant on its own path.
     #[inline(always)]
-    #[cfg_attr(not(feature = "otel"), allow(dead_code))]
     pub(crate) fn decide_root(rate: &SampleRate) -> (Trace, bool) {
         let current = current();
         if current.0 != NONE {
