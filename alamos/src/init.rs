@@ -693,15 +693,23 @@ where
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_span_events(span_events.fmt_span());
-    match (format, span_events) {
-        (LogFormat::Text, SpanEvents::None) => {
-            EventsOnly(fmt.event_format(Text).fmt_fields(TextFields)).boxed()
-        }
-        (LogFormat::Json, SpanEvents::None) => {
-            EventsOnly(fmt.event_format(Json).fmt_fields(JsonFields)).boxed()
-        }
-        (LogFormat::Text, _) => fmt.event_format(Text).fmt_fields(TextFields).boxed(),
-        (LogFormat::Json, _) => fmt.event_format(Json).fmt_fields(JsonFields).boxed(),
+    let events_only = span_events == SpanEvents::None;
+    match format {
+        LogFormat::Text => boxed(fmt.event_format(Text).fmt_fields(TextFields), events_only),
+        LogFormat::Json => boxed(fmt.event_format(Json).fmt_fields(JsonFields), events_only),
+    }
+}
+
+/// `layer` boxed, behind [`EventsOnly`] when no span has lines of its own.
+fn boxed<S, L>(layer: L, events_only: bool) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber,
+    L: Layer<S> + Send + Sync + 'static,
+{
+    if events_only {
+        EventsOnly(layer).boxed()
+    } else {
+        layer.boxed()
     }
 }
 
