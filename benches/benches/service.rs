@@ -20,7 +20,8 @@
 //! | variant | handlers | subscriber / setup |
 //! |---|---|---|
 //! | `plain` | no attribute | none |
-//! | `tracing_off` | `#[tracing::instrument(skip_all, fields(..))]` | fmt subscriber, level ERROR (spans off) |
+//! | `tracing_none` | `#[tracing::instrument(skip_all, fields(..))]` | none: tracing's default, no-op dispatcher |
+//! | `tracing_off` | the same | fmt subscriber, level ERROR (spans off) |
 //! | `tracing_on` | the same | fmt subscriber, level INFO (spans on) |
 //! | `alamos` | `#[alamos::experiment("kv..", fields(..))]` | `alamos::init()` |
 //! | `alamos_off` | the same | `alamos::init()`, `ALAMOS_LEVEL=off` |
@@ -88,6 +89,7 @@ const SAMPLED: &str = "0.01";
 
 const VARIANTS: &[(&str, &[(&str, &str)])] = &[
     ("plain", &[]),
+    ("tracing_none", &[]),
     ("tracing_off", &[]),
     ("tracing_on", &[]),
     ("alamos", &[]),
@@ -297,7 +299,7 @@ enum Handlers {
 fn server(variant: &str) {
     let handlers = match variant {
         "plain" => Handlers::Plain,
-        "tracing_off" | "tracing_on" => Handlers::Traced,
+        "tracing_none" | "tracing_off" | "tracing_on" => Handlers::Traced,
         "alamos" | "alamos_off" | "alamos_sampled" | "alamos_untraced" => Handlers::Alamos,
         other => panic!("no variant {other}"),
     };
