@@ -80,6 +80,13 @@ pub(crate) struct Request {
     pub(crate) level: Level,
     /// A server's request (else a client's).
     pub(crate) server: bool,
+    /// The request's method, as the semantic conventions name it (`_OTHER`
+    /// for one HTTP does not define).
+    pub(crate) method: &'static str,
+    /// The response's status code, when a head arrived.
+    pub(crate) status: Option<u16>,
+    /// gRPC's `grpc-status`, when the response carried one.
+    pub(crate) grpc_status: Option<i64>,
 }
 
 /// What an exporter installs: called on the failing call's thread, while

@@ -132,9 +132,10 @@ fn traced_fails() -> Result<(), String> {
     Err("traced failed".to_owned())
 }
 
-/// A request through a server layer of key `failures_otel.edge`, answered
-/// with `status` by a handler that propagates, and read to its end.
-fn request(status: u16) -> Seen {
+/// A `method` request through a server layer of key `failures_otel.edge`,
+/// answered with `status` (and `grpc-status: <grpc>`, if some) by a handler
+/// that propagates, and read to its end.
+fn request(method: http::Method, status: u16, grpc: Option<&'static str>) -> Seen {
     let sent = Arc::new(Mutex::new(None));
     let inside = Arc::clone(&sent);
     let service = alamos::tower::ServerLayer::new("failures_otel.edge").layer(tower::service_fn(
@@ -144,19 +145,23 @@ fn request(status: u16) -> Seen {
                 let mut headers = Headers::new();
                 let entered = body(&mut headers);
                 *inside.lock().unwrap() = Some((headers, entered));
-                Ok::<_, Infallible>(
-                    http::Response::builder()
-                        .status(status)
-                        .body(Empty::<Bytes>::new())
-                        .unwrap(),
-                )
+                let mut response = http::Response::builder().status(status);
+                if let Some(grpc) = grpc {
+                    response = response.header("grpc-status", grpc);
+                }
+                Ok::<_, Infallible>(response.body(Empty::<Bytes>::new()).unwrap())
             }
         },
     ));
     let before = SystemTime::now();
     block_on(async {
         let response = service
-            .oneshot(http::Request::new(Empty::new()))
+            .oneshot(
+                http::Request::builder()
+                    .method(method)
+                    .body(Empty::new())
+                    .unwrap(),
+            )
             .await
             .unwrap();
         response.into_body().collect().await.unwrap();
@@ -307,17 +312,19 @@ fn an_untraced_root_that_fails_is_exported_all_the_same() {
     let in_foreign =
         foreign.in_scope(|| seen(|sent, entered| assert!(under_foreign(sent, entered).is_err())));
     drop(foreign);
-    let edge_failed = request(503);
-    let _edge_ok = request(200);
+    let edge_failed = request(http::Method::GET, 503, None);
+    let _edge_ok = request(http::Method::GET, 200, None);
+    // gRPC says it failed in a trailers-only response's head.
+    let grpc_failed = request(http::Method::POST, 200, Some("13"));
 
     // Through the batch processor, counted as exported: the three roots
-    // above, the async parent, the traced call, the failed request, the
-    // span of another crate and the failure under it.
+    // above, the async parent, the traced call, the two failed requests,
+    // the span of another crate and the failure under it.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while (receiver.spans().len() < 8 || exported_spans(&guard) < 8) && Instant::now() < deadline {
+    while (receiver.spans().len() < 9 || exported_spans(&guard) < 9) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(exported_spans(&guard), 8, "{:#?}", receiver.spans());
+    assert_eq!(exported_spans(&guard), 9, "{:#?}", receiver.spans());
     drop(guard);
 
     let spans = receiver.spans();
@@ -353,6 +360,14 @@ fn an_untraced_root_that_fails_is_exported_all_the_same() {
         edge.attribute("alamos.experiment"),
         Some("failures_otel.edge")
     );
+    // The method, and the status by which it failed.
+    assert_eq!(edge.attribute("http.request.method"), Some("GET"));
+    assert_eq!(edge.attribute("http.response.status_code"), Some("503"));
+    assert_eq!(edge.attribute("rpc.grpc.status_code"), None);
+    let grpc = check_times(&spans, "failures_otel.edge.POST", &grpc_failed, "error");
+    assert_eq!(grpc.attribute("http.request.method"), Some("POST"));
+    assert_eq!(grpc.attribute("http.response.status_code"), None);
+    assert_eq!(grpc.attribute("rpc.grpc.status_code"), Some("13"));
 
     let foreign = named(&spans, "failures_otel_foreign_span");
     assert_eq!(foreign.len(), 1, "{spans:#?}");
@@ -369,5 +384,5 @@ fn an_untraced_root_that_fails_is_exported_all_the_same() {
     );
     assert_ne!(joined[0].span_id, foreign[0].span_id);
     assert_eq!(joined[0].attribute("alamos.sampled"), Some("false"));
-    assert_eq!(spans.len(), 8, "{spans:#?}");
+    assert_eq!(spans.len(), 9, "{spans:#?}");
 }

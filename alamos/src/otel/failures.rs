@@ -140,14 +140,23 @@ fn call(callsite: &'static FnCallsite) -> (Cow<'static, str>, SpanKind, Vec<KeyV
 }
 
 /// A request's span: `<key>.<route>`, server or client, and the attributes
-/// its traced span has that its head does not give (the method and status
-/// are not kept for it).
+/// its traced span has: the method, and the statuses the response gave.
 fn request(request: &Request) -> (Cow<'static, str>, SpanKind, Vec<KeyValue>) {
-    let attributes = vec![
+    let mut attributes = vec![
         KeyValue::new("alamos.experiment", request.experiment),
         KeyValue::new("http.route", request.route),
         KeyValue::new("alamos.level", request.level.as_str()),
+        KeyValue::new("http.request.method", request.method),
     ];
+    if let Some(status) = request.status {
+        attributes.push(KeyValue::new(
+            "http.response.status_code",
+            i64::from(status),
+        ));
+    }
+    if let Some(code) = request.grpc_status {
+        attributes.push(KeyValue::new("rpc.grpc.status_code", code));
+    }
     let kind = if request.server {
         SpanKind::Server
     } else {

@@ -31,10 +31,24 @@ pub(crate) struct EdgeCall {
     /// No body goes out (a `HEAD` request, a 1xx, 204 or 304 status):
     /// hyper drops it unpolled, so the call ends with the head.
     bodiless: bool,
-    /// The site of an untraced root, whose failure is exported all the
-    /// same (`crate::failure`); `None` otherwise.
+    /// An untraced root, whose failure is exported all the same
+    /// (`crate::failure`); `None` otherwise.
     #[cfg(feature = "otel")]
-    root: Option<&'static Site>,
+    root: Option<Root>,
+}
+
+/// What an untraced root keeps for its failure's span, which its own span
+/// (none) cannot hold: the request's method, and the status by which the
+/// response said it failed, written only when a response fails.
+#[cfg(feature = "otel")]
+struct Root {
+    site: &'static Site,
+    /// Its name as the semantic conventions spell it.
+    method: &'static str,
+    /// A 5xx.
+    status: Option<u16>,
+    /// A `grpc-status` other than 0.
+    grpc_status: Option<i64>,
 }
 
 /// What [`EdgeCall::enter`] makes current; left when dropped.
@@ -90,7 +104,12 @@ impl EdgeCall {
             failed: false,
             bodiless: method == http::Method::HEAD,
             #[cfg(feature = "otel")]
-            root: (root && trace.is_untraced()).then_some(site),
+            root: (root && trace.is_untraced()).then(|| Root {
+                site,
+                method: known_method(method),
+                status: None,
+                grpc_status: None,
+            }),
         }
     }
 
@@ -131,6 +150,10 @@ impl EdgeCall {
         self.span.record(STATUS_CODE, status.as_u16());
         if status.is_server_error() {
             self.failed = true;
+            #[cfg(feature = "otel")]
+            if let Some(root) = &mut self.root {
+                root.status = Some(status.as_u16());
+            }
         }
         if status.is_informational()
             || status == http::StatusCode::NO_CONTENT
@@ -159,6 +182,10 @@ impl EdgeCall {
         }
         if code != Some(0) {
             self.failed = true;
+            #[cfg(feature = "otel")]
+            if let Some(root) = &mut self.root {
+                root.grpc_status = code;
+            }
         }
     }
 
@@ -184,8 +211,11 @@ impl EdgeCall {
     #[inline]
     fn failed_root(&self, outcome: Outcome, recording: &Recording) {
         if outcome == Outcome::Error {
-            if let Some(site) = self.root {
-                crate::failure::request_failed(self.trace, site.failure(), recording.elapsed());
+            if let Some(root) = &self.root {
+                let request = root
+                    .site
+                    .failure(root.method, root.status, root.grpc_status);
+                crate::failure::request_failed(self.trace, request, recording.elapsed());
             }
         }
     }
@@ -386,5 +416,46 @@ impl<B> fmt::Debug for ResponseBody<B> {
         f.debug_struct("ResponseBody")
             .field("call", &self.call)
             .finish_non_exhaustive()
+    }
+}
+
+/// `method` as OpenTelemetry's semantic conventions name it on a span:
+/// one of the methods HTTP defines, else `_OTHER` (a request's method is
+/// the client's to choose, and a failure's span outlives the request).
+#[cfg(feature = "otel")]
+fn known_method(method: &http::Method) -> &'static str {
+    use http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::CONNECT => "CONNECT",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::PATCH => "PATCH",
+        _ => "_OTHER",
+    }
+}
+
+#[cfg(all(test, feature = "otel"))]
+mod tests {
+    use super::known_method;
+
+    #[test]
+    fn a_method_http_defines_is_named_and_any_other_is_other() {
+        for name in [
+            "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+        ] {
+            let method = http::Method::from_bytes(name.as_bytes()).unwrap();
+            assert_eq!(known_method(&method), name);
+        }
+        // A client chooses the method: an extension, however long, is not
+        // kept, nor is a standard name in another case.
+        for name in ["PURGE", "get", "A-VERY-LONG-EXTENSION-METHOD-NAME"] {
+            let method = http::Method::from_bytes(name.as_bytes()).unwrap();
+            assert_eq!(known_method(&method), "_OTHER", "{name}");
+        }
     }
 }

@@ -326,14 +326,23 @@ impl Site {
         }
     }
 
-    /// What a failed request through this site is exported as, untraced.
+    /// What a failed request through this site is exported as, untraced:
+    /// its `method` and the statuses its response gave, if any.
     #[cfg(feature = "otel")]
-    pub(crate) fn failure(&self) -> crate::failure::Request {
+    pub(crate) fn failure(
+        &self,
+        method: &'static str,
+        status: Option<u16>,
+        grpc_status: Option<i64>,
+    ) -> crate::failure::Request {
         crate::failure::Request {
             experiment: self.key,
             route: self.route,
             level: self.level,
             server: self.side == Side::Server,
+            method,
+            status,
+            grpc_status,
         }
     }
 
