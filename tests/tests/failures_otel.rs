@@ -5,9 +5,11 @@
 //! fails is not exported on its own; a root that succeeds or is cancelled
 //! is not exported; a traced call that fails is exported once, as always.
 //! Nothing is exported for a failure before the pipeline runs. A request
-//! through `alamos::tower::ServerLayer` that starts its trace untraced and
-//! answers a 5xx is exported the same way. Under a span of another crate,
-//! the failure joins that span's trace, as its child.
+//! that starts its trace untraced and fails is exported the same way, with
+//! its method and the status it failed by: through
+//! `alamos::tower::ServerLayer`, answering a 5xx or a gRPC error, and
+//! through `alamos::reqwest::Middleware`, answered a 5xx. Under a span of
+//! another crate, the failure joins that span's trace, as its child.
 #![cfg(feature = "otel")]
 // With `--all-features` (`max_level_off`) these functions are stripped and
 // clippy reads them as written; their shapes are the cases under test.
@@ -176,6 +178,65 @@ fn request(method: http::Method, status: u16, grpc: Option<&'static str>) -> See
     }
 }
 
+/// A `GET` through a `reqwest` client with `alamos::reqwest::Middleware`
+/// (key `failures_otel.client`) to a loopback server that takes [`TAKES`]
+/// and answers 503. The server's view is the call's: the headers it
+/// received, and when.
+fn client_request() -> Seen {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            let mut buffer = [0; 1024];
+            while !head.windows(4).any(|end| end == b"\r\n\r\n") {
+                let read = stream.read(&mut buffer).await.unwrap();
+                assert!(read > 0, "the client left before its request's head ended");
+                head.extend_from_slice(&buffer[..read]);
+            }
+            let entered = SystemTime::now();
+            let received: Headers = String::from_utf8(head)
+                .unwrap()
+                .lines()
+                .skip(1)
+                .filter_map(|line| line.split_once(':'))
+                .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+                .collect();
+            tokio::time::sleep(TAKES).await;
+            stream
+                .write_all(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                .await
+                .unwrap();
+            (received, entered)
+        });
+        let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+            .with(alamos::reqwest::Middleware::new("failures_otel.client"))
+            .build();
+        let before = SystemTime::now();
+        let response = client
+            .get(format!("http://{address}/frames"))
+            .send()
+            .await
+            .expect("a response");
+        let after = SystemTime::now();
+        assert_eq!(response.status(), 503);
+        let (sent, entered) = server.await.unwrap();
+        Seen {
+            sent,
+            before,
+            entered,
+            after,
+        }
+    })
+}
+
 /// Runs `call`, seeing its wall clock and what it propagated.
 fn seen(call: impl FnOnce(&mut Headers, &mut Option<SystemTime>)) -> Seen {
     let mut sent = Headers::new();
@@ -316,15 +377,18 @@ fn an_untraced_root_that_fails_is_exported_all_the_same() {
     let _edge_ok = request(http::Method::GET, 200, None);
     // gRPC says it failed in a trailers-only response's head.
     let grpc_failed = request(http::Method::POST, 200, Some("13"));
+    // A client's request that a server answers 503.
+    let client_failed = client_request();
 
     // Through the batch processor, counted as exported: the three roots
-    // above, the async parent, the traced call, the two failed requests,
+    // above, the async parent, the traced call, the three failed requests,
     // the span of another crate and the failure under it.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while (receiver.spans().len() < 9 || exported_spans(&guard) < 9) && Instant::now() < deadline {
+    while (receiver.spans().len() < 10 || exported_spans(&guard) < 10) && Instant::now() < deadline
+    {
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(exported_spans(&guard), 9, "{:#?}", receiver.spans());
+    assert_eq!(exported_spans(&guard), 10, "{:#?}", receiver.spans());
     drop(guard);
 
     let spans = receiver.spans();
@@ -368,6 +432,13 @@ fn an_untraced_root_that_fails_is_exported_all_the_same() {
     assert_eq!(grpc.attribute("http.request.method"), Some("POST"));
     assert_eq!(grpc.attribute("http.response.status_code"), None);
     assert_eq!(grpc.attribute("rpc.grpc.status_code"), Some("13"));
+    let client = check_times(&spans, "failures_otel.client.GET", &client_failed, "error");
+    assert_eq!(
+        client.attribute("alamos.experiment"),
+        Some("failures_otel.client")
+    );
+    assert_eq!(client.attribute("http.request.method"), Some("GET"));
+    assert_eq!(client.attribute("http.response.status_code"), Some("503"));
 
     let foreign = named(&spans, "failures_otel_foreign_span");
     assert_eq!(foreign.len(), 1, "{spans:#?}");
@@ -384,5 +455,5 @@ fn an_untraced_root_that_fails_is_exported_all_the_same() {
     );
     assert_ne!(joined[0].span_id, foreign[0].span_id);
     assert_eq!(joined[0].attribute("alamos.sampled"), Some("false"));
-    assert_eq!(spans.len(), 9, "{spans:#?}");
+    assert_eq!(spans.len(), 10, "{spans:#?}");
 }
