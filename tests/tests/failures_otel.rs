@@ -321,6 +321,32 @@ fn check_times<'a>(
     span
 }
 
+/// The failed requests' spans: each with its method and the status by
+/// which it failed (the server's request that answered 200 is not
+/// exported: one span of its name).
+fn check_requests(spans: &[ReceivedSpan], edge: &Seen, grpc: &Seen, client: &Seen) {
+    let edge = check_times(spans, "failures_otel.edge.GET", edge, "error");
+    assert_eq!(edge.attribute("http.route"), Some("GET"));
+    assert_eq!(
+        edge.attribute("alamos.experiment"),
+        Some("failures_otel.edge")
+    );
+    assert_eq!(edge.attribute("http.request.method"), Some("GET"));
+    assert_eq!(edge.attribute("http.response.status_code"), Some("503"));
+    assert_eq!(edge.attribute("rpc.grpc.status_code"), None);
+    let grpc = check_times(spans, "failures_otel.edge.POST", grpc, "error");
+    assert_eq!(grpc.attribute("http.request.method"), Some("POST"));
+    assert_eq!(grpc.attribute("http.response.status_code"), None);
+    assert_eq!(grpc.attribute("rpc.grpc.status_code"), Some("13"));
+    let client = check_times(spans, "failures_otel.client.GET", client, "error");
+    assert_eq!(
+        client.attribute("alamos.experiment"),
+        Some("failures_otel.client")
+    );
+    assert_eq!(client.attribute("http.request.method"), Some("GET"));
+    assert_eq!(client.attribute("http.response.status_code"), Some("503"));
+}
+
 /// `alamos_exported_total{signal="spans"}` in the exposition.
 fn exported_spans(guard: &alamos::Guard) -> u64 {
     let text = guard.render().expect("alamos's recorder");
@@ -416,29 +442,7 @@ fn an_untraced_root_that_fails_is_exported_all_the_same() {
     assert_eq!(traced[0].status_code, 2);
     assert_eq!(traced[0].attribute("alamos.sampled"), None);
 
-    // The request that answered 503 (the one that answered 200 is not
-    // exported: one span of its name).
-    let edge = check_times(&spans, "failures_otel.edge.GET", &edge_failed, "error");
-    assert_eq!(edge.attribute("http.route"), Some("GET"));
-    assert_eq!(
-        edge.attribute("alamos.experiment"),
-        Some("failures_otel.edge")
-    );
-    // The method, and the status by which it failed.
-    assert_eq!(edge.attribute("http.request.method"), Some("GET"));
-    assert_eq!(edge.attribute("http.response.status_code"), Some("503"));
-    assert_eq!(edge.attribute("rpc.grpc.status_code"), None);
-    let grpc = check_times(&spans, "failures_otel.edge.POST", &grpc_failed, "error");
-    assert_eq!(grpc.attribute("http.request.method"), Some("POST"));
-    assert_eq!(grpc.attribute("http.response.status_code"), None);
-    assert_eq!(grpc.attribute("rpc.grpc.status_code"), Some("13"));
-    let client = check_times(&spans, "failures_otel.client.GET", &client_failed, "error");
-    assert_eq!(
-        client.attribute("alamos.experiment"),
-        Some("failures_otel.client")
-    );
-    assert_eq!(client.attribute("http.request.method"), Some("GET"));
-    assert_eq!(client.attribute("http.response.status_code"), Some("503"));
+    check_requests(&spans, &edge_failed, &grpc_failed, &client_failed);
 
     let foreign = named(&spans, "failures_otel_foreign_span");
     assert_eq!(foreign.len(), 1, "{spans:#?}");
