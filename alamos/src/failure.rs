@@ -83,9 +83,9 @@ pub(crate) struct Request {
     /// The request's method, as the semantic conventions name it (`_OTHER`
     /// for one HTTP does not define).
     pub(crate) method: &'static str,
-    /// The response's status code, when a head arrived.
+    /// The response's status code, when it failed by it (a 5xx).
     pub(crate) status: Option<u16>,
-    /// gRPC's `grpc-status`, when the response carried one.
+    /// gRPC's `grpc-status`, when the response failed by it (not 0).
     pub(crate) grpc_status: Option<i64>,
 }
 

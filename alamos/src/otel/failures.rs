@@ -140,7 +140,7 @@ fn call(callsite: &'static FnCallsite) -> (Cow<'static, str>, SpanKind, Vec<KeyV
 }
 
 /// A request's span: `<key>.<route>`, server or client, and the attributes
-/// its traced span has: the method, and the statuses the response gave.
+/// its traced span has: the method, and the status the response failed by.
 fn request(request: &Request) -> (Cow<'static, str>, SpanKind, Vec<KeyValue>) {
     let mut attributes = vec![
         KeyValue::new("alamos.experiment", request.experiment),

@@ -327,7 +327,7 @@ impl Site {
     }
 
     /// What a failed request through this site is exported as, untraced:
-    /// its `method` and the statuses its response gave, if any.
+    /// its `method`, and the status its response failed by, if it did.
     #[cfg(feature = "otel")]
     pub(crate) fn failure(
         &self,
