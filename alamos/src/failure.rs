@@ -150,8 +150,7 @@ fn failure_of(
 ) -> Option<Failure> {
     let (trace_id, span_id) = sampling::current().untraced_ids()?;
     let callsite = span.metadata().and_then(callsite)?;
-    let end = SystemTime::now();
-    let start = end.checked_sub(Duration::from_nanos(nanos)).unwrap_or(end);
+    let (start, end) = times(nanos);
     Some(Failure {
         origin: Origin::Call(callsite),
         outcome,
@@ -176,8 +175,7 @@ pub(crate) fn request_failed(trace: sampling::Trace, request: Request, nanos: u6
     let Some((trace_id, span_id)) = trace.untraced_ids() else {
         return;
     };
-    let end = SystemTime::now();
-    let start = end.checked_sub(Duration::from_nanos(nanos)).unwrap_or(end);
+    let (start, end) = times(nanos);
     send(&Failure {
         origin: Origin::Request(request),
         outcome: Outcome::Error,
@@ -186,6 +184,13 @@ pub(crate) fn request_failed(trace: sampling::Trace, request: Request, nanos: u6
         trace_id,
         span_id,
     });
+}
+
+/// The true start and end of a call that ends now after `nanos`.
+fn times(nanos: u64) -> (SystemTime, SystemTime) {
+    let end = SystemTime::now();
+    let start = end.checked_sub(Duration::from_nanos(nanos)).unwrap_or(end);
+    (start, end)
 }
 
 /// Hands `failure` to the installed sink, if any.
